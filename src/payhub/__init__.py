@@ -1,0 +1,1 @@
+"""payhub: a self-hosted payment hub for Southeast-Asian gateways."""

@@ -1,0 +1,1 @@
+"""Gateway adapters, one package per gateway, behind the protocol in `base`."""

@@ -1,0 +1,388 @@
+"""The Gateway protocol and the normalised types every gateway adapter speaks.
+
+An adapter is a stateless translator between payhub's vocabulary (this module) and one
+gateway's wire protocol. It receives its credentials and an `httpx.AsyncClient` when it is
+constructed and never touches the database. Everything a later query, refund or cancel needs
+is handed back in `Checkout.gateway_data` and given again in `PaymentRef.gateway_data`.
+
+Statuses are mapped through an explicit table in each adapter whose default is `PENDING`;
+a timeout, connection error or 5xx becomes `UNKNOWN` (or raises `GatewayUnavailable` with
+`outcome_unknown=True`), to be resolved later by a query, never guessed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import httpx
+
+from payhub.money import Money
+from payhub.secret import Secret
+
+# --------------------------------------------------------------------------- configuration
+
+
+class Environment(enum.StrEnum):
+    """Where a gateway account points. A production hub never trusts a simulator."""
+
+    SIMULATOR = "simulator"
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One credential a gateway needs, e.g. PayOS `checksum_key` (secret) or `client_id`."""
+
+    name: str
+    secret: bool
+    description: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AmountLimits:
+    """Inclusive amount range a gateway accepts for one currency, in minor units."""
+
+    min_minor: int
+    max_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a gateway can do; the API uses this to refuse clearly instead of failing late."""
+
+    currencies: Mapping[str, AmountLimits]
+    refund: bool
+    partial_refund: bool
+    query: bool
+    cancel: bool
+    link_ttl: timedelta
+    # A notification whose signature does not cover amount and reference (ToyyibPay's md5
+    # hash) must be confirmed by a server-side query before it may settle anything.
+    notification_needs_confirmation: bool = False
+
+    def limits_for(self, currency: str) -> AmountLimits | None:
+        return self.currencies.get(currency)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Decrypted credentials and endpoint of one gateway account, as the adapter sees them."""
+
+    credentials: Mapping[str, Secret]
+    base_url: str
+    environment: Environment
+    # Non-secret per-account settings (e.g. a ToyyibPay category code, MoMo request type).
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    def secret(self, name: str) -> str:
+        """The plaintext of one credential; raises `GatewayMisconfigured` when it is absent."""
+        value = self.credentials.get(name)
+        if value is None or not value.is_set():
+            raise GatewayMisconfigured(f"credential {name!r} is not set")
+        return value.reveal()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class GatewayError(Exception):
+    """Base of every adapter error. `retry_safe` says whether repeating the call is safe."""
+
+    retry_safe: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class InvalidSignature(GatewayError):
+    """The signature did not verify over the bytes received. Nothing may change."""
+
+
+class MalformedNotification(GatewayError):
+    """The inbound request is not a notification this gateway would send."""
+
+
+class NotSupported(GatewayError):
+    """The gateway has no such operation (e.g. ToyyibPay refunds)."""
+
+
+class GatewayMisconfigured(GatewayError):
+    """Credentials or settings are missing or wrong (e.g. HTTP 401 from the gateway)."""
+
+
+class InvalidPaymentRequest(GatewayError):
+    """payhub refused the request before calling the gateway (amount limits, charset...)."""
+
+
+class GatewayRejected(GatewayError):
+    """The gateway answered and said no; the attempt did not happen. Safe to retry with a
+    corrected request; `code` is the gateway's own code."""
+
+    retry_safe = True
+
+
+class GatewayUnavailable(GatewayError):
+    """Timeout, connection failure, 5xx or 429. If `outcome_unknown`, the request may have
+    taken effect: resolve it with a query, do not resend blindly."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, outcome_unknown: bool = True
+    ) -> None:
+        super().__init__(message, code=code)
+        self.outcome_unknown = outcome_unknown
+        self.retry_safe = not outcome_unknown
+
+
+# --------------------------------------------------------------------------- normalised types
+
+
+class GatewayStatus(enum.StrEnum):
+    """A gateway's view of one payment attempt, normalised."""
+
+    PENDING = "pending"
+    AUTHORIZED = "authorized"  # money held, not captured (MoMo 9000)
+    SUCCEEDED = "succeeded"
+    PARTIALLY_PAID = "partially_paid"  # some money arrived, not all (PayOS UNDERPAID)
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    name: str
+    quantity: int
+    unit_price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """Everything an adapter needs to create one payment attempt at the gateway."""
+
+    reference: str  # from `Gateway.new_reference`, stored before the call
+    amount: Money
+    description: str  # merchant text; the adapter sanitises it to the gateway's charset
+    notify_url: str  # where the gateway must send server-to-server notifications
+    return_url: str  # where the browser comes back (display only)
+    cancel_url: str
+    expires_at: datetime  # aware UTC
+    now: datetime  # aware UTC, from the injected clock
+    client_ip: str = "127.0.0.1"
+    locale: str = "vi"
+    items: tuple[LineItem, ...] = ()
+    payer: Payer = field(default_factory=Payer)
+    options: Mapping[str, str] = field(default_factory=dict)  # gateway-specific choices
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """What the gateway gave back for a created attempt."""
+
+    reference: str
+    checkout_url: str
+    expires_at: datetime | None = None
+    qr_content: str | None = None
+    deeplink: str | None = None
+    # Gateway fields needed later for query/refund/cancel (PayOS paymentLinkId, VNPay
+    # vnp_CreateDate, ToyyibPay BillCode, ...). Not secret; stored on the payment row.
+    gateway_data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRef:
+    """Identifies an attempt to the gateway for query, refund and cancel."""
+
+    reference: str
+    amount: Money
+    created_at: datetime
+    gateway_data: Mapping[str, str] = field(default_factory=dict)
+    gateway_txn_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """An HTTP request exactly as received: verification works on these bytes."""
+
+    method: str
+    path: str
+    query_string: bytes
+    headers: Mapping[str, str]  # lower-cased names
+    body: bytes
+    remote_addr: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A verified server-to-server notification, normalised.
+
+    `dedupe_key` is unique per gateway account for one fact (e.g. PayOS orderCode+reference);
+    the store refuses a second event with the same key.
+    """
+
+    reference: str  # payhub's attempt reference as the gateway echoes it
+    status: GatewayStatus
+    dedupe_key: str
+    amount: Money | None  # amount the gateway says moved, converted to minor units
+    gateway_code: str  # the gateway's own status/result code, for the timeline
+    message: str = ""
+    gateway_txn_id: str | None = None
+    occurred_at: datetime | None = None  # aware UTC
+    payload: Mapping[str, object] = field(default_factory=dict)  # parsed, for the record
+
+
+class ApplyOutcome(enum.StrEnum):
+    """What the inbound pipeline did with a notification; decides the gateway's ack."""
+
+    APPLIED = "applied"  # recorded (paid, failed, pending ... whatever it said)
+    DUPLICATE = "duplicate"  # the same fact was already recorded
+    UNKNOWN_PAYMENT = "unknown_payment"  # verified, but no such attempt here
+    AMOUNT_MISMATCH = "amount_mismatch"  # recorded, attempt sent to review
+    INVALID_SIGNATURE = "invalid_signature"
+    MALFORMED = "malformed"
+    ERROR = "error"  # payhub failed; the gateway should retry
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The exact HTTP answer a gateway expects."""
+
+    status_code: int
+    body: bytes = b""
+    media_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnInfo:
+    """What a browser return carries: display only, never settles anything."""
+
+    reference: str | None
+    claimed_status: GatewayStatus
+    signature_valid: bool
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A server-side query's answer: trusted, may settle an attempt."""
+
+    reference: str
+    status: GatewayStatus
+    gateway_code: str
+    amount_paid: Money | None = None
+    gateway_txn_id: str | None = None
+    message: str = ""
+    occurred_at: datetime | None = None
+    refunded: Money | None = None
+    raw: Mapping[str, object] = field(default_factory=dict)
+
+    def dedupe_key(self) -> str:
+        """Key under which a settling query result is recorded like a notification."""
+        return f"query:{self.status}:{self.gateway_txn_id or self.reference}"
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    payment: PaymentRef
+    reference: str  # payhub's refund reference, fresh per refund
+    amount: Money
+    full: bool  # the refund covers the whole captured amount
+    reason: str
+    now: datetime
+    requested_by: str = "payhub"
+    client_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    status: RefundStatus
+    gateway_code: str
+    gateway_refund_id: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxProfile:
+    """How `payhub demo` and tests wire a hub account to this gateway's local simulator."""
+
+    credentials: Mapping[str, str]
+    settings: Mapping[str, str] = field(default_factory=dict)
+    default_port: int = 0
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+@runtime_checkable
+class Gateway(Protocol):
+    """One gateway's adapter. Constructed per call site with config and an HTTP client."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    credential_fields: ClassVar[tuple[CredentialField, ...]]
+    default_base_urls: ClassVar[Mapping[Environment, str]]
+
+    def __init__(self, config: GatewayConfig, http: httpx.AsyncClient) -> None: ...
+
+    def new_reference(self, serial: int, now: datetime) -> str:
+        """A fresh, gateway-valid reference for attempt number `serial` (unique per account)."""
+        ...
+
+    async def create_checkout(self, req: CheckoutRequest) -> Checkout: ...
+
+    def verify_notification(self, raw: InboundRequest) -> Notification:
+        """Verify over the exact bytes, then parse. Raises InvalidSignature/MalformedNotification."""
+        ...
+
+    def notification_reply(self, outcome: ApplyOutcome) -> Reply:
+        """The gateway's own ack for `outcome`; it decides whether the gateway retries."""
+        ...
+
+    def verify_return(self, raw: InboundRequest) -> ReturnInfo: ...
+
+    async def query(self, ref: PaymentRef) -> StatusReport: ...
+
+    async def refund(self, req: RefundRequest) -> RefundResult: ...
+
+    async def cancel(self, ref: PaymentRef) -> None: ...
+
+    async def register_notification_url(self, url: str) -> None:
+        """Tell the gateway where notifications go, where it supports that (PayOS
+        confirm-webhook); raises NotSupported elsewhere."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayEntry:
+    """What a gateway package exports as `ENTRY` for the registry."""
+
+    adapter: type[Gateway]
+    # `create_simulator(options: simkit.SimulatorOptions) -> ASGI app`: the local sandbox.
+    create_simulator: Callable[..., Any]
+    # Credentials/settings of the simulator's test channel (PAYHUB_SANDBOX_* or defaults).
+    sandbox_profile: Callable[[], SandboxProfile]
