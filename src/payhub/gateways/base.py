@@ -202,6 +202,9 @@ class Checkout:
     # Gateway fields needed later for query/refund/cancel (PayOS paymentLinkId, VNPay
     # vnp_CreateDate, ToyyibPay BillCode, ...). Not secret; stored on the payment row.
     gateway_data: Mapping[str, str] = field(default_factory=dict)
+    # Non-secret account settings the adapter learned and the hub must remember on the
+    # gateway account (e.g. a ToyyibPay category code created on first use).
+    account_settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
