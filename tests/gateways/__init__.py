@@ -1,0 +1,1 @@
+"""Gateway adapter and simulator tests, one package per gateway."""
