@@ -81,9 +81,13 @@ fi
 user_bin="$("$PYTHON" -c 'import site, os; print(os.path.join(site.getuserbase(), "bin"))')"
 tools_bin="$ROOT/.venv-tools/bin"
 
+# The uv wheel knows where its binary went (user scheme, venv or system site-packages).
+uv_from_python() { "$1" -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null || true; }
+
 find_uv() {
   local c
-  for c in "${UV:-}" "$(command -v uv 2>/dev/null || true)" "$user_bin/uv" "$tools_bin/uv"; do
+  for c in "${UV:-}" "$(command -v uv 2>/dev/null || true)" "$user_bin/uv" "$tools_bin/uv" \
+      "$(uv_from_python "$PYTHON")"; do
     if [ -n "$c" ] && [ -x "$c" ] && "$c" --version >/dev/null 2>&1; then
       printf '%s\n' "$c"
       return 0
@@ -94,14 +98,16 @@ find_uv() {
 
 if ! UV_BIN="$(find_uv)"; then
   say "uv not found; trying: $PYTHON -m pip install --user uv"
-  if "$PYTHON" -m pip install --user --quiet --disable-pip-version-check uv >&2 \
-      && [ -x "$user_bin/uv" ]; then
-    UV_BIN="$user_bin/uv"
+  if "$PYTHON" -m pip install --user --quiet --disable-pip-version-check \
+        --root-user-action=ignore uv >&2 \
+      && UV_BIN="$(find_uv)"; then
+    :
   else
     say "pip --user unsuitable here; installing uv into .venv-tools/"
     "$PYTHON" -m venv "$ROOT/.venv-tools" || die "could not create .venv-tools"
     printf '*\n' >"$ROOT/.venv-tools/.gitignore"   # keep the tools venv out of git
-    "$tools_bin/python" -m pip install --quiet --disable-pip-version-check uv >&2 \
+    "$tools_bin/python" -m pip install --quiet --disable-pip-version-check \
+        --root-user-action=ignore uv >&2 \
       || die "could not install uv into .venv-tools"
     UV_BIN="$tools_bin/uv"
   fi
