@@ -5,8 +5,8 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Where scripts/bootstrap.sh may put uv (pip --user, or the .venv-tools fallback).
-export PATH := $(shell python3 -c 'import site; print(site.getuserbase())')/bin:$(CURDIR)/.venv-tools/bin:$(PATH)
+# scripts/bootstrap.sh links the uv it found or installed as .venv-tools/bin/uv.
+export PATH := $(CURDIR)/.venv-tools/bin:$(PATH)
 # Use uv.lock exactly as committed (never re-lock); only PyPI is reachable, so never
 # download a CPython build either.
 export UV_FROZEN := 1

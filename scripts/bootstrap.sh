@@ -4,7 +4,8 @@
 #   scripts/bootstrap.sh [--postgres] [--chromium] [--wrk] [--print-uv]
 #
 # Always: make sure `uv` exists (reuse one on PATH; else `pip install --user uv`;
-# else a tools venv in .venv-tools/), then `uv sync --frozen --all-groups` (.venv/).
+# else a tools venv in .venv-tools/), link it as .venv-tools/bin/uv (the Makefile's
+# PATH starts there), then `uv sync --frozen --all-groups` (.venv/).
 # Optional, as root on Debian: install the system packages the tests and the
 # benchmark need, when missing (apt-get update runs at most once, only if needed):
 #   --postgres  postgresql (server binaries under /usr/lib/postgresql/*/bin)
@@ -28,7 +29,7 @@ for arg in "$@"; do
     --chromium) want_chromium=1 ;;
     --wrk) want_wrk=1 ;;
     --print-uv) print_uv=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n "2,16p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $arg (try --help)" ;;
   esac
 done
@@ -113,6 +114,12 @@ if ! UV_BIN="$(find_uv)"; then
   fi
 fi
 say "uv: $UV_BIN ($("$UV_BIN" --version))"
+# A stable place for the Makefile (which puts .venv-tools/bin on PATH) to find it.
+if [ "$UV_BIN" != "$tools_bin/uv" ] && { [ -L "$tools_bin/uv" ] || [ ! -e "$tools_bin/uv" ]; }; then
+  mkdir -p "$tools_bin"
+  printf '*\n' >"$ROOT/.venv-tools/.gitignore"
+  ln -sfn "$UV_BIN" "$tools_bin/uv"
+fi
 
 # ---------------------------------------------------------------- project venv
 # Only PyPI is reachable: never let uv try to download a CPython build; use python3.
