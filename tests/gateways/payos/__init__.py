@@ -1,0 +1,1 @@
+"""PayOS adapter, signing, wire and simulator tests."""
