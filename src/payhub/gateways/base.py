@@ -359,7 +359,7 @@ class Gateway(Protocol):
     async def create_checkout(self, req: CheckoutRequest) -> Checkout: ...
 
     def verify_notification(self, raw: InboundRequest) -> Notification:
-        """Verify over the exact bytes, then parse. Raises InvalidSignature/MalformedNotification."""
+        """Verify over the exact bytes, then parse; raises InvalidSignature/Malformed...."""
         ...
 
     def notification_reply(self, outcome: ApplyOutcome) -> Reply:

@@ -241,11 +241,14 @@ def page(gateway: str, title: str, body_html: str) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · {html.escape(gateway)} sandbox</title>
 <style>
-body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1c2430}}
-.banner{{background:#fff3cd;border:1px solid #e0c36a;padding:.6rem .8rem;border-radius:.4rem;font-size:.9rem}}
+body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;
+color:#1c2430}}
+.banner{{background:#fff3cd;border:1px solid #e0c36a;padding:.6rem .8rem;border-radius:.4rem;
+font-size:.9rem}}
 .card{{border:1px solid #d5dbe3;border-radius:.6rem;padding:1rem 1.2rem;margin-top:1rem}}
 .amount{{font-size:1.8rem;font-weight:700}}
-button{{font-size:1rem;padding:.6rem 1rem;margin:.3rem .3rem 0 0;border-radius:.4rem;border:1px solid #8894a4;cursor:pointer}}
+button{{font-size:1rem;padding:.6rem 1rem;margin:.3rem .3rem 0 0;border-radius:.4rem;
+border:1px solid #8894a4;cursor:pointer}}
 button.primary{{background:#1f6feb;color:#fff;border-color:#1f6feb}}
 dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}} dt{{color:#5b6675}}
 code{{word-break:break-all}}

@@ -1,0 +1,1 @@
+"""Pure payment rules: lifecycles, amount checks, errors. No I/O."""

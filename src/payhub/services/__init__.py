@@ -1,0 +1,1 @@
+"""Use cases: checkout, inbound notifications, settlement, refunds, vault, ledger, stock."""

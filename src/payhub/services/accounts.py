@@ -1,0 +1,227 @@
+"""Gateway accounts: write-only credentials in the vault, and adapters built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from payhub.domain.errors import GatewayNotAvailable, InvalidRequest, NotFound
+from payhub.gateways.base import Environment, Gateway, GatewayConfig
+from payhub.gateways.registry import entry, gateway_names
+from payhub.secret import Secret
+from payhub.services.context import Hub
+from payhub.services.records import add_audit
+from payhub.services.vault import decrypt_credentials, encrypt_credentials
+from payhub.store.ids import new_id
+from payhub.store.models import GatewayAccount
+
+
+def configure_account(
+    hub: Hub,
+    *,
+    merchant_id: str,
+    gateway: str,
+    environment: Environment,
+    credentials: Mapping[str, str],
+    base_url: str | None = None,
+    settings: Mapping[str, str] | None = None,
+    enabled: bool = True,
+    priority: int = 100,
+    actor: str,
+    source_ip: str | None = None,
+) -> str:
+    """Create or update the merchant's account for `gateway` in `environment`.
+
+    Credentials given here replace the stored ones field by field (write-only: nothing ever
+    reads them back out). The audit row lists which fields were set, never their values.
+    """
+    if gateway not in gateway_names():
+        raise InvalidRequest(f"unknown gateway {gateway!r}; known: {', '.join(gateway_names())}")
+    adapter_cls = entry(gateway).adapter
+    known = {f.name for f in adapter_cls.credential_fields}
+    unknown = sorted(set(credentials) - known)
+    if unknown:
+        raise InvalidRequest(f"{gateway} has no credential field(s) {', '.join(unknown)}")
+    if environment == Environment.SIMULATOR and hub.settings.production:
+        raise InvalidRequest("a production hub does not accept simulator accounts")
+    key = hub.require_master_key()
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        row = session.scalar(
+            select(GatewayAccount).where(
+                GatewayAccount.merchant_id == merchant_id,
+                GatewayAccount.gateway == gateway,
+                GatewayAccount.environment == environment.value,
+            )
+        )
+        merged: dict[str, str] = {}
+        if row is None:
+            row = GatewayAccount(
+                id=new_id("ga"),
+                merchant_id=merchant_id,
+                gateway=gateway,
+                environment=environment.value,
+                base_url=base_url or adapter_cls.default_base_urls.get(environment, ""),
+                enabled=enabled,
+                priority=priority,
+                credential_fields_set={},
+                settings=dict(settings or {}),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            before = None
+        else:
+            before = account_status(row)
+            if row.credentials_ciphertext and row.credentials_key_id:
+                current = decrypt_credentials(
+                    hub.keys, row.id, row.credentials_ciphertext, row.credentials_key_id
+                )
+                merged = {k: v.reveal() for k, v in current.items()}
+            if base_url:
+                row.base_url = base_url
+            if settings:
+                row.settings = {**row.settings, **settings}
+            row.enabled = enabled
+            row.priority = priority
+            row.updated_at = now
+        merged.update({k: v for k, v in credentials.items() if v != ""})
+        row.credentials_ciphertext, row.credentials_key_id = encrypt_credentials(
+            key, row.id, merged
+        )
+        row.credential_fields_set = {name: True for name in sorted(merged)}
+        add_audit(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="gateway_account.configured",
+            subject=row.id,
+            source_ip=source_ip,
+            before=before,
+            after=account_status(row),
+            now=now,
+        )
+        account_id = row.id
+    hub.forget_adapters()
+    return account_id
+
+
+def account_status(row: GatewayAccount) -> dict[str, Any]:
+    """What an operator may see: which fields are set, never their values."""
+    fields = entry(row.gateway).adapter.credential_fields if row.gateway in gateway_names() else ()
+    return {
+        "id": row.id,
+        "gateway": row.gateway,
+        "environment": row.environment,
+        "base_url": row.base_url,
+        "enabled": row.enabled,
+        "priority": row.priority,
+        "credentials": {f.name: bool(row.credential_fields_set.get(f.name)) for f in fields},
+        "missing": [
+            f.name for f in fields if f.required and not row.credential_fields_set.get(f.name)
+        ],
+        "settings": dict(row.settings),
+        "key_id": row.credentials_key_id,
+    }
+
+
+def build_adapter(hub: Hub, row: GatewayAccount) -> Gateway:
+    """An adapter for the account, with decrypted credentials (cached for a few seconds)."""
+    cached = hub.adapter_cache.get(row.id)
+    if cached is not None and hub.monotonic() - cached[0] < hub.adapter_cache_ttl:
+        adapter = cached[1]
+        assert isinstance(adapter, Gateway)
+        return adapter
+    environment = Environment(row.environment)
+    if environment == Environment.SIMULATOR and hub.settings.production:
+        raise GatewayNotAvailable("simulator accounts are refused on a production hub")
+    credentials: dict[str, Secret] = {}
+    if row.credentials_ciphertext and row.credentials_key_id:
+        credentials = decrypt_credentials(
+            hub.keys, row.id, row.credentials_ciphertext, row.credentials_key_id
+        )
+    config = GatewayConfig(
+        credentials=credentials,
+        base_url=row.base_url,
+        environment=environment,
+        settings={str(k): str(v) for k, v in row.settings.items()},
+    )
+    adapter = entry(row.gateway).adapter(config, hub.http)
+    hub.adapter_cache[row.id] = (hub.monotonic(), adapter)
+    return adapter
+
+
+def load_account(session: Session, account_id: str, gateway: str | None = None) -> GatewayAccount:
+    row = session.get(GatewayAccount, account_id)
+    if row is None or (gateway is not None and row.gateway != gateway):
+        raise NotFound(f"no gateway account {account_id}")
+    return row
+
+
+def enabled_account(session: Session, merchant_id: str, gateway: str) -> GatewayAccount:
+    """The merchant's enabled, fully configured account for `gateway` (best priority)."""
+    rows = session.scalars(
+        select(GatewayAccount)
+        .where(
+            GatewayAccount.merchant_id == merchant_id,
+            GatewayAccount.gateway == gateway,
+            GatewayAccount.enabled.is_(True),
+        )
+        .order_by(GatewayAccount.priority)
+    ).all()
+    for row in rows:
+        if not account_status(row)["missing"]:
+            return row
+    if rows:
+        raise GatewayNotAvailable(f"{gateway} is enabled but its credentials are incomplete")
+    raise GatewayNotAvailable(f"{gateway} is not enabled for this merchant")
+
+
+def remember_account_settings(
+    session: Session, account_id: str, learned: Mapping[str, str], now: datetime
+) -> None:
+    if not learned:
+        return
+    row = session.get(GatewayAccount, account_id)
+    if row is None:
+        return
+    row.settings = {**row.settings, **learned}
+    row.updated_at = now
+
+
+def rotate_keys(hub: Hub, *, actor: str) -> int:
+    """Re-encrypt every account under the current master key; returns rows rewritten."""
+    key = hub.require_master_key()
+    count = 0
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        for row in session.scalars(select(GatewayAccount).with_for_update()):
+            if not row.credentials_ciphertext or not row.credentials_key_id:
+                continue
+            if row.credentials_key_id == key.key_id:
+                continue
+            plain = decrypt_credentials(
+                hub.keys, row.id, row.credentials_ciphertext, row.credentials_key_id
+            )
+            old_key_id = row.credentials_key_id
+            row.credentials_ciphertext, row.credentials_key_id = encrypt_credentials(
+                key, row.id, {k: v.reveal() for k, v in plain.items()}
+            )
+            row.updated_at = now
+            add_audit(
+                session,
+                merchant_id=row.merchant_id,
+                actor=actor,
+                action="gateway_account.rekeyed",
+                subject=row.id,
+                before={"key_id": old_key_id},
+                after={"key_id": key.key_id},
+                now=now,
+            )
+            count += 1
+    hub.forget_adapters()
+    return count

@@ -1,0 +1,442 @@
+"""Starting payment attempts, refreshing them by server-side query, cancelling orders.
+
+An attempt row is written (`initiated`) and committed before the gateway is called, so a
+lost answer leaves an `unknown` attempt that a query can resolve, never a payment we forgot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from anyio import to_thread
+from sqlalchemy import select
+
+from payhub.clock import as_utc
+from payhub.domain.errors import (
+    Conflict,
+    GatewayNotAvailable,
+    InvalidRequest,
+    NotFound,
+    OrderAlreadyPaid,
+    OrderNotPayable,
+)
+from payhub.domain.lifecycle import (
+    ORDER_HOLDS_STOCK,
+    ORDER_IS_PAID,
+    OrderEvent,
+    OrderStatus,
+    PaymentEvent,
+    PaymentStatus,
+    next_payment_status,
+)
+from payhub.gateways.base import (
+    Checkout,
+    CheckoutRequest,
+    GatewayError,
+    GatewayStatus,
+    GatewayUnavailable,
+    InvalidPaymentRequest,
+    LineItem,
+    NotSupported,
+    Payer,
+    PaymentRef,
+    StatusReport,
+)
+from payhub.money import Money
+from payhub.services.accounts import (
+    build_adapter,
+    enabled_account,
+    load_account,
+    remember_account_settings,
+)
+from payhub.services.context import Hub
+from payhub.services.orders import cancel_order_locally, get_order
+from payhub.services.records import add_audit, add_timeline
+from payhub.services.settlement import (
+    GatewayReport,
+    apply_report,
+    lock_order,
+    lock_payment,
+    transition_order,
+)
+from payhub.store.ids import new_id
+from payhub.store.models import Customer, Order, OrderItem, Payment
+
+log = logging.getLogger(__name__)
+
+
+class GatewayCallFailed(Exception):
+    """The gateway did not create the attempt. Carries whether a retry is safe."""
+
+    def __init__(self, message: str, *, retry_safe: bool, outcome_unknown: bool, code: str | None):
+        super().__init__(message)
+        self.message = message
+        self.retry_safe = retry_safe
+        self.outcome_unknown = outcome_unknown
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class StartedPayment:
+    payment_id: str
+    reused: bool
+
+
+def callback_url(hub: Hub, gateway: str, account_id: str) -> str:
+    return f"{hub.settings.public_url.rstrip('/')}/callbacks/{gateway}/{account_id}"
+
+
+def return_url(hub: Hub, gateway: str, payment_id: str) -> str:
+    return f"{hub.settings.public_url.rstrip('/')}/return/{gateway}/{payment_id}"
+
+
+async def start_payment(
+    hub: Hub,
+    merchant_id: str,
+    order_id: str,
+    gateway: str,
+    *,
+    client_ip: str = "127.0.0.1",
+    options: dict[str, str] | None = None,
+    actor: str = "api",
+) -> StartedPayment:
+    """Create (or return the live) attempt for `order_id` on `gateway`."""
+    prepared = await to_thread.run_sync(
+        _prepare_attempt, hub, merchant_id, order_id, gateway, actor
+    )
+    if isinstance(prepared, StartedPayment):
+        return prepared
+    request, account_id, payment_id = prepared
+    with hub.db.transaction() as session:
+        adapter = build_adapter(hub, load_account(session, account_id))
+    try:
+        checkout = await adapter.create_checkout(_with_options(request, client_ip, options or {}))
+    except GatewayUnavailable as exc:
+        event = (
+            PaymentEvent.GATEWAY_ANSWER_LOST
+            if exc.outcome_unknown
+            else PaymentEvent.GATEWAY_REJECTED
+        )
+        await to_thread.run_sync(_record_create_failure, hub, payment_id, event, exc)
+        raise GatewayCallFailed(
+            f"{gateway} did not answer: {exc.message}",
+            retry_safe=exc.retry_safe,
+            outcome_unknown=exc.outcome_unknown,
+            code=exc.code,
+        ) from None
+    except InvalidPaymentRequest as exc:
+        await to_thread.run_sync(
+            _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_REJECTED, exc
+        )
+        raise InvalidRequest(f"{gateway}: {exc.message}") from None
+    except GatewayError as exc:
+        await to_thread.run_sync(
+            _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_REJECTED, exc
+        )
+        raise GatewayCallFailed(
+            f"{gateway} refused the payment: {exc.message}",
+            retry_safe=exc.retry_safe,
+            outcome_unknown=False,
+            code=exc.code,
+        ) from None
+    await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, checkout)
+    return StartedPayment(payment_id=payment_id, reused=False)
+
+
+def _with_options(
+    request: CheckoutRequest, client_ip: str, options: dict[str, str]
+) -> CheckoutRequest:
+    from dataclasses import replace
+
+    return replace(request, client_ip=client_ip, options={**request.options, **options})
+
+
+def _prepare_attempt(
+    hub: Hub, merchant_id: str, order_id: str, gateway: str, actor: str
+) -> StartedPayment | tuple[CheckoutRequest, str, str]:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        get_order(session, merchant_id, order_id)
+        order = lock_order(session, order_id)
+        status = OrderStatus(order.status)
+        if status in ORDER_IS_PAID:
+            raise OrderAlreadyPaid(f"order {order_id} is already paid")
+        if status not in ORDER_HOLDS_STOCK:
+            raise OrderNotPayable(f"order {order_id} is {status.value}")
+        if as_utc(order.expires_at) <= now:
+            raise OrderNotPayable(f"order {order_id} has expired")
+        account = enabled_account(session, merchant_id, gateway)
+        adapter = build_adapter(hub, account)
+        limits = adapter.capabilities.limits_for(order.currency)
+        if limits is None:
+            raise GatewayNotAvailable(f"{gateway} does not take {order.currency}")
+        amount = Money(order.total_minor, order.currency)
+        if not limits.min_minor <= amount.minor <= limits.max_minor:
+            raise GatewayNotAvailable(
+                f"{gateway} takes {Money(limits.min_minor, order.currency).display()} to "
+                f"{Money(limits.max_minor, order.currency).display()}; "
+                f"this order is {amount.display()}"
+            )
+        live = session.scalar(
+            select(Payment)
+            .where(
+                Payment.order_id == order_id,
+                Payment.gateway == gateway,
+                Payment.status == PaymentStatus.PENDING.value,
+            )
+            .order_by(Payment.serial.desc())
+        )
+        if live is not None and (live.expires_at is None or as_utc(live.expires_at) > now):
+            return StartedPayment(payment_id=live.id, reused=True)
+        expires_at = min(as_utc(order.expires_at), now + adapter.capabilities.link_ttl)
+        payment = Payment(
+            id=new_id("pay"),
+            merchant_id=merchant_id,
+            order_id=order_id,
+            gateway_account_id=account.id,
+            gateway=gateway,
+            gateway_reference=f"pending:{new_id('ref')}",
+            status=PaymentStatus.INITIATED.value,
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            refunded_minor=0,
+            gateway_data={},
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        payment.gateway_reference = adapter.new_reference(payment.serial, now)
+        transition_order(session, order, OrderEvent.ATTEMPT_STARTED, now, actor=actor)
+        add_timeline(
+            session,
+            merchant_id=merchant_id,
+            order_id=order_id,
+            payment_id=payment.id,
+            kind="payment.initiated",
+            message=f"{gateway} attempt {payment.gateway_reference} started",
+            now=now,
+        )
+        request = CheckoutRequest(
+            reference=payment.gateway_reference,
+            amount=amount,
+            description=order.description or order.merchant_reference,
+            notify_url=callback_url(hub, gateway, account.id),
+            return_url=return_url(hub, gateway, payment.id),
+            cancel_url=return_url(hub, gateway, payment.id),
+            expires_at=expires_at,
+            now=now,
+            items=_line_items(session, order),
+            payer=_payer(session, order),
+        )
+        return request, account.id, payment.id
+
+
+def _line_items(session: object, order: Order) -> tuple[LineItem, ...]:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    rows = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+    return tuple(
+        LineItem(
+            name=r.name, quantity=r.quantity, unit_price=Money(r.unit_price_minor, order.currency)
+        )
+        for r in rows
+    )
+
+
+def _payer(session: object, order: Order) -> Payer:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    if order.customer_id is None:
+        return Payer()
+    c = session.get(Customer, order.customer_id)
+    return Payer() if c is None else Payer(name=c.name, email=c.email, phone=c.phone)
+
+
+def _record_checkout(hub: Hub, payment_id: str, account_id: str, checkout: Checkout) -> None:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        assert payment is not None
+        after = next_payment_status(PaymentStatus(payment.status), PaymentEvent.GATEWAY_ACCEPTED)
+        if after is not None:
+            payment.status = after.value
+        payment.gateway_reference = checkout.reference or payment.gateway_reference
+        payment.checkout_url = checkout.checkout_url
+        payment.qr_content = checkout.qr_content
+        payment.deeplink = checkout.deeplink
+        payment.gateway_data = dict(checkout.gateway_data)
+        if checkout.expires_at is not None:
+            payment.expires_at = checkout.expires_at
+        payment.updated_at = now
+        remember_account_settings(session, account_id, checkout.account_settings, now)
+    if checkout.account_settings:
+        hub.forget_adapters()
+
+
+def _record_create_failure(
+    hub: Hub, payment_id: str, event: PaymentEvent, exc: GatewayError
+) -> None:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        assert payment is not None
+        after = next_payment_status(PaymentStatus(payment.status), event)
+        if after is not None:
+            payment.status = after.value
+        payment.failure_code = exc.code
+        payment.failure_message = exc.message[:500]
+        payment.updated_at = now
+        add_timeline(
+            session,
+            merchant_id=payment.merchant_id,
+            order_id=payment.order_id,
+            payment_id=payment.id,
+            kind=f"payment.{payment.status}",
+            message=f"{payment.gateway} create failed: {exc.message}"[:500],
+            now=now,
+        )
+
+
+def payment_ref(payment: Payment) -> PaymentRef:
+    return PaymentRef(
+        reference=payment.gateway_reference,
+        amount=Money(payment.amount_minor, payment.currency),
+        created_at=as_utc(payment.created_at),
+        gateway_data={str(k): str(v) for k, v in payment.gateway_data.items()},
+        gateway_txn_id=payment.gateway_txn_id,
+    )
+
+
+def report_from_query(report: StatusReport) -> GatewayReport:
+    return GatewayReport(
+        status=report.status,
+        dedupe_key=report.dedupe_key(),
+        gateway_code=report.gateway_code,
+        amount=report.amount_paid,
+        source="query",
+        message=report.message,
+        gateway_txn_id=report.gateway_txn_id,
+        payload={k: _jsonable(v) for k, v in report.raw.items()},
+    )
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
+    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
+    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
+    with hub.db.transaction() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
+            raise NotFound(f"no payment {payment_id}")
+        if payment.gateway_reference.startswith("pending:"):
+            return payment.status
+        adapter = build_adapter(hub, load_account(session, payment.gateway_account_id))
+        ref = payment_ref(payment)
+    try:
+        status = await adapter.query(ref)
+    except (NotSupported, GatewayError) as exc:
+        log.info("query of %s failed: %s", payment_id, type(exc).__name__)
+        with hub.db.transaction() as session:
+            current = session.get(Payment, payment_id)
+            assert current is not None
+            return current.status
+    if status.status == GatewayStatus.UNKNOWN:
+        with hub.db.transaction() as session:
+            current = session.get(Payment, payment_id)
+            assert current is not None
+            return current.status
+    return await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
+
+
+def _apply_query(hub: Hub, payment_id: str, report: GatewayReport) -> str:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        assert payment is not None
+        if report.status == GatewayStatus.PENDING and payment.status == PaymentStatus.PENDING:
+            return payment.status
+        apply_report(session, payment, report, now)
+        return payment.status
+
+
+async def cancel_order(
+    hub: Hub, merchant_id: str, order_id: str, *, actor: str, source_ip: str | None = None
+) -> None:
+    """Cancel the order: live attempts are cancelled at the gateway (best effort), then
+    locally with the stock released exactly once."""
+    with hub.db.transaction() as session:
+        order = get_order(session, merchant_id, order_id)
+        if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
+            raise Conflict(f"order is {order.status}; only unpaid orders can be cancelled")
+        live = session.scalars(
+            select(Payment).where(
+                Payment.order_id == order_id,
+                Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.UNKNOWN.value]),
+            )
+        ).all()
+        targets = [
+            (build_adapter(hub, load_account(session, p.gateway_account_id)), payment_ref(p))
+            for p in live
+        ]
+    for adapter, ref in targets:
+        try:
+            await adapter.cancel(ref)
+        except NotSupported:
+            continue
+        except GatewayError as exc:
+            log.warning("gateway cancel of %s failed: %s", ref.reference, type(exc).__name__)
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        order = lock_order(session, order_id)
+        cancel_order_locally(session, order, now, actor=actor, event=OrderEvent.CANCEL_REQUESTED)
+        add_audit(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="order.cancel",
+            subject=order_id,
+            source_ip=source_ip,
+            now=now,
+        )
+
+
+def expire_due_orders(
+    hub: Hub, now: datetime | None = None, grace: timedelta = timedelta(minutes=2)
+) -> int:
+    """Expire unpaid orders past their expiry (plus a grace period for late notices)."""
+    now = now or hub.clock.now()
+    count = 0
+    with hub.db.transaction() as session:
+        due = session.scalars(
+            select(Order.id)
+            .where(
+                Order.status.in_([s.value for s in ORDER_HOLDS_STOCK]),
+                Order.expires_at < now - grace,
+            )
+            .limit(500)
+        ).all()
+    for order_id in due:
+        with hub.db.transaction() as session:
+            order = lock_order(session, order_id)
+            if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
+                continue
+            cancel_order_locally(
+                session, order, now, actor="worker", event=OrderEvent.EXPIRY_REACHED
+            )
+            count += 1
+    return count

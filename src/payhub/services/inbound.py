@@ -1,0 +1,393 @@
+"""The inbound pipeline: gateway notifications and browser returns.
+
+1. Every request leaves an `inbound_requests` row, accepted or rejected, with its raw bytes.
+2. The adapter verifies the signature over the exact bytes received, then parses.
+   A bad signature changes nothing but an audit entry and that row.
+3. One durable transaction: lock the attempt, record the event under its unique dedupe key,
+   apply the transition and its effects (services.settlement).
+4. Only then is the gateway answered, in its own ack format.
+
+A notification that cannot be trusted alone (`notification_needs_confirmation`) is
+confirmed by a server-side query before it may settle. Browser returns only read; a
+still-pending attempt may trigger a query.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from anyio import to_thread
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from payhub.domain.lifecycle import PAYMENT_LIVE, PaymentStatus
+from payhub.gateways.base import (
+    ApplyOutcome,
+    Gateway,
+    GatewayError,
+    GatewayStatus,
+    InboundRequest,
+    InvalidSignature,
+    MalformedNotification,
+    Notification,
+    Reply,
+    ReturnInfo,
+)
+from payhub.services.accounts import build_adapter
+from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
+from payhub.services.context import Hub
+from payhub.services.records import add_audit
+from payhub.services.settlement import GatewayReport, apply_report, lock_payment
+from payhub.store.models import GatewayAccount, Payment
+from payhub.store.models import InboundRequest as InboundRow
+
+log = logging.getLogger(__name__)
+
+_SETTLING = frozenset(
+    {GatewayStatus.SUCCEEDED, GatewayStatus.PARTIALLY_PAID, GatewayStatus.AUTHORIZED}
+)
+_STORED_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "content-length")
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    id: str
+    merchant_id: str
+    adapter: Gateway
+
+
+def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
+    with hub.db.session() as session:
+        row = session.get(GatewayAccount, account_id)
+        if row is None or row.gateway != gateway:
+            return None
+        return _Account(row.id, row.merchant_id, build_adapter(hub, row))
+
+
+async def receive_notification(
+    hub: Hub, gateway: str, account_id: str, raw: InboundRequest
+) -> Reply:
+    """Run one notification through the pipeline and return the gateway's exact answer."""
+    account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
+    if account is None:
+        await to_thread.run_sync(
+            _record_rejected, hub, gateway, None, None, raw, "unknown_account", "no such account"
+        )
+        return Reply(404, b'{"error":"unknown gateway account"}', "application/json")
+    adapter = account.adapter
+    try:
+        notification = adapter.verify_notification(raw)
+    except InvalidSignature as exc:
+        await to_thread.run_sync(
+            _record_rejected,
+            hub,
+            gateway,
+            account.id,
+            account.merchant_id,
+            raw,
+            ApplyOutcome.INVALID_SIGNATURE.value,
+            exc.message,
+        )
+        return adapter.notification_reply(ApplyOutcome.INVALID_SIGNATURE)
+    except MalformedNotification as exc:
+        await to_thread.run_sync(
+            _record_rejected,
+            hub,
+            gateway,
+            account.id,
+            account.merchant_id,
+            raw,
+            ApplyOutcome.MALFORMED.value,
+            exc.message,
+        )
+        return adapter.notification_reply(ApplyOutcome.MALFORMED)
+
+    report = GatewayReport(
+        status=notification.status,
+        dedupe_key=notification.dedupe_key,
+        gateway_code=notification.gateway_code,
+        amount=notification.amount,
+        source="notification",
+        message=notification.message,
+        gateway_txn_id=notification.gateway_txn_id,
+        payload=_jsonable_payload(notification),
+    )
+    if adapter.capabilities.notification_needs_confirmation and notification.status in _SETTLING:
+        confirmed = await _confirm_by_query(hub, account, adapter, notification)
+        if confirmed is None:
+            outcome = await to_thread.run_sync(
+                _record_unconfirmed, hub, gateway, account, raw, notification
+            )
+            return adapter.notification_reply(outcome)
+        report = confirmed
+
+    try:
+        outcome = await to_thread.run_sync(
+            _apply_notification, hub, gateway, account, raw, notification.reference, report
+        )
+    except IntegrityError:
+        # A concurrent copy of the same event won the race (PostgreSQL); it is recorded.
+        outcome = ApplyOutcome.DUPLICATE
+    except Exception:
+        log.exception("applying a %s notification failed", gateway)
+        await to_thread.run_sync(
+            _record_rejected,
+            hub,
+            gateway,
+            account.id,
+            account.merchant_id,
+            raw,
+            ApplyOutcome.ERROR.value,
+            "internal error; the gateway will retry",
+        )
+        outcome = ApplyOutcome.ERROR
+    return adapter.notification_reply(outcome)
+
+
+async def _confirm_by_query(
+    hub: Hub, account: _Account, adapter: Gateway, notification: Notification
+) -> GatewayReport | None:
+    """The server-side answer that replaces an untrusted notification, or None."""
+    payment = await to_thread.run_sync(_find_payment, hub, account.id, notification.reference)
+    if payment is None:
+        return None
+    try:
+        status = await adapter.query(payment_ref(payment))
+    except GatewayError:
+        return None
+    if status.status == GatewayStatus.UNKNOWN:
+        return None
+    report = report_from_query(status)
+    # The notification's key is kept, so its retries are answered as duplicates once the
+    # confirmed fact is recorded.
+    return GatewayReport(
+        status=report.status,
+        dedupe_key=notification.dedupe_key,
+        gateway_code=report.gateway_code,
+        amount=report.amount,
+        source="notification+query",
+        message=report.message,
+        gateway_txn_id=report.gateway_txn_id or notification.gateway_txn_id,
+        payload={"notification": _jsonable_payload(notification), "query": report.payload},
+    )
+
+
+def _find_payment(hub: Hub, account_id: str, reference: str) -> Payment | None:
+    with hub.db.session() as session:
+        return session.scalar(
+            select(Payment).where(
+                Payment.gateway_account_id == account_id, Payment.gateway_reference == reference
+            )
+        )
+
+
+def _inbound_row(
+    gateway: str,
+    account_id: str | None,
+    merchant_id: str | None,
+    raw: InboundRequest,
+    kind: str,
+    outcome: str,
+    detail: str,
+    payment_id: str | None,
+    now: object,
+) -> InboundRow:
+    return InboundRow(
+        merchant_id=merchant_id,
+        gateway=gateway,
+        gateway_account_id=account_id,
+        kind=kind,
+        method=raw.method,
+        path=raw.path[:500],
+        query_string=raw.query_string.decode("latin-1"),
+        headers={k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
+        body=raw.body,
+        source_ip=raw.remote_addr,
+        outcome=outcome,
+        detail=detail[:500],
+        payment_id=payment_id,
+        received_at=now,
+    )
+
+
+def _apply_notification(
+    hub: Hub,
+    gateway: str,
+    account: _Account,
+    raw: InboundRequest,
+    reference: str,
+    report: GatewayReport,
+) -> ApplyOutcome:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        payment_id = session.scalar(
+            select(Payment.id).where(
+                Payment.gateway_account_id == account.id, Payment.gateway_reference == reference
+            )
+        )
+        payment = lock_payment(session, payment_id) if payment_id else None
+        row = _inbound_row(
+            gateway,
+            account.id,
+            account.merchant_id,
+            raw,
+            "notification",
+            "",
+            "",
+            payment_id,
+            now,
+        )
+        session.add(row)
+        if payment is None:
+            row.outcome = ApplyOutcome.UNKNOWN_PAYMENT.value
+            row.detail = f"verified, but no attempt {reference} here"
+            return ApplyOutcome.UNKNOWN_PAYMENT
+        session.flush()
+        outcome = apply_report(session, payment, report, now, inbound_request_id=row.id)
+        row.outcome = outcome.value
+        row.detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
+        return outcome
+
+
+def _record_rejected(
+    hub: Hub,
+    gateway: str,
+    account_id: str | None,
+    merchant_id: str | None,
+    raw: InboundRequest,
+    outcome: str,
+    detail: str,
+) -> None:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        row = _inbound_row(
+            gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
+        )
+        session.add(row)
+        session.flush()
+        add_audit(
+            session,
+            merchant_id=merchant_id,
+            actor=f"inbound:{gateway}",
+            action=f"notification.{outcome}",
+            subject=f"inbound_request:{row.id}",
+            source_ip=raw.remote_addr,
+            after={"detail": detail[:200]},
+            now=now,
+        )
+
+
+def _record_unconfirmed(
+    hub: Hub, gateway: str, account: _Account, raw: InboundRequest, notification: Notification
+) -> ApplyOutcome:
+    """A notification we could not confirm by query: kept, nothing settled."""
+    payment = _find_payment(hub, account.id, notification.reference)
+    outcome = ApplyOutcome.UNKNOWN_PAYMENT if payment is None else ApplyOutcome.ERROR
+    _record_rejected(
+        hub,
+        gateway,
+        account.id,
+        account.merchant_id,
+        raw,
+        outcome.value,
+        "valid hash but not confirmed by query; nothing settled",
+    )
+    return outcome
+
+
+def _jsonable_payload(notification: Notification) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in notification.payload.items():
+        out[str(key)] = value if isinstance(value, str | int | bool | type(None)) else str(value)
+    return out
+
+
+# ------------------------------------------------------------------ browser returns
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnView:
+    payment_id: str
+    order_id: str
+    merchant_id: str
+    status: str
+    order_status: str
+    claimed: ReturnInfo | None
+    merchant_return_url: str | None
+
+
+async def receive_return(
+    hub: Hub, gateway: str, payment_id: str, raw: InboundRequest
+) -> ReturnView | None:
+    """Log the browser return, maybe refresh by server-side query, and report the truth."""
+    found = await to_thread.run_sync(_payment_and_adapter, hub, gateway, payment_id)
+    if found is None:
+        return None
+    payment, adapter = found
+    claimed: ReturnInfo | None
+    try:
+        claimed = adapter.verify_return(raw)
+    except GatewayError:
+        claimed = None
+    await to_thread.run_sync(_record_return, hub, gateway, payment, raw, claimed)
+    if PaymentStatus(payment.status) in PAYMENT_LIVE and adapter.capabilities.query:
+        await refresh_payment(hub, payment.id)
+    return await to_thread.run_sync(_return_view, hub, payment_id, claimed)
+
+
+def _payment_and_adapter(hub: Hub, gateway: str, payment_id: str) -> tuple[Payment, Gateway] | None:
+    with hub.db.session() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None or payment.gateway != gateway:
+            return None
+        row = session.get(GatewayAccount, payment.gateway_account_id)
+        assert row is not None
+        return payment, build_adapter(hub, row)
+
+
+def _record_return(
+    hub: Hub, gateway: str, payment: Payment, raw: InboundRequest, claimed: ReturnInfo | None
+) -> None:
+    now = hub.clock.now()
+    detail = (
+        "unparseable"
+        if claimed is None
+        else (
+            f"claims {claimed.claimed_status.value}; signature "
+            f"{'valid' if claimed.signature_valid else 'absent/invalid'}; display only"
+        )
+    )
+    with hub.db.transaction() as session:
+        session.add(
+            _inbound_row(
+                gateway,
+                payment.gateway_account_id,
+                payment.merchant_id,
+                raw,
+                "return",
+                "displayed",
+                detail,
+                payment.id,
+                now,
+            )
+        )
+
+
+def _return_view(hub: Hub, payment_id: str, claimed: ReturnInfo | None) -> ReturnView:
+    from payhub.store.models import Order
+
+    with hub.db.session() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        order = session.get(Order, payment.order_id)
+        assert order is not None
+        return ReturnView(
+            payment_id=payment.id,
+            order_id=order.id,
+            merchant_id=order.merchant_id,
+            status=payment.status,
+            order_status=order.status,
+            claimed=claimed,
+            merchant_return_url=order.return_url,
+        )

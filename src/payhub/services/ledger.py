@@ -1,0 +1,82 @@
+"""Credits: granted exactly once, in the transaction that makes the order paid.
+
+The unique constraint on credit_entries (order_id, reason) makes a second grant for the same
+order impossible even if code asked for one; balances change with an atomic UPDATE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from payhub.store.models import CreditAccount, CreditEntry, Order
+
+GRANT_REASON = "order_paid"
+REVERSAL_REASON = "order_refunded"
+
+
+def open_credit_account(session: Session, merchant_id: str, customer_id: str, now: datetime) -> int:
+    """Get or create the customer's credit account (created with the order, not at payment,
+    so settling never races on account creation)."""
+    account_id = session.scalar(
+        select(CreditAccount.id).where(
+            CreditAccount.merchant_id == merchant_id, CreditAccount.customer_id == customer_id
+        )
+    )
+    if account_id is not None:
+        return account_id
+    account = CreditAccount(
+        merchant_id=merchant_id, customer_id=customer_id, balance=0, updated_at=now
+    )
+    session.add(account)
+    session.flush()
+    return account.id
+
+
+def _post_entry(session: Session, order: Order, reason: str, amount: int, now: datetime) -> int:
+    assert order.customer_id is not None
+    account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
+    session.add(
+        CreditEntry(
+            merchant_id=order.merchant_id,
+            account_id=account_id,
+            order_id=order.id,
+            reason=reason,
+            amount=amount,
+            created_at=now,
+        )
+    )
+    session.execute(
+        update(CreditAccount)
+        .where(CreditAccount.id == account_id)
+        .values(balance=CreditAccount.balance + amount, updated_at=now)
+    )
+    return amount
+
+
+def grant_credits(session: Session, order: Order, now: datetime) -> int:
+    """Grant the order's credits; returns how many were granted (0 if none are due)."""
+    if order.credits_to_grant <= 0 or order.customer_id is None:
+        return 0
+    return _post_entry(session, order, GRANT_REASON, order.credits_to_grant, now)
+
+
+def reverse_credits(session: Session, order: Order, now: datetime) -> int:
+    """Take back an order's credits after a full refund (once)."""
+    if order.credits_to_grant <= 0 or order.customer_id is None:
+        return 0
+    already = session.scalar(
+        select(CreditEntry.id).where(
+            CreditEntry.order_id == order.id, CreditEntry.reason == REVERSAL_REASON
+        )
+    )
+    granted = session.scalar(
+        select(CreditEntry.id).where(
+            CreditEntry.order_id == order.id, CreditEntry.reason == GRANT_REASON
+        )
+    )
+    if already is not None or granted is None:
+        return 0
+    return _post_entry(session, order, REVERSAL_REASON, -order.credits_to_grant, now)

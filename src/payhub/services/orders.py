@@ -1,0 +1,400 @@
+"""Orders: creation with atomic stock reservation, reading, listing, cancelling, expiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from payhub.domain.errors import Conflict, InsufficientStock, InvalidRequest, NotFound
+from payhub.domain.lifecycle import (
+    ORDER_HOLDS_STOCK,
+    PAYMENT_LIVE,
+    OrderEvent,
+    OrderStatus,
+    PaymentEvent,
+    PaymentStatus,
+    next_payment_status,
+)
+from payhub.money import Money, UnknownCurrency, exponent_of
+from payhub.services import inventory, ledger
+from payhub.services.context import Hub
+from payhub.services.records import add_timeline, enqueue_event
+from payhub.services.settlement import lock_order, transition_order
+from payhub.store.ids import new_id
+from payhub.store.models import Customer, Order, OrderItem, Payment, Product, TimelineEntry
+
+DEFAULT_TTL = timedelta(minutes=30)
+MAX_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDraft:
+    sku: str | None = None
+    name: str | None = None
+    unit_price: int | None = None  # minor units, for ad-hoc items
+    quantity: int = 1
+    credits: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDraft:
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDraft:
+    merchant_reference: str
+    currency: str
+    items: list[ItemDraft]
+    customer: CustomerDraft | None = None
+    credits: int | None = None  # overrides the sum of product credits
+    expires_in_seconds: int | None = None
+    cancel_on_failure: bool = False
+    return_url: str | None = None
+    description: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
+    """Create an order, reserving tracked stock atomically. Returns its id."""
+    try:
+        exponent_of(draft.currency)
+    except UnknownCurrency as exc:
+        raise InvalidRequest(str(exc)) from None
+    if not draft.items:
+        raise InvalidRequest("an order needs at least one item")
+    now = hub.clock.now()
+    ttl = timedelta(seconds=draft.expires_in_seconds) if draft.expires_in_seconds else DEFAULT_TTL
+    if ttl <= timedelta(0) or ttl > MAX_TTL:
+        raise InvalidRequest("expires_in_seconds must be between 1 and 30 days")
+    try:
+        with hub.db.transaction() as session:
+            if session.scalar(
+                select(Order.id).where(
+                    Order.merchant_id == merchant_id,
+                    Order.merchant_reference == draft.merchant_reference,
+                )
+            ):
+                raise Conflict(
+                    f"an order with merchant_reference {draft.merchant_reference!r} exists"
+                )
+            order_id = new_id("ord")
+            items, total, credits = _price_items(session, merchant_id, order_id, draft)
+            customer_id = None
+            if draft.customer is not None:
+                customer_id = _upsert_customer(session, merchant_id, draft.customer, now)
+            order_credits = draft.credits if draft.credits is not None else credits
+            if order_credits < 0:
+                raise InvalidRequest("credits cannot be negative")
+            if order_credits > 0 and customer_id is None:
+                raise InvalidRequest("an order that grants credits needs a customer")
+            session.add(
+                Order(
+                    id=order_id,
+                    merchant_id=merchant_id,
+                    merchant_reference=draft.merchant_reference,
+                    customer_id=customer_id,
+                    currency=draft.currency,
+                    total_minor=total,
+                    refunded_minor=0,
+                    status=OrderStatus.AWAITING_PAYMENT.value,
+                    description=draft.description[:500],
+                    credits_to_grant=order_credits,
+                    cancel_on_failure=draft.cancel_on_failure,
+                    return_url=draft.return_url,
+                    metadata_json=draft.metadata,
+                    expires_at=now + ttl,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.flush()
+            session.add_all(items)
+            if customer_id is not None and order_credits > 0:
+                ledger.open_credit_account(session, merchant_id, customer_id, now)
+            short = inventory.reserve_stock(
+                session, merchant_id, order_id, inventory.quantities_by_product(items), now
+            )
+            if short:
+                skus = sorted(i.sku or "" for i in items if i.product_id in short)
+                raise InsufficientStock(f"not enough stock for {', '.join(skus)}", short_skus=skus)
+            add_timeline(
+                session,
+                merchant_id=merchant_id,
+                order_id=order_id,
+                kind="order.created",
+                message=f"order created for {Money(total, draft.currency).display()}",
+                now=now,
+            )
+            enqueue_event(
+                session,
+                merchant_id=merchant_id,
+                event_type="order.created",
+                event_key=f"order.created:{order_id}",
+                payload={"order_id": order_id, "merchant_reference": draft.merchant_reference},
+                now=now,
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"an order with merchant_reference {draft.merchant_reference!r} exists"
+        ) from None
+    return order_id
+
+
+def _price_items(
+    session: Session, merchant_id: str, order_id: str, draft: OrderDraft
+) -> tuple[list[OrderItem], int, int]:
+    items: list[OrderItem] = []
+    total = 0
+    credits = 0
+    for item in draft.items:
+        if item.quantity <= 0:
+            raise InvalidRequest("item quantity must be positive")
+        if item.sku:
+            product = session.scalar(
+                select(Product).where(
+                    Product.merchant_id == merchant_id,
+                    Product.sku == item.sku,
+                    Product.active.is_(True),
+                )
+            )
+            if product is None:
+                raise InvalidRequest(f"unknown product sku {item.sku!r}")
+            if product.currency != draft.currency:
+                raise InvalidRequest(f"{item.sku} is priced in {product.currency}")
+            price, name, product_id = product.price_minor, product.name, product.id
+            unit_credits = product.credits if item.credits is None else item.credits
+        else:
+            if not item.name or item.unit_price is None:
+                raise InvalidRequest("an ad-hoc item needs name and unit_price")
+            if item.unit_price < 0:
+                raise InvalidRequest("unit_price cannot be negative")
+            price, name, product_id = item.unit_price, item.name, None
+            unit_credits = item.credits or 0
+        total += price * item.quantity
+        credits += unit_credits * item.quantity
+        items.append(
+            OrderItem(
+                merchant_id=merchant_id,
+                order_id=order_id,
+                product_id=product_id,
+                sku=item.sku,
+                name=name,
+                quantity=item.quantity,
+                unit_price_minor=price,
+                credits=unit_credits,
+            )
+        )
+    if total <= 0:
+        raise InvalidRequest("the order total must be positive")
+    return items, total, credits
+
+
+def _upsert_customer(
+    session: Session, merchant_id: str, draft: CustomerDraft, now: datetime
+) -> str:
+    row = session.scalar(
+        select(Customer).where(
+            Customer.merchant_id == merchant_id, Customer.external_id == draft.external_id
+        )
+    )
+    if row is None:
+        row = Customer(
+            id=new_id("cus"),
+            merchant_id=merchant_id,
+            external_id=draft.external_id,
+            created_at=now,
+        )
+        session.add(row)
+    row.name = draft.name or row.name
+    row.email = draft.email or row.email
+    row.phone = draft.phone or row.phone
+    session.flush()
+    return row.id
+
+
+def get_order(session: Session, merchant_id: str, order_id: str) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or order.merchant_id != merchant_id:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def order_detail(session: Session, order: Order) -> dict[str, Any]:
+    """The order as the API shows it, with items, attempts and timeline."""
+    items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+    payments = session.scalars(
+        select(Payment).where(Payment.order_id == order.id).order_by(Payment.serial)
+    ).all()
+    timeline = session.scalars(
+        select(TimelineEntry).where(TimelineEntry.order_id == order.id).order_by(TimelineEntry.id)
+    ).all()
+    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    return {
+        **order_summary(order),
+        "customer": None
+        if customer is None
+        else {
+            "id": customer.id,
+            "external_id": customer.external_id,
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+        },
+        "items": [
+            {
+                "sku": i.sku,
+                "name": i.name,
+                "quantity": i.quantity,
+                "unit_price": i.unit_price_minor,
+                "credits": i.credits,
+            }
+            for i in items
+        ],
+        "payments": [payment_view(p) for p in payments],
+        "timeline": [
+            {
+                "at": t.created_at.isoformat(),
+                "kind": t.kind,
+                "message": t.message,
+                "payment_id": t.payment_id,
+            }
+            for t in timeline
+        ],
+    }
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "merchant_reference": order.merchant_reference,
+        "status": order.status,
+        "currency": order.currency,
+        "amount": order.total_minor,
+        "amount_display": Money(order.total_minor, order.currency).display(),
+        "refunded": order.refunded_minor,
+        "credits": order.credits_to_grant,
+        "cancel_on_failure": order.cancel_on_failure,
+        "description": order.description,
+        "metadata": order.metadata_json,
+        "return_url": order.return_url,
+        "expires_at": order.expires_at.isoformat(),
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "created_at": order.created_at.isoformat(),
+    }
+
+
+def payment_view(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "order_id": p.order_id,
+        "gateway": p.gateway,
+        "status": p.status,
+        "amount": p.amount_minor,
+        "currency": p.currency,
+        "received": p.received_minor,
+        "refunded": p.refunded_minor,
+        "gateway_reference": p.gateway_reference,
+        "checkout_url": p.checkout_url,
+        "qr_content": p.qr_content,
+        "deeplink": p.deeplink,
+        "review_reason": p.review_reason,
+        "failure_code": p.failure_code,
+        "expires_at": p.expires_at.isoformat() if p.expires_at else None,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+def list_orders(
+    session: Session,
+    merchant_id: str,
+    *,
+    status: str | None = None,
+    customer_external_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int = 50,
+    starting_after: str | None = None,
+) -> dict[str, Any]:
+    """Newest first, keyset-paged on (created_at, id)."""
+    query = select(Order).where(Order.merchant_id == merchant_id)
+    if status:
+        query = query.where(Order.status == status)
+    if customer_external_id:
+        query = query.join(Customer, Customer.id == Order.customer_id).where(
+            Customer.external_id == customer_external_id
+        )
+    if created_after:
+        query = query.where(Order.created_at >= created_after)
+    if created_before:
+        query = query.where(Order.created_at < created_before)
+    if starting_after:
+        anchor = session.get(Order, starting_after)
+        if anchor is None or anchor.merchant_id != merchant_id:
+            raise InvalidRequest(f"unknown cursor {starting_after}")
+        query = query.where(
+            (Order.created_at < anchor.created_at)
+            | ((Order.created_at == anchor.created_at) & (Order.id < anchor.id))
+        )
+    rows = session.scalars(
+        query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    return {
+        "data": [order_summary(o) for o in page],
+        "has_more": len(rows) > limit,
+        "next_cursor": page[-1].id if len(rows) > limit else None,
+    }
+
+
+def count_orders(session: Session, merchant_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Order).where(Order.merchant_id == merchant_id)
+        )
+        or 0
+    )
+
+
+def cancel_order_locally(
+    session: Session, order: Order, now: datetime, *, actor: str, event: OrderEvent
+) -> list[Payment]:
+    """Cancel/expire the order and its live attempts, release stock once. Returns the
+    attempts that were live (the caller cancels them at the gateway)."""
+    if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
+        raise Conflict(f"order is {order.status}; only unpaid orders can be cancelled")
+    live = session.scalars(
+        select(Payment)
+        .where(Payment.order_id == order.id, Payment.status.in_([s.value for s in PAYMENT_LIVE]))
+        .with_for_update()
+    ).all()
+    for payment in live:
+        after = next_payment_status(PaymentStatus(payment.status), PaymentEvent.CANCEL_REQUESTED)
+        if after is not None:
+            payment.status = after.value
+            payment.updated_at = now
+    transition_order(session, order, event, now, actor=actor)
+    inventory.release_stock(session, order.merchant_id, order.id, now)
+    kind = "order.cancelled" if event == OrderEvent.CANCEL_REQUESTED else "order.expired"
+    enqueue_event(
+        session,
+        merchant_id=order.merchant_id,
+        event_type=kind,
+        event_key=f"{kind}:{order.id}",
+        payload={"order_id": order.id, "merchant_reference": order.merchant_reference},
+        now=now,
+    )
+    return list(live)
+
+
+def lock_order_for(session: Session, merchant_id: str, order_id: str) -> Order:
+    get_order(session, merchant_id, order_id)
+    return lock_order(session, order_id)

@@ -1,0 +1,88 @@
+"""Append-only records written inside the transaction of the change they describe:
+the audit log, the order timeline and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from payhub.store.ids import new_id
+from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
+
+
+def add_audit(
+    session: Session,
+    *,
+    merchant_id: str | None,
+    actor: str,
+    action: str,
+    subject: str,
+    now: datetime,
+    source_ip: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            merchant_id=merchant_id,
+            actor=actor,
+            action=action,
+            subject=subject,
+            source_ip=source_ip,
+            before=before,
+            after=after,
+            created_at=now,
+        )
+    )
+
+
+def add_timeline(
+    session: Session,
+    *,
+    merchant_id: str,
+    order_id: str,
+    kind: str,
+    message: str,
+    now: datetime,
+    payment_id: str | None = None,
+) -> None:
+    session.add(
+        TimelineEntry(
+            merchant_id=merchant_id,
+            order_id=order_id,
+            payment_id=payment_id,
+            kind=kind,
+            message=message[:500],
+            created_at=now,
+        )
+    )
+
+
+def enqueue_event(
+    session: Session,
+    *,
+    merchant_id: str,
+    event_type: str,
+    event_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> str:
+    """Add an outbox row; `event_key` is unique per merchant, so a once-only event
+    (e.g. `order.paid:<order>`) can never be enqueued twice."""
+    event_id = new_id("evt")
+    session.add(
+        OutboxEvent(
+            id=event_id,
+            merchant_id=merchant_id,
+            event_type=event_type,
+            event_key=event_key,
+            payload={"type": event_type, "timestamp": now.isoformat(), "data": payload},
+            state="pending",
+            attempts=0,
+            next_attempt_at=now + timedelta(seconds=0),
+            created_at=now,
+        )
+    )
+    return event_id

@@ -1,0 +1,356 @@
+"""SQLAlchemy 2 models. Every row carries `merchant_id`.
+
+Effects that must happen once are guarded here by unique constraints, not only by code:
+one credit grant per (order, reason), one stock movement per (order, product, reason), one
+verified event per (gateway account, dedupe key), one `order.paid` outbox row per order.
+Money is stored as integer minor units plus a currency column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+UTCDateTime = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)  # shown in lists
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the full key
+    mode: Mapped[str] = mapped_column(String(8))  # test | live
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class GatewayAccount(Base):
+    __tablename__ = "gateway_accounts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    environment: Mapped[str] = mapped_column(String(16))  # simulator | sandbox | production
+    base_url: Mapped[str] = mapped_column(String(500))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    # AES-256-GCM(nonce || ciphertext) of the JSON credentials; the row id is the AAD.
+    credentials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credentials_key_id: Mapped[str | None] = mapped_column(String(40))
+    credential_fields_set: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("merchant_id", "gateway", "environment"),)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("merchant_id", "external_id"),)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    sku: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)  # credits granted per unit
+    track_stock: Mapped[bool] = mapped_column(Boolean, default=False)
+    stock_available: Mapped[int] = mapped_column(BigInteger, default=0)
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "sku"),
+        CheckConstraint("stock_available >= 0", name="stock_not_negative"),
+        CheckConstraint("price_minor >= 0", name="price_not_negative"),
+    )
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    merchant_reference: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    credits_to_grant: Mapped[int] = mapped_column(BigInteger, default=0)
+    cancel_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    return_url: Mapped[str | None] = mapped_column(String(1000))
+    metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    expires_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    paid_payment_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "merchant_reference"),
+        CheckConstraint("total_minor > 0", name="total_positive"),
+        CheckConstraint(
+            "refunded_minor >= 0 AND refunded_minor <= total_minor", name="refund_bounded"
+        ),
+        Index("ix_orders_merchant_created", "merchant_id", "created_at"),
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
+class Payment(Base):
+    """One row per attempt. Written (`initiated`) before the gateway is called."""
+
+    __tablename__ = "payments"
+    serial: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    gateway_account_id: Mapped[str] = mapped_column(ForeignKey("gateway_accounts.id"))
+    gateway: Mapped[str] = mapped_column(String(32))
+    gateway_reference: Mapped[str] = mapped_column(String(100))
+    gateway_txn_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(24))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    received_minor: Mapped[int | None] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkout_url: Mapped[str | None] = mapped_column(String(2000))
+    qr_content: Mapped[str | None] = mapped_column(Text)
+    deeplink: Mapped[str | None] = mapped_column(String(2000))
+    gateway_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    review_reason: Mapped[str | None] = mapped_column(String(64))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(500))
+    return_url: Mapped[str | None] = mapped_column(String(1000))
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("gateway_account_id", "gateway_reference"),
+        CheckConstraint("refunded_minor >= 0", name="refunded_not_negative"),
+        Index("ix_payments_status", "status", "updated_at"),
+    )
+
+
+class PaymentEvent(Base):
+    """A verified fact about an attempt (notification or server-side query)."""
+
+    __tablename__ = "payment_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    gateway_account_id: Mapped[str] = mapped_column(String(40))
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(24))  # notification | query | operator
+    gateway_status: Mapped[str] = mapped_column(String(24))
+    gateway_code: Mapped[str] = mapped_column(String(40))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    payment_status_before: Mapped[str] = mapped_column(String(24))
+    payment_status_after: Mapped[str] = mapped_column(String(24))
+    inbound_request_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("gateway_account_id", "dedupe_key"),)
+
+
+class InboundRequest(Base):
+    """Every callback and return received, accepted or rejected, raw."""
+
+    __tablename__ = "inbound_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(40))
+    gateway: Mapped[str] = mapped_column(String(32))
+    gateway_account_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))  # notification | return
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    query_string: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    payment_id: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    gateway_code: Mapped[str | None] = mapped_column(String(40))
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+
+class CreditAccount(Base):
+    __tablename__ = "credit_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("merchant_id", "customer_id"),)
+
+
+class CreditEntry(Base):
+    __tablename__ = "credit_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # order_paid | order_refunded
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("order_id", "reason"),)
+
+
+class StockMovement(Base):
+    __tablename__ = "stock_movements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # reserve | release
+    quantity: Mapped[int] = mapped_column(BigInteger)  # negative = taken from stock
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("order_id", "product_id", "reason"),)
+
+
+class TimelineEntry(Base):
+    """Human-readable history of an order, shown with the order."""
+
+    __tablename__ = "timeline"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    payment_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, when, from where, before -> after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(100))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class OutboxEvent(Base):
+    """Events to deliver to the merchant and the operator, written in the same transaction
+    as the change they describe. `event_key` makes once-only events unique."""
+
+    __tablename__ = "outbox"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # also the webhook-id
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "event_key"),
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+    )
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # in_flight | done
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("merchant_id", "key"),)
