@@ -38,7 +38,9 @@ demo:
 	$(BOOTSTRAP)
 	uv run payhub demo
 
-# pytest exit code 5 means "no tests collected": fine for the TZ subset.
+# Then the tests marked `tz` again under a non-Vietnamese TZ. pytest exit code 5 ("no
+# tests collected") is fine there. With --strict-markers, `-m tz` is a usage error until
+# pyproject.toml registers the marker, and until then no test can carry it: skip the run.
 test:
 	$(BOOTSTRAP) --postgres --chromium
 	$(LINTERS)
@@ -46,7 +48,12 @@ test:
 	echo "PAYHUB_TEST_DATABASE_URL=$$PAYHUB_TEST_DATABASE_URL"; \
 	$(PYTEST); \
 	echo "--- tests marked tz, under TZ=$(TEST_TZ)"; \
-	TZ=$(TEST_TZ) $(PYTEST) -m tz || [ $$? -eq 5 ]
+	markers="$$($(PYTEST) --markers)"; \
+	if grep -q '^@pytest.mark.tz:' <<<"$$markers"; then \
+	  TZ=$(TEST_TZ) $(PYTEST) -m tz || [ $$? -eq 5 ]; \
+	else \
+	  echo "no 'tz' marker registered in pyproject.toml, so no tests marked tz: skipped"; \
+	fi
 
 lint:
 	$(BOOTSTRAP)
