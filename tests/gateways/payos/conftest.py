@@ -105,3 +105,9 @@ class Receiver:
 
 
 RECEIVER_URL = "http://hub.test/payos/webhook"
+
+
+@pytest.fixture
+def offline() -> PayOSGateway:
+    """An adapter for the synchronous methods (verify, reply, references): no HTTP needed."""
+    return PayOSGateway(make_config(), httpx.AsyncClient())

@@ -116,9 +116,7 @@ def test_payment_request_missing_field_does_not_verify() -> None:
             id="testCases.json:pending-payment-link",
         ),
         pytest.param(
-            link(
-                "PAID", amountPaid=2000, amountRemaining=0, transactions=[dict(PAID_TRANSACTION)]
-            ),
+            link("PAID", amountPaid=2000, amountRemaining=0, transactions=[dict(PAID_TRANSACTION)]),
             "6af5e2c9a28256c140169ed624114b43295915d7b6e2fa6278b17a7c43aadefd",
             id="testCases.json:paid-link-1-transaction",
         ),

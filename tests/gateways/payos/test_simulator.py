@@ -56,7 +56,11 @@ def assert_signed(envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_credentials_are_checked(sim_http: httpx.AsyncClient) -> None:
-    for headers in ({}, {**sim_headers(), "x-api-key": "wrong"}, {**sim_headers(), "x-client-id": "x"}):
+    for headers in (
+        {},
+        {**sim_headers(), "x-api-key": "wrong"},
+        {**sim_headers(), "x-client-id": "x"},
+    ):
         response = await sim_http.post("/v2/payment-requests", json=create_body(), headers=headers)
         assert response.status_code == 401
         response = await sim_http.get("/v2/payment-requests/1001", headers=headers)
@@ -116,7 +120,9 @@ async def test_create_accepts_sdk_style_nulls_and_escapes(sim_http: httpx.AsyncC
         (create_body(expiredAt="soon"), "20"),
     ],
 )
-async def test_create_validation(sim_http: httpx.AsyncClient, body: dict[str, Any], code: str) -> None:
+async def test_create_validation(
+    sim_http: httpx.AsyncClient, body: dict[str, Any], code: str
+) -> None:
     envelope = await create(sim_http, body)
     assert envelope["code"] == code
     assert envelope["data"] is None
@@ -148,10 +154,13 @@ async def test_get_by_order_code_and_link_id(sim_http: httpx.AsyncClient) -> Non
         b"",
         b"{}",
         b'{"cancellationReason":"Changed my mind"}',
-        b'{"cancellationReason":"Changed my mind","signature":"81c5b9a7924923f190764c8d55a7e80871918063b2469ac3adaefe2ffd02d207"}',
+        b'{"cancellationReason":"Changed my mind",'
+        b'"signature":"81c5b9a7924923f190764c8d55a7e80871918063b2469ac3adaefe2ffd02d207"}',
     ],
 )
-async def test_cancel_accepts_every_client_style(sim_http: httpx.AsyncClient, content: bytes) -> None:
+async def test_cancel_accepts_every_client_style(
+    sim_http: httpx.AsyncClient, content: bytes
+) -> None:
     assert_signed(await create(sim_http, create_body()))
     response = await sim_http.post(
         "/v2/payment-requests/1001/cancel", content=content, headers=sim_headers()
@@ -178,7 +187,9 @@ async def test_partial_then_full_payment_updates_the_link(sim_http: httpx.AsyncC
     partial = await sim_http.post("/__sim/pay/1001", json={"outcome": "partial", "amount": 20000})
     assert partial.json()["link"]["status"] == "UNDERPAID"
     await sim_http.post("/__sim/pay/1001", json={"outcome": "paid"})
-    data = assert_signed((await sim_http.get("/v2/payment-requests/1001", headers=sim_headers())).json())
+    data = assert_signed(
+        (await sim_http.get("/v2/payment-requests/1001", headers=sim_headers())).json()
+    )
     assert data["status"] == "PAID"
     assert (data["amountPaid"], data["amountRemaining"]) == (50000, 0)
     assert [t["amount"] for t in data["transactions"]] == [20000, 30000]
@@ -204,7 +215,14 @@ async def test_checkout_page_buttons_and_redirects(sim_http: httpx.AsyncClient) 
     link_id = assert_signed(await create(sim_http, create_body()))["paymentLinkId"]
     page = await sim_http.get(f"/web/{link_id}")
     assert page.status_code == 200
-    for text in ("Pay in full", "Pay partially", "Cancel", "Expire", "payhub local sandbox", "50,000"):
+    for text in (
+        "Pay in full",
+        "Pay partially",
+        "Cancel",
+        "Expire",
+        "payhub local sandbox",
+        "50,000",
+    ):
         assert text in page.text
     paid = await sim_http.post(f"/web/{link_id}", data={"outcome": "paid"})
     assert paid.status_code == 302
@@ -223,9 +241,13 @@ async def test_checkout_page_cancel_and_expire(sim_http: httpx.AsyncClient) -> N
     second = assert_signed(await create(sim_http, create_body(order_code=1002)))["paymentLinkId"]
     expire = await sim_http.post(f"/web/{second}", data={"outcome": "expire"})
     assert expire.status_code == 302
-    data = assert_signed((await sim_http.get("/v2/payment-requests/1002", headers=sim_headers())).json())
+    data = assert_signed(
+        (await sim_http.get("/v2/payment-requests/1002", headers=sim_headers())).json()
+    )
     assert data["status"] == "EXPIRED"
-    partial_link = assert_signed(await create(sim_http, create_body(order_code=1003)))["paymentLinkId"]
+    partial_link = assert_signed(await create(sim_http, create_body(order_code=1003)))[
+        "paymentLinkId"
+    ]
     partial = await sim_http.post(f"/web/{partial_link}", data={"outcome": "partial"})
     assert partial.headers["location"].endswith(f"/web/{partial_link}")
     assert (await sim_http.get("/web/nope")).status_code == 404
@@ -234,7 +256,9 @@ async def test_checkout_page_cancel_and_expire(sim_http: httpx.AsyncClient) -> N
 async def test_webhook_has_exactly_sixteen_signed_keys() -> None:
     receiver = Receiver()
     app = make_simulator(receiver.transport, webhook_url=RECEIVER_URL)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN) as sim:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN
+    ) as sim:
         assert_signed(await create(sim, create_body()))
         await sim.post("/__sim/pay/1001", json={"outcome": "partial", "amount": 10000})
         await sim.post("/__sim/flush")
@@ -250,18 +274,29 @@ async def test_webhook_has_exactly_sixteen_signed_keys() -> None:
 async def test_confirm_webhook_posts_the_docs_sample() -> None:
     receiver = Receiver()
     app = make_simulator(receiver.transport)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN) as sim:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN
+    ) as sim:
         response = await sim.post(
             "/confirm-webhook", json={"webhookUrl": RECEIVER_URL}, headers=sim_headers()
         )
         assert response.status_code == 200
         body = response.json()
         assert body["code"] == "00" and "signature" not in body
-        assert set(body["data"]) == {"webhookUrl", "accountNumber", "accountName", "name", "shortName"}
+        assert set(body["data"]) == {
+            "webhookUrl",
+            "accountNumber",
+            "accountName",
+            "name",
+            "shortName",
+        }
         (sample,) = receiver.json_bodies()
         assert sample["data"]["orderCode"] == 123
         # The default channel key is payOS's docs key, so the docs signature comes out.
-        assert sample["signature"] == "412e915d2871504ed31be63c8f62a149a4410d34c4c42affc9006ef9917eaa03"
+        assert (
+            sample["signature"]
+            == "412e915d2871504ed31be63c8f62a149a4410d34c4c42affc9006ef9917eaa03"
+        )
         # Later payments go to the confirmed URL.
         assert_signed(await create(sim, create_body()))
         await sim.post("/__sim/pay/1001", json={"outcome": "paid"})
@@ -272,7 +307,9 @@ async def test_confirm_webhook_posts_the_docs_sample() -> None:
 async def test_confirm_webhook_refuses_a_failing_url() -> None:
     receiver = Receiver((404,))
     app = make_simulator(receiver.transport)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN) as sim:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN
+    ) as sim:
         response = await sim.post(
             "/confirm-webhook", json={"webhookUrl": RECEIVER_URL}, headers=sim_headers()
         )
@@ -293,7 +330,9 @@ async def test_confirm_webhook_refuses_a_failing_url() -> None:
 async def test_webhook_url_control_and_reset() -> None:
     receiver = Receiver()
     app = make_simulator(receiver.transport)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN) as sim:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=SIM_ORIGIN
+    ) as sim:
         set_url = await sim.post("/__sim/webhook-url", json={"url": RECEIVER_URL})
         assert set_url.json() == {"webhook_url": RECEIVER_URL}
         assert_signed(await create(sim, create_body()))
@@ -318,3 +357,14 @@ def test_sandbox_profile_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> No
         "api_key": "key",
         "checksum_key": "sum",
     }
+
+
+def test_webhook_retry_schedule_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from payhub.gateways.payos.simulator import default_retry_policy
+
+    policy = default_retry_policy()
+    assert (policy.max_attempts, policy.interval_seconds) == (3, 5.0)
+    monkeypatch.setenv("PAYHUB_SANDBOX_PAYOS_WEBHOOK_ATTEMPTS", "7")
+    monkeypatch.setenv("PAYHUB_SANDBOX_PAYOS_WEBHOOK_INTERVAL", "0.5")
+    policy = default_retry_policy()
+    assert (policy.max_attempts, policy.interval_seconds) == (7, 0.5)
