@@ -1,0 +1,1 @@
+"""MoMo gateway tests."""
