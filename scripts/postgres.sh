@@ -54,7 +54,7 @@ find_bindir() {
     fi
   fi
   # Highest installed major version wins.
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5V -r); do
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k5,5V -r); do
     if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ]; then
       printf '%s\n' "$d"; return 0
     fi
@@ -117,6 +117,20 @@ running_port() {
     p="$(sed -n '4p' "$DATA/postmaster.pid" 2>/dev/null || true)"
   fi
   printf '%s\n' "${p:-$PORT}"
+}
+
+# A server killed with its session leaves postmaster.pid and a socket lock behind; on a
+# later machine that PID may belong to another process, and PostgreSQL would refuse to
+# start. Drop them when the PID is not a live postgres.
+clear_stale_pid() {
+  local pid
+  [ -f "$DATA/postmaster.pid" ] || return 0
+  pid="$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = postgres ]; then
+    return 0
+  fi
+  say "removing stale postmaster.pid (PID ${pid:-?} is not a running postgres)"
+  rm -f "$DATA/postmaster.pid" "$SOCKDIR"/.s.PGSQL.*
 }
 
 is_running() {
@@ -209,6 +223,7 @@ fi
 BINDIR="$(find_bindir)" \
   || die "PostgreSQL server binaries not found (initdb, pg_ctl, postgres); run: scripts/bootstrap.sh --postgres" 69
 if [ "$cmd" = start ]; then setup_paths 1; else setup_paths 0; fi
+clear_stale_pid
 
 # Serialize concurrent start/stop (e.g. parallel test workers) on a lock file.
 if [ "$cmd" = start ] || [ "$cmd" = stop ]; then
