@@ -28,6 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route
 
+from payhub.clock import MALAYSIA, from_local
 from payhub.gateways.base import SandboxProfile
 from payhub.gateways.simkit import (
     Fault,
@@ -351,6 +352,7 @@ class ToyyibPaySandbox:
 
     def create_bill(self, form: dict[str, str]) -> Bill | str:
         """A new bill, or the `msg` of the error ToyyibPay would answer."""
+        now = self.now()
         name = form.get("billName", "")
         description = form.get("billDescription", "")
         if not name:
@@ -395,15 +397,16 @@ class ToyyibPaySandbox:
         days_text = form.get("billExpiryDays", "").strip()
         if expiry_text:
             try:
-                expires_at = wire.parse_malaysia_time(expiry_text)
+                naive = datetime.strptime(expiry_text, wire.EXPIRY_FORMAT)  # Malaysia wall time
             except ValueError:
                 return "billExpiryDate must be dd-mm-YYYY HH:MM:SS"
-            if expires_at <= self.now():
+            expires_at = from_local(naive, MALAYSIA)
+            if expires_at <= now:
                 return "billExpiryDate must be in the future"
         elif days_text:
             if not days_text.isdigit() or not 1 <= int(days_text) <= 100:
                 return "billExpiryDays must be between 1 and 100"
-            expires_at = self.now() + timedelta(days=int(days_text))
+            expires_at = now + timedelta(days=int(days_text))
         code = _random_code()
         while code in self.bills:
             code = _random_code()
@@ -422,7 +425,7 @@ class ToyyibPaySandbox:
             channel=channel,
             payor_info=payor_info,
             expires_at=expires_at,
-            created_at=self.now(),
+            created_at=now,
         )
         self.bills[code] = bill
         return bill
