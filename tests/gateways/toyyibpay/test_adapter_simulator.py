@@ -128,6 +128,7 @@ def checkout_request(
     amount: int = 1050,
     now: datetime | None = None,
     expires_in: timedelta = timedelta(hours=1),
+    notify_url: str = f"{HUB_ORIGIN}/callbacks/toyyibpay",
     **options: str,
 ) -> CheckoutRequest:
     now = now or datetime.now(UTC)
@@ -135,7 +136,7 @@ def checkout_request(
         reference=reference,
         amount=Money(amount, "MYR"),
         description="Order #1001: 2× Nasi Lemak (café)",
-        notify_url=f"{HUB_ORIGIN}/callbacks/toyyibpay",
+        notify_url=notify_url,
         return_url=f"{HUB_ORIGIN}/return/toyyibpay?attempt=1",
         cancel_url=f"{HUB_ORIGIN}/cancel",
         expires_at=now + expires_in,
@@ -592,3 +593,63 @@ def test_entry_wires_the_package() -> None:
     assert ENTRY.adapter is ToyyibPayGateway
     assert ENTRY.create_simulator is create_simulator
     assert ENTRY.sandbox_profile().default_port == 8104
+
+
+# --------------------------------------------------------------------------- over loopback
+
+
+@pytest.mark.e2e
+async def test_over_real_loopback_http() -> None:
+    """The simulator and a receiver as real uvicorn servers; the callback crosses TCP."""
+    from tests.support.servers import serve_app
+
+    received: list[Notification] = []
+    profile = SandboxProfile(
+        credentials={"user_secret_key": SECRET}, settings={"category_code": SEEDED_CATEGORY}
+    )
+    config = GatewayConfig(
+        credentials={"user_secret_key": Secret(SECRET)},
+        base_url="",
+        environment=Environment.SIMULATOR,
+        settings={"category_code": SEEDED_CATEGORY},
+    )
+
+    async def callback(request: Request) -> Response:
+        raw = InboundRequest(
+            method=request.method,
+            path=request.url.path,
+            query_string=b"",
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body(),
+        )
+        received.append(verifier.verify_notification(raw))
+        reply = verifier.notification_reply(ApplyOutcome.APPLIED)
+        return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+    receiver = Starlette(routes=[Route("/callbacks/toyyibpay", callback, methods=["POST"])])
+    unused_client = httpx.AsyncClient()
+    verifier = ToyyibPayGateway(config, unused_client)  # verification makes no HTTP calls
+    sim_app = create_simulator(SimulatorOptions(public_url="http://127.0.0.1", profile=profile))
+    with serve_app(receiver) as hub_origin, serve_app(sim_app) as sim_origin:
+        async with httpx.AsyncClient(timeout=5) as http:
+            adapter = ToyyibPayGateway(
+                GatewayConfig(
+                    credentials=config.credentials,
+                    base_url=sim_origin,
+                    environment=Environment.SIMULATOR,
+                    settings=config.settings,
+                ),
+                http,
+            )
+            request = checkout_request(notify_url=f"{hub_origin}/callbacks/toyyibpay")
+            checkout = await adapter.create_checkout(request)
+            assert checkout.checkout_url.startswith(sim_origin)
+            code = checkout.gateway_data["bill_code"]
+            paid = await http.post(f"{sim_origin}/__sim/pay/{code}", json={"bank": "A"})
+            assert paid.status_code == 200
+            await http.post(f"{sim_origin}/__sim/flush")
+            report = await adapter.query(ref_of(checkout))
+    await unused_client.aclose()
+    assert [n.status for n in received] == [GatewayStatus.SUCCEEDED]
+    assert received[0].reference == checkout.reference
+    assert report.status is GatewayStatus.SUCCEEDED
