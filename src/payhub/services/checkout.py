@@ -340,10 +340,10 @@ async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = N
     """Ask the gateway for the attempt's status and apply a settling answer. Returns the
     attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
     with hub.db.transaction() as session:
-        payment = session.get(Payment, payment_id)
+        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
         if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
             raise NotFound(f"no payment {payment_id}")
-        if payment.gateway_reference.startswith("pending:"):
+        if payment.gateway_reference.startswith("pending:") or payment.gateway_account_id is None:
             return payment.status
         adapter = build_adapter(hub, load_account(session, payment.gateway_account_id))
         ref = payment_ref(payment)
@@ -352,12 +352,12 @@ async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = N
     except (NotSupported, GatewayError) as exc:
         log.info("query of %s failed: %s", payment_id, type(exc).__name__)
         with hub.db.transaction() as session:
-            current = session.get(Payment, payment_id)
+            current = session.scalar(select(Payment).where(Payment.id == payment_id))
             assert current is not None
             return current.status
     if status.status == GatewayStatus.UNKNOWN:
         with hub.db.transaction() as session:
-            current = session.get(Payment, payment_id)
+            current = session.scalar(select(Payment).where(Payment.id == payment_id))
             assert current is not None
             return current.status
     return await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
@@ -392,6 +392,7 @@ async def cancel_order(
         targets = [
             (build_adapter(hub, load_account(session, p.gateway_account_id)), payment_ref(p))
             for p in live
+            if p.gateway_account_id is not None
         ]
     for adapter, ref in targets:
         try:

@@ -338,7 +338,7 @@ async def receive_return(
 
 def _payment_and_adapter(hub: Hub, gateway: str, payment_id: str) -> tuple[Payment, Gateway] | None:
     with hub.db.session() as session:
-        payment = session.get(Payment, payment_id)
+        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
         if payment is None or payment.gateway != gateway:
             return None
         row = session.get(GatewayAccount, payment.gateway_account_id)
@@ -378,7 +378,7 @@ def _return_view(hub: Hub, payment_id: str, claimed: ReturnInfo | None) -> Retur
     from payhub.store.models import Order
 
     with hub.db.session() as session:
-        payment = session.get(Payment, payment_id)
+        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
         assert payment is not None
         order = session.get(Order, payment.order_id)
         assert order is not None

@@ -73,6 +73,11 @@ def lock_order(session: Session, order_id: str) -> Order:
     return order
 
 
+def event_account_key(payment: Payment) -> str:
+    """The scope of dedupe keys: the gateway account, or the merchant for manual payments."""
+    return payment.gateway_account_id or f"manual:{payment.merchant_id}"
+
+
 def apply_report(
     session: Session,
     payment: Payment,
@@ -82,9 +87,10 @@ def apply_report(
     inbound_request_id: int | None = None,
 ) -> ApplyOutcome:
     """Record `report` against the locked `payment` and apply its effects exactly once."""
+    account_key = event_account_key(payment)
     duplicate = session.scalar(
         select(PaymentEventRow.id).where(
-            PaymentEventRow.gateway_account_id == payment.gateway_account_id,
+            PaymentEventRow.gateway_account_id == account_key,
             PaymentEventRow.dedupe_key == report.dedupe_key,
         )
     )
@@ -99,7 +105,7 @@ def apply_report(
     session.add(
         PaymentEventRow(
             merchant_id=payment.merchant_id,
-            gateway_account_id=payment.gateway_account_id,
+            gateway_account_id=account_key,
             payment_id=payment.id,
             dedupe_key=report.dedupe_key,
             source=report.source,

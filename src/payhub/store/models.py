@@ -167,7 +167,8 @@ class Payment(Base):
     id: Mapped[str] = mapped_column(String(40), unique=True)
     merchant_id: Mapped[str] = mapped_column(String(40))
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
-    gateway_account_id: Mapped[str] = mapped_column(ForeignKey("gateway_accounts.id"))
+    # NULL for operator-recorded (manual) payments.
+    gateway_account_id: Mapped[str | None] = mapped_column(ForeignKey("gateway_accounts.id"))
     gateway: Mapped[str] = mapped_column(String(32))
     gateway_reference: Mapped[str] = mapped_column(String(100))
     gateway_txn_id: Mapped[str | None] = mapped_column(String(100))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:11:33.974154
+Create Date: 2026-11-22 03:18:50.818166
 """
 
 from collections.abc import Sequence
@@ -292,7 +292,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
         sa.Column("order_id", sa.String(length=40), nullable=False),
-        sa.Column("gateway_account_id", sa.String(length=40), nullable=False),
+        sa.Column("gateway_account_id", sa.String(length=40), nullable=True),
         sa.Column("gateway", sa.String(length=32), nullable=False),
         sa.Column("gateway_reference", sa.String(length=100), nullable=False),
         sa.Column("gateway_txn_id", sa.String(length=100), nullable=True),

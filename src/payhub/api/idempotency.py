@@ -1,0 +1,62 @@
+"""Idempotency-Key handling for merchant POSTs, as ASGI middleware around /v1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+from payhub.api.problems import problem
+from payhub.api.security import merchant_for_key
+from payhub.domain.errors import DomainError
+from payhub.services import idempotency
+from payhub.services.context import Hub
+
+
+class IdempotencyMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: Any, hub: Hub) -> None:
+        super().__init__(app)
+        self.hub = hub
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        key = request.headers.get("idempotency-key")
+        if request.method != "POST" or not key or not request.url.path.startswith("/v1/"):
+            return await call_next(request)
+        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        if not token.startswith(("sk_test_", "sk_live_")):
+            return await call_next(request)  # customers' POSTs: auth fails or is handled there
+        body = await request.body()
+        try:
+            caller = await to_thread.run_sync(merchant_for_key, self.hub, token)
+            request.state.caller = caller
+            stored = await to_thread.run_sync(
+                idempotency.begin,
+                self.hub,
+                caller.merchant_id,
+                key,
+                "POST",
+                request.url.path,
+                body,
+            )
+        except DomainError as exc:
+            return problem(
+                exc.status, exc.code, exc.code.replace("-", " ").capitalize(), exc.detail
+            )
+        if stored is not None:
+            return Response(
+                stored.body,
+                status_code=stored.status,
+                media_type="application/json",
+                headers={"idempotent-replayed": "true"},
+            )
+        response = await call_next(request)
+        chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
+        content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+        await to_thread.run_sync(
+            idempotency.finish, self.hub, caller.merchant_id, key, response.status_code, content
+        )
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(content, status_code=response.status_code, headers=headers)

@@ -1,0 +1,116 @@
+"""Who is calling: merchant secret API keys, or a customer's bearer JWT (own orders only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from anyio import to_thread
+from fastapi import Depends, Request
+
+from payhub.domain.errors import Forbidden, Unauthorized
+from payhub.services.context import Hub
+from payhub.services.merchants import authenticate_api_key
+
+
+def get_hub(request: Request) -> Hub:
+    hub = request.app.state.hub
+    assert isinstance(hub, Hub)
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    merchant_id: str
+    actor: str
+    customer_external_id: str | None = None  # set for customer tokens
+
+    @property
+    def is_customer(self) -> bool:
+        return self.customer_external_id is not None
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send Authorization: Bearer sk_test_… (or a customer token)")
+    return token.strip()
+
+
+def merchant_for_key(hub: Hub, token: str) -> Caller:
+    with hub.db.session() as session:
+        principal = authenticate_api_key(session, token)
+    return Caller(merchant_id=principal.merchant_id, actor=f"api_key:{principal.key_id}")
+
+
+async def merchant_caller(request: Request, hub: HubDep) -> Caller:
+    token = _bearer(request)
+    if not token.startswith(("sk_test_", "sk_live_")):
+        raise Unauthorized("this endpoint needs a merchant secret key")
+    cached = getattr(request.state, "caller", None)
+    if isinstance(cached, Caller):
+        return cached
+    caller = await to_thread.run_sync(merchant_for_key, hub, token)
+    request.state.caller = caller
+    return caller
+
+
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def _decode_customer_token(hub: Hub, token: str) -> dict[str, Any]:
+    settings = hub.settings
+    options: Any = {"require": ["sub", "exp", "mid"]}
+    try:
+        if settings.customer_jwks_url:
+            client = _jwks_clients.setdefault(
+                settings.customer_jwks_url, jwt.PyJWKClient(settings.customer_jwks_url)
+            )
+            key = client.get_signing_key_from_jwt(token).key
+            return jwt.decode(
+                token,
+                key,
+                algorithms=["RS256", "ES256"],
+                options=options,
+                audience=settings.customer_jwt_audience,
+                issuer=settings.customer_jwt_issuer,
+            )
+        if settings.customer_jwt_secret:
+            return jwt.decode(
+                token,
+                settings.customer_jwt_secret.get_secret_value(),
+                algorithms=["HS256"],
+                options=options,
+                audience=settings.customer_jwt_audience,
+                issuer=settings.customer_jwt_issuer,
+            )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"invalid customer token: {type(exc).__name__}") from None
+    raise Unauthorized("customer tokens are not configured on this hub")
+
+
+async def any_caller(request: Request, hub: HubDep) -> Caller:
+    """A merchant key, or a customer JWT (claims: sub = customer id, mid = merchant id)."""
+    token = _bearer(request)
+    if token.startswith(("sk_test_", "sk_live_")):
+        return await merchant_caller(request, hub)
+    claims = await to_thread.run_sync(_decode_customer_token, hub, token)
+    return Caller(
+        merchant_id=str(claims["mid"]),
+        actor=f"customer:{claims['sub']}",
+        customer_external_id=str(claims["sub"]),
+    )
+
+
+def require_own_order(caller: Caller, order_customer_external_id: str | None) -> None:
+    if caller.is_customer and caller.customer_external_id != order_customer_external_id:
+        raise Forbidden("this order belongs to another customer")
+
+
+MerchantDep = Annotated[Caller, Depends(merchant_caller)]
+CallerDep = Annotated[Caller, Depends(any_caller)]

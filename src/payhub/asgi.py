@@ -1,0 +1,61 @@
+"""The payhub ASGI application: merchant API, callbacks, returns, hosted pages.
+
+`uvicorn --factory payhub.asgi:app_from_env` serves it from PAYHUB_* settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from payhub.api import callbacks, merchant
+from payhub.api.idempotency import IdempotencyMiddleware
+from payhub.api.problems import install_problem_handlers
+from payhub.services.context import Hub
+from payhub.web import pages
+
+DESCRIPTION = """
+payhub takes payments through PayOS, VNPay, MoMo and ToyyibPay behind one API.
+
+Authenticate with `Authorization: Bearer sk_test_…`. Amounts are integers in the currency's
+minor units (VND has none: 150000 is 150,000 ₫; MYR counts sen: 1050 is RM 10.50).
+Every POST accepts an `Idempotency-Key` header. Errors are `application/problem+json`.
+"""
+
+
+def create_app(hub: Hub) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await hub.http.aclose()
+        hub.db.dispose()
+
+    app = FastAPI(title="payhub", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.hub = hub
+    install_problem_handlers(app)
+    app.add_middleware(IdempotencyMiddleware, hub=hub)
+    app.include_router(merchant.router)
+    app.include_router(callbacks.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return JSONResponse({"ok": True})
+
+    @app.post("/__noop", include_in_schema=False)
+    async def noop(request: Request) -> Response:
+        # The bench's baseline: same app, same middleware, no work.
+        await request.body()
+        return JSONResponse({"ok": True})
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    from payhub.services.context import build_hub
+    from payhub.settings import get_settings
+
+    return create_app(build_hub(get_settings()))

@@ -1,0 +1,216 @@
+"""`payhub demo` and `payhub sandbox`: the whole flow on one machine, offline.
+
+The demo migrates a SQLite database under var/, seeds a demo merchant with products and
+credit packs, points every gateway at its local simulator, then runs the hub, the worker and
+every simulator (each on its own port) in one process and prints what to open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from pydantic import SecretStr
+from rich.console import Console
+from sqlalchemy import select
+
+from payhub.gateways.base import Environment, NotSupported
+from payhub.gateways.registry import entry, gateway_names
+from payhub.gateways.simkit import SimulatorOptions
+
+console = Console()
+VAR = Path("var")
+DEMO_MERCHANT = "mer_demo"
+
+PRODUCTS: list[dict[str, Any]] = [
+    {
+        "sku": "credits-100",
+        "name": "100 credits",
+        "price": 20_000,
+        "currency": "VND",
+        "credits": 100,
+    },
+    {
+        "sku": "credits-550",
+        "name": "550 credits",
+        "price": 100_000,
+        "currency": "VND",
+        "credits": 550,
+    },
+    {
+        "sku": "credits-1200",
+        "name": "1,200 credits",
+        "price": 200_000,
+        "currency": "VND",
+        "credits": 1200,
+    },
+    {
+        "sku": "tshirt",
+        "name": "payhub T-shirt",
+        "price": 150_000,
+        "currency": "VND",
+        "track_stock": True,
+        "stock": 25,
+        "low_stock_threshold": 5,
+    },
+    {
+        "sku": "credits-my-100",
+        "name": "100 credits (MYR)",
+        "price": 1_050,
+        "currency": "MYR",
+        "credits": 100,
+    },
+]
+
+
+def _server(app: Any, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    return uvicorn.Server(config)
+
+
+def _master_key() -> str:
+    path = VAR / "master.key"
+    if os.environ.get("PAYHUB_MASTER_KEY"):
+        return os.environ["PAYHUB_MASTER_KEY"]
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def run_demo(port: int = 8000, reset: bool = False) -> None:
+    from payhub.asgi import create_app
+    from payhub.services.accounts import build_adapter, configure_account
+    from payhub.services.checkout import callback_url
+    from payhub.services.context import build_hub
+    from payhub.services.merchants import create_merchant, issue_api_key, upsert_product
+    from payhub.settings import Settings
+    from payhub.store.migrate import upgrade
+    from payhub.store.models import GatewayAccount, Merchant
+    from payhub.worker import run_forever
+
+    VAR.mkdir(exist_ok=True)
+    db_path = VAR / "demo.db"
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    public_url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=f"sqlite:///{db_path}",
+        master_key=SecretStr(_master_key()),
+        public_url=public_url,
+    )
+    upgrade(settings.database_url)
+    hub = build_hub(settings)
+    with hub.db.session() as session:
+        exists = session.get(Merchant, DEMO_MERCHANT) is not None
+    if not exists:
+        create_merchant(hub, "Demo Store", actor="demo", merchant_id=DEMO_MERCHANT)
+    for product in PRODUCTS:
+        upsert_product(hub, DEMO_MERCHANT, actor="demo", **product)
+    api_key = issue_api_key(hub, DEMO_MERCHANT, label="demo", actor="demo")
+
+    simulators: list[tuple[str, Any, int]] = []
+    for name in gateway_names():
+        gw = entry(name)
+        profile = gw.sandbox_profile()
+        field_names = {f.name for f in gw.adapter.credential_fields}
+        sim_url = f"http://127.0.0.1:{profile.default_port}"
+        account_id = configure_account(
+            hub,
+            merchant_id=DEMO_MERCHANT,
+            gateway=name,
+            environment=Environment.SIMULATOR,
+            credentials={k: v for k, v in profile.credentials.items() if k in field_names},
+            settings={
+                **{k: v for k, v in profile.credentials.items() if k not in field_names},
+                **profile.settings,
+            },
+            base_url=sim_url,
+            actor="demo",
+        )
+        with hub.db.transaction() as session:
+            row = session.get(GatewayAccount, account_id)
+            assert row is not None
+            row.base_url = sim_url
+        notify = callback_url(hub, name, account_id)
+        options = SimulatorOptions(
+            public_url=sim_url,
+            profile=profile,
+            extra={"ipn_url": notify, "webhook_url": notify},
+        )
+        simulators.append((name, gw.create_simulator(options), profile.default_port))
+    hub.forget_adapters()
+
+    app = create_app(hub)
+    app.state.demo_merchant_id = DEMO_MERCHANT
+    servers = [_server(app, port)] + [_server(sim, p) for _, sim, p in simulators]
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    while not all(s.started for s in servers):
+        if any(t.done() for t in tasks):
+            for t in tasks:
+                if t.done() and t.exception():
+                    raise t.exception()  # type: ignore[misc]
+            raise SystemExit("a server failed to start (is the port in use?)")
+        await asyncio.sleep(0.05)
+
+    # Register the webhook URL where the gateway supports it (PayOS confirm-webhook).
+    with hub.db.session() as session:
+        accounts = session.scalars(
+            select(GatewayAccount).where(GatewayAccount.merchant_id == DEMO_MERCHANT)
+        ).all()
+        adapters = [(a.gateway, a.id, build_adapter(hub, a)) for a in accounts]
+    for name, account_id, adapter in adapters:
+        try:
+            await adapter.register_notification_url(callback_url(hub, name, account_id))
+        except NotSupported:
+            pass
+        except Exception as exc:
+            console.print(f"[yellow]{name}: could not register the webhook URL: {exc}[/yellow]")
+
+    worker = asyncio.create_task(run_forever(hub, interval=10))
+    _print_banner(public_url, api_key, simulators)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        worker.cancel()
+
+
+def _print_banner(public_url: str, api_key: str, simulators: list[tuple[str, Any, int]]) -> None:
+    console.rule("[bold]payhub demo")
+    console.print(f"Demo store      {public_url}/demo   (buy a credit pack, pay in the sandbox)")
+    console.print(f"API docs        {public_url}/docs")
+    for name, _, port in simulators:
+        console.print(f"{name:<15} http://127.0.0.1:{port}   (local sandbox)")
+    console.print(f"Demo API key    {api_key}")
+    console.print("Admin           the CLI for now: `uv run payhub gateway list mer_demo`")
+    console.print("\nTry it:")
+    console.print(
+        f"""curl -s {public_url}/v1/orders -H 'Authorization: Bearer {api_key}' \\
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\
+  -d '{{"merchant_reference":"demo-1","currency":"VND","items":[{{"sku":"credits-100"}}],
+       "customer":{{"external_id":"alice"}}}}'
+curl -s {public_url}/v1/orders/ORDER_ID/payments -H 'Authorization: Bearer {api_key}' \\
+  -H 'Content-Type: application/json' -d '{{"gateway":"payos"}}'""",
+        soft_wrap=True,
+    )
+    console.rule()
+
+
+async def run_simulators(gateway: str | None, port: int | None) -> None:
+    names = [gateway] if gateway else gateway_names()
+    servers = []
+    for name in names:
+        gw = entry(name)
+        profile = gw.sandbox_profile()
+        p = port if (port and gateway) else profile.default_port
+        options = SimulatorOptions(public_url=f"http://127.0.0.1:{p}", profile=profile)
+        servers.append(_server(gw.create_simulator(options), p))
+        console.print(f"{name:<10} sandbox on http://127.0.0.1:{p}")
+    await asyncio.gather(*(s.serve() for s in servers))

@@ -1,0 +1,112 @@
+"""Idempotency-Key for merchant POSTs (IETF httpapi draft semantics).
+
+Same key + same request → the stored response is replayed. Same key + different request →
+422. Same key while the first request is still running → 409. Keys are kept 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from payhub.clock import as_utc
+from payhub.domain.errors import Conflict, InvalidRequest
+from payhub.services.context import Hub
+from payhub.store.models import IdempotencyKey
+
+KEEP_FOR = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyInFlight(Conflict):
+    code = "idempotency-key-in-flight"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "idempotency-key-reused"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), b"\0", path.encode(), b"\0", body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def begin(
+    hub: Hub, merchant_id: str, key: str, method: str, path: str, body: bytes
+) -> StoredResponse | None:
+    """Claim `key` for this request, or return the stored response to replay."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidRequest("Idempotency-Key must be 1..255 characters")
+    fingerprint = request_fingerprint(method, path, body)
+    now = hub.clock.now()
+    try:
+        with hub.db.transaction() as session:
+            row = session.scalar(
+                select(IdempotencyKey)
+                .where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key)
+                .with_for_update()
+            )
+            if row is not None and as_utc(row.expires_at) <= now:
+                session.delete(row)
+                session.flush()
+                row = None
+            if row is None:
+                session.add(
+                    IdempotencyKey(
+                        merchant_id=merchant_id,
+                        key=key,
+                        method=method,
+                        path=path,
+                        request_hash=fingerprint,
+                        state="in_flight",
+                        created_at=now,
+                        expires_at=now + KEEP_FOR,
+                    )
+                )
+                return None
+            if row.request_hash != fingerprint:
+                raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+            if row.state != "done" or row.response_status is None:
+                raise IdempotencyInFlight("a request with this Idempotency-Key is still in flight")
+            return StoredResponse(row.response_status, row.response_body or b"")
+    except IntegrityError:
+        raise IdempotencyInFlight(
+            "a request with this Idempotency-Key is still in flight"
+        ) from None
+
+
+def finish(hub: Hub, merchant_id: str, key: str, status: int, body: bytes) -> None:
+    """Store the response; a server error releases the key so the client may retry."""
+    with hub.db.transaction() as session:
+        row = session.scalar(
+            select(IdempotencyKey).where(
+                IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
+            )
+        )
+        if row is None:
+            return
+        if status >= 500:
+            session.delete(row)
+            return
+        row.state = "done"
+        row.response_status = status
+        row.response_body = body
+
+
+def purge_expired(hub: Hub, now: datetime | None = None) -> int:
+    now = now or hub.clock.now()
+    with hub.db.transaction() as session:
+        result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

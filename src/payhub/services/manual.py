@@ -1,0 +1,86 @@
+"""Operator-recorded payments (bank transfer, cash): authenticated, audited, and settled
+through the same transition table as gateway payments. There is no unauthenticated
+"mark as paid" anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payhub.domain.errors import OrderAlreadyPaid, OrderNotPayable
+from payhub.domain.lifecycle import ORDER_HOLDS_STOCK, ORDER_IS_PAID, OrderStatus, PaymentStatus
+from payhub.gateways.base import GatewayStatus
+from payhub.money import Money
+from payhub.services.context import Hub
+from payhub.services.orders import get_order, payment_view
+from payhub.services.records import add_audit
+from payhub.services.settlement import GatewayReport, apply_report, lock_order
+from payhub.store.ids import new_id
+from payhub.store.models import Payment
+
+MANUAL = "manual"
+
+
+def record_manual_payment(
+    hub: Hub,
+    merchant_id: str,
+    order_id: str,
+    *,
+    amount: int,
+    reference: str,
+    note: str,
+    actor: str,
+    source_ip: str | None,
+) -> dict[str, Any]:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        get_order(session, merchant_id, order_id)
+        order = lock_order(session, order_id)
+        status = OrderStatus(order.status)
+        if status in ORDER_IS_PAID:
+            raise OrderAlreadyPaid(f"order {order_id} is already paid")
+        if status not in ORDER_HOLDS_STOCK and status not in (
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+        ):
+            raise OrderNotPayable(f"order {order_id} is {status.value}")
+        payment = Payment(
+            id=new_id("pay"),
+            merchant_id=merchant_id,
+            order_id=order_id,
+            gateway_account_id=None,
+            gateway=MANUAL,
+            gateway_reference=f"manual:{reference}",
+            status=PaymentStatus.PENDING.value,
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            refunded_minor=0,
+            gateway_data={"note": note[:500]},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        add_audit(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="payment.manual_recorded",
+            subject=payment.id,
+            source_ip=source_ip,
+            after={"order": order_id, "amount": amount, "reference": reference, "note": note},
+            now=now,
+        )
+        apply_report(
+            session,
+            payment,
+            GatewayReport(
+                status=GatewayStatus.SUCCEEDED,
+                dedupe_key=f"manual:{reference}",
+                gateway_code="manual",
+                amount=Money(amount, order.currency),
+                source="operator",
+                message=note,
+            ),
+            now,
+        )
+        return payment_view(payment)

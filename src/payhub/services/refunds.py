@@ -1,0 +1,282 @@
+"""Refunds: their own records with their own states; never more than what is left.
+
+The refund row is written (`pending`) and committed before the gateway is called; the
+amount it reserves counts against what is left to refund, so two concurrent refunds can never
+exceed the captured amount. Gateways without a refund API answer `NotSupported`; an operator
+may then record a manual refund (money returned outside the gateway).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import func, select
+
+from payhub.domain.errors import InvalidRequest, NotFound, RefundNotAllowed
+from payhub.domain.lifecycle import OrderEvent, PaymentStatus
+from payhub.gateways.base import GatewayError, NotSupported, RefundRequest, RefundStatus
+from payhub.money import Money
+from payhub.services import ledger
+from payhub.services.accounts import build_adapter, load_account
+from payhub.services.checkout import payment_ref
+from payhub.services.context import Hub
+from payhub.services.records import add_audit, add_timeline, enqueue_event
+from payhub.services.settlement import lock_order, lock_payment, transition_order
+from payhub.store.ids import new_id
+from payhub.store.models import Payment, Refund
+
+
+class RefundsNotSupported(RefundNotAllowed):
+    code = "refunds-not-supported"
+
+
+def refund_view(r: Refund) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "payment_id": r.payment_id,
+        "order_id": r.order_id,
+        "amount": r.amount_minor,
+        "currency": r.currency,
+        "status": r.status,
+        "manual": r.manual,
+        "reason": r.reason,
+        "gateway_code": r.gateway_code,
+        "message": r.message,
+        "created_at": r.created_at.isoformat(),
+    }
+
+
+def _reserved(session: Any, payment_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+                Refund.payment_id == payment_id, Refund.status.in_(["pending", "succeeded"])
+            )
+        )
+        or 0
+    )
+
+
+def _open_refund(
+    hub: Hub,
+    merchant_id: str,
+    payment_id: str,
+    amount: int | None,
+    reason: str,
+    manual: bool,
+    actor: str,
+) -> tuple[str, RefundRequest | None, str]:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        if payment is None or payment.merchant_id != merchant_id:
+            raise NotFound(f"no payment {payment_id}")
+        if payment.status != PaymentStatus.SUCCEEDED.value:
+            raise RefundNotAllowed(f"payment is {payment.status}; only succeeded payments refund")
+        captured = payment.received_minor or payment.amount_minor
+        left = captured - _reserved(session, payment_id)
+        value = left if amount is None else amount
+        if value <= 0:
+            raise RefundNotAllowed("nothing left to refund", refundable=max(left, 0))
+        if value > left:
+            raise RefundNotAllowed(
+                f"refund of {Money(value, payment.currency).display()} exceeds what is left "
+                f"({Money(left, payment.currency).display()})",
+                refundable=left,
+            )
+        if payment.gateway_account_id is None and not manual:
+            raise RefundsNotSupported(
+                "this payment was recorded by an operator; record a manual refund"
+            )
+        adapter = None
+        if payment.gateway_account_id is not None:
+            adapter = build_adapter(hub, load_account(session, payment.gateway_account_id))
+        if not manual:
+            assert adapter is not None
+            if not adapter.capabilities.refund:
+                raise RefundsNotSupported(
+                    f"{payment.gateway} has no refund API; record a manual refund instead "
+                    '(POST the same request with "manual": true)'
+                )
+            if value < captured and not adapter.capabilities.partial_refund:
+                raise RefundsNotSupported(f"{payment.gateway} refunds only the full amount")
+        refund_id = new_id("re")
+        session.add(
+            Refund(
+                id=refund_id,
+                merchant_id=merchant_id,
+                payment_id=payment_id,
+                order_id=payment.order_id,
+                reference=adapter.new_reference(
+                    payment.serial * 1000 + _count(session, payment_id) + 1, now
+                )
+                if adapter is not None and not manual
+                else f"manual-{refund_id}",
+                amount_minor=value,
+                currency=payment.currency,
+                status="pending",
+                manual=manual,
+                reason=reason[:500],
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.flush()
+        refund = session.get(Refund, refund_id)
+        assert refund is not None
+        add_audit(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="refund.manual_recorded" if manual else "refund.requested",
+            subject=refund_id,
+            after={"payment": payment_id, "amount": value, "manual": manual},
+            now=now,
+        )
+        request = None
+        if not manual:
+            request = RefundRequest(
+                payment=payment_ref(payment),
+                reference=refund.reference,
+                amount=Money(value, payment.currency),
+                full=value == captured and _reserved(session, payment_id) == value,
+                reason=reason or "refund",
+                now=now,
+                requested_by=actor[:30],
+            )
+        return refund_id, request, payment.gateway_account_id or ""
+
+
+def _count(session: Any, payment_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Refund).where(Refund.payment_id == payment_id)
+        )
+        or 0
+    )
+
+
+async def create_refund(
+    hub: Hub,
+    merchant_id: str,
+    payment_id: str,
+    *,
+    amount: int | None,
+    reason: str,
+    manual: bool = False,
+    actor: str,
+) -> dict[str, Any]:
+    if amount is not None and amount <= 0:
+        raise InvalidRequest("amount must be positive")
+    refund_id, request, account_id = await to_thread.run_sync(
+        _open_refund, hub, merchant_id, payment_id, amount, reason, manual, actor
+    )
+    if request is None:
+        return await to_thread.run_sync(
+            _settle_refund, hub, refund_id, "succeeded", "manual", None, "recorded by operator"
+        )
+    with hub.db.session() as session:
+        adapter = build_adapter(hub, load_account(session, account_id))
+    try:
+        result = await adapter.refund(request)
+    except NotSupported as exc:
+        return await to_thread.run_sync(
+            _settle_refund, hub, refund_id, "failed", exc.code or "not_supported", None, exc.message
+        )
+    except GatewayError as exc:
+        if getattr(exc, "outcome_unknown", False):
+            # Keep it pending: the amount stays reserved until someone checks the gateway.
+            return await to_thread.run_sync(
+                _settle_refund, hub, refund_id, "pending", exc.code or "unknown", None, exc.message
+            )
+        return await to_thread.run_sync(
+            _settle_refund, hub, refund_id, "failed", exc.code or "rejected", None, exc.message
+        )
+    status = {
+        RefundStatus.SUCCEEDED: "succeeded",
+        RefundStatus.PENDING: "succeeded",  # accepted by the gateway, money on its way back
+        RefundStatus.FAILED: "failed",
+    }[result.status]
+    return await to_thread.run_sync(
+        _settle_refund,
+        hub,
+        refund_id,
+        status,
+        result.gateway_code,
+        result.gateway_refund_id,
+        result.message,
+    )
+
+
+def _settle_refund(
+    hub: Hub, refund_id: str, status: str, code: str, gateway_refund_id: str | None, message: str
+) -> dict[str, Any]:
+    now = hub.clock.now()
+    with hub.db.transaction() as session:
+        refund = session.get(Refund, refund_id)
+        assert refund is not None
+        payment = lock_payment(session, refund.payment_id)
+        assert payment is not None
+        refund.status = status
+        refund.gateway_code = code
+        refund.gateway_refund_id = gateway_refund_id
+        refund.message = (message or "")[:500]
+        refund.updated_at = now
+        if status == "succeeded":
+            order = lock_order(session, refund.order_id)
+            payment.refunded_minor += refund.amount_minor
+            order.refunded_minor = min(
+                order.total_minor, order.refunded_minor + refund.amount_minor
+            )
+            captured = payment.received_minor or payment.amount_minor
+            full = payment.refunded_minor >= captured
+            transition_order(
+                session,
+                order,
+                OrderEvent.FULLY_REFUNDED if full else OrderEvent.PARTIALLY_REFUNDED,
+                now,
+                actor=refund.created_by,
+            )
+            if full:
+                ledger.reverse_credits(session, order, now)
+            enqueue_event(
+                session,
+                merchant_id=refund.merchant_id,
+                event_type="refund.succeeded",
+                event_key=f"refund.succeeded:{refund.id}",
+                payload=refund_view(refund),
+                now=now,
+            )
+        elif status == "failed":
+            enqueue_event(
+                session,
+                merchant_id=refund.merchant_id,
+                event_type="refund.failed",
+                event_key=f"refund.failed:{refund.id}",
+                payload=refund_view(refund),
+                now=now,
+            )
+        add_timeline(
+            session,
+            merchant_id=refund.merchant_id,
+            order_id=refund.order_id,
+            payment_id=refund.payment_id,
+            kind=f"refund.{status}",
+            message=f"refund {Money(refund.amount_minor, refund.currency).display()} {status}"
+            f"{' (manual)' if refund.manual else ''}: {message}"[:500],
+            now=now,
+        )
+        return refund_view(refund)
+
+
+def list_refunds(hub: Hub, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
+    with hub.db.session() as session:
+        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
+        if payment is None or payment.merchant_id != merchant_id:
+            raise NotFound(f"no payment {payment_id}")
+        rows = session.scalars(
+            select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.created_at)
+        ).all()
+        return [refund_view(r) for r in rows]

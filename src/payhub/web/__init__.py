@@ -1,0 +1,1 @@
+"""Hosted pages: checkout, result (tells the truth), demo storefront."""

@@ -1,0 +1,63 @@
+"""Background work: reconcile pending attempts by querying the gateway, expire orders.
+
+Outbound event delivery (Standard Webhooks) is not part of this worker yet; events wait in
+the outbox with state `pending`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from anyio import to_thread
+from sqlalchemy import select
+
+from payhub.clock import as_utc
+from payhub.domain.lifecycle import PaymentStatus
+from payhub.services.checkout import expire_due_orders, refresh_payment
+from payhub.services.context import Hub
+from payhub.store.models import Payment
+
+log = logging.getLogger(__name__)
+
+RECONCILE_AFTER = timedelta(seconds=60)
+
+
+def _stale_attempts(hub: Hub, limit: int = 100) -> list[str]:
+    now = hub.clock.now()
+    with hub.db.session() as session:
+        rows = session.execute(
+            select(Payment.id, Payment.updated_at)
+            .where(
+                Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.UNKNOWN.value]),
+                Payment.gateway_account_id.is_not(None),
+            )
+            .order_by(Payment.updated_at)
+            .limit(limit)
+        ).all()
+    return [pid for pid, updated in rows if now - as_utc(updated) >= RECONCILE_AFTER]
+
+
+async def run_once(hub: Hub) -> dict[str, int]:
+    """One pass: query stale attempts (settling what the gateway says), then expire orders."""
+    reconciled = 0
+    for payment_id in await to_thread.run_sync(_stale_attempts, hub):
+        try:
+            await refresh_payment(hub, payment_id)
+            reconciled += 1
+        except Exception:
+            log.exception("reconciling %s failed", payment_id)
+    expired = await to_thread.run_sync(expire_due_orders, hub)
+    return {"reconciled": reconciled, "expired": expired}
+
+
+async def run_forever(hub: Hub, interval: float = 15.0) -> None:
+    while True:
+        try:
+            result = await run_once(hub)
+            if any(result.values()):
+                log.info("worker pass: %s", result)
+        except Exception:
+            log.exception("worker pass failed")
+        await asyncio.sleep(interval)
