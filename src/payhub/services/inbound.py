@@ -41,6 +41,7 @@ from payhub.services.records import add_audit
 from payhub.services.settlement import GatewayReport, apply_report, lock_payment
 from payhub.store.models import GatewayAccount, Payment
 from payhub.store.models import InboundRequest as InboundRow
+from payhub.store.models import PaymentEvent as PaymentEventRow
 
 log = logging.getLogger(__name__)
 
@@ -128,21 +129,42 @@ async def receive_notification(
         )
     except IntegrityError:
         # A concurrent copy of the same event won the race (PostgreSQL); it is recorded.
+        # Any other refused write recorded nothing: "already processed" would make the
+        # gateway stop retrying a notification that was never applied.
         outcome = ApplyOutcome.DUPLICATE
+        if not await to_thread.run_sync(_event_recorded, hub, account.id, report.dedupe_key):
+            outcome = await _record_error(hub, gateway, account, raw)
     except Exception:
-        log.exception("applying a %s notification failed", gateway)
-        await to_thread.run_sync(
-            _record_rejected,
-            hub,
-            gateway,
-            account.id,
-            account.merchant_id,
-            raw,
-            ApplyOutcome.ERROR.value,
-            "internal error; the gateway will retry",
-        )
-        outcome = ApplyOutcome.ERROR
+        outcome = await _record_error(hub, gateway, account, raw)
     return adapter.notification_reply(outcome)
+
+
+async def _record_error(
+    hub: Hub, gateway: str, account: _Account, raw: InboundRequest
+) -> ApplyOutcome:
+    log.exception("applying a %s notification failed", gateway)
+    await to_thread.run_sync(
+        _record_rejected,
+        hub,
+        gateway,
+        account.id,
+        account.merchant_id,
+        raw,
+        ApplyOutcome.ERROR.value,
+        "internal error; the gateway will retry",
+    )
+    return ApplyOutcome.ERROR
+
+
+def _event_recorded(hub: Hub, account_id: str, dedupe_key: str) -> bool:
+    with hub.db.session() as session:
+        found = session.scalar(
+            select(PaymentEventRow.id).where(
+                PaymentEventRow.gateway_account_id == account_id,
+                PaymentEventRow.dedupe_key == dedupe_key,
+            )
+        )
+        return found is not None
 
 
 async def _confirm_by_query(
