@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from payhub.money import Money, UnknownCurrency, exponent_of
 from payhub.services.context import Hub
@@ -206,7 +207,7 @@ def credit_balance(session: Session, merchant_id: str, external_id: str) -> dict
                 "order_id": e.order_id,
                 "reason": e.reason,
                 "amount": e.amount,
-                "at": e.created_at.isoformat(),
+                "at": as_utc(e.created_at).isoformat(),
             }
             for e in entries
         ],

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InsufficientStock, InvalidRequest, NotFound
 from payhub.domain.lifecycle import (
     ORDER_HOLDS_STOCK,
@@ -262,7 +263,7 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         "payments": [payment_view(p) for p in payments],
         "timeline": [
             {
-                "at": t.created_at.isoformat(),
+                "at": as_utc(t.created_at).isoformat(),
                 "kind": t.kind,
                 "message": t.message,
                 "payment_id": t.payment_id,
@@ -286,9 +287,9 @@ def order_summary(order: Order) -> dict[str, Any]:
         "description": order.description,
         "metadata": order.metadata_json,
         "return_url": order.return_url,
-        "expires_at": order.expires_at.isoformat(),
-        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
-        "created_at": order.created_at.isoformat(),
+        "expires_at": as_utc(order.expires_at).isoformat(),
+        "paid_at": as_utc(order.paid_at).isoformat() if order.paid_at else None,
+        "created_at": as_utc(order.created_at).isoformat(),
     }
 
 
@@ -308,8 +309,8 @@ def payment_view(p: Payment) -> dict[str, Any]:
         "deeplink": p.deeplink,
         "review_reason": p.review_reason,
         "failure_code": p.failure_code,
-        "expires_at": p.expires_at.isoformat() if p.expires_at else None,
-        "created_at": p.created_at.isoformat(),
+        "expires_at": as_utc(p.expires_at).isoformat() if p.expires_at else None,
+        "created_at": as_utc(p.created_at).isoformat(),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy import func, select
 
+from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound, RefundNotAllowed
 from payhub.domain.lifecycle import OrderEvent, PaymentStatus
 from payhub.gateways.base import GatewayError, NotSupported, RefundRequest, RefundStatus
@@ -43,7 +44,7 @@ def refund_view(r: Refund) -> dict[str, Any]:
         "reason": r.reason,
         "gateway_code": r.gateway_code,
         "message": r.message,
-        "created_at": r.created_at.isoformat(),
+        "created_at": as_utc(r.created_at).isoformat(),
     }
 
 
