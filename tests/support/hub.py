@@ -57,7 +57,7 @@ def make_hub(url: str, public_url: str = "http://127.0.0.1:8000") -> HubUnderTes
         database_url=url,
         master_key=SecretStr(MASTER_KEY),
         public_url=public_url,
-        customer_jwt_secret=SecretStr("customer-secret-for-tests"),
+        customer_jwt_secret=SecretStr("customer-secret-for-tests-0123456789abcdef"),
     )
     hub = build_hub(settings)
     merchant_id = create_merchant(hub, "Test Shop", actor="test")

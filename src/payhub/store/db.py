@@ -8,6 +8,7 @@ payment row is locked with `SELECT ... FOR UPDATE` inside the transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 8, immediate: bool = True) -> Engine:
     """An engine configured for payhub's durability and locking rules."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -30,12 +31,12 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
             max_overflow=8,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, immediate=immediate)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE itself.
@@ -49,7 +50,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -57,21 +58,39 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 class Database:
-    """The engine plus a session factory; `transaction()` is the only way to write."""
+    """The engine plus session factories; `transaction()` is the only way to write.
+
+    On SQLite, writers are serialised in-process by a lock before `BEGIN IMMEDIATE`, so
+    threads queue in order instead of spinning in SQLite's busy handler; reads use a second
+    engine with deferred transactions, which WAL lets run beside the writer.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock: threading.Lock | None = None
+        self.read_engine = self.engine
+        if is_sqlite(self.engine):
+            self._write_lock = threading.Lock()
+            self.read_engine = create_db_engine(url, immediate=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction: commits on success (durably), rolls back on any error."""
-        with self._sessions() as session, session.begin():
+        if self._write_lock is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     def session(self) -> Session:
-        return self._sessions()
+        """A session for reading (never commit writes through it)."""
+        return self._read_sessions()
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

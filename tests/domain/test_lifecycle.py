@@ -1,0 +1,101 @@
+"""Property tests of the order and payment transition tables."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from payhub.domain.amounts import AmountCheck, check_amount, refundable
+from payhub.domain.lifecycle import (
+    ORDER_TERMINAL,
+    ORDER_TRANSITIONS,
+    PAYMENT_TRANSITIONS,
+    OrderEvent,
+    OrderStatus,
+    PaymentEvent,
+    PaymentStatus,
+    next_order_status,
+    next_payment_status,
+)
+from payhub.money import Money
+
+payment_events = st.lists(st.sampled_from(list(PaymentEvent)), max_size=30)
+order_events = st.lists(st.sampled_from(list(OrderEvent)), max_size=30)
+
+
+@given(payment_events)
+def test_payment_moves_only_through_listed_transitions(events: list[PaymentEvent]) -> None:
+    status = PaymentStatus.INITIATED
+    for event in events:
+        after = next_payment_status(status, event)
+        if after is not None:
+            assert PAYMENT_TRANSITIONS[(status, event)] == after
+            status = after
+
+
+@given(payment_events)
+def test_succeeded_payment_only_leaves_by_nothing(events: list[PaymentEvent]) -> None:
+    status = PaymentStatus.SUCCEEDED
+    for event in events:
+        assert next_payment_status(status, event) in (None,)
+
+
+@given(payment_events)
+def test_review_is_left_only_by_an_operator(events: list[PaymentEvent]) -> None:
+    for event in events:
+        after = next_payment_status(PaymentStatus.REVIEW, event)
+        if after is not None:
+            assert event == PaymentEvent.OPERATOR_ACCEPTED
+
+
+def test_money_after_giving_up_goes_to_review_never_success() -> None:
+    for status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
+        assert next_payment_status(status, PaymentEvent.REPORTED_SUCCEEDED) == PaymentStatus.REVIEW
+
+
+@given(order_events)
+def test_order_terminal_states_stay_terminal(events: list[OrderEvent]) -> None:
+    for terminal in ORDER_TERMINAL:
+        for event in events:
+            assert next_order_status(terminal, event) is None
+
+
+@given(order_events)
+def test_paid_order_never_returns_to_unpaid(events: list[OrderEvent]) -> None:
+    status = OrderStatus.PAID
+    unpaid = {
+        OrderStatus.AWAITING_PAYMENT,
+        OrderStatus.PAYMENT_FAILED,
+        OrderStatus.CANCELLED,
+        OrderStatus.EXPIRED,
+    }
+    for event in events:
+        after = next_order_status(status, event)
+        if after is not None:
+            assert (status, event) in ORDER_TRANSITIONS
+            status = after
+        assert status not in unpaid
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10_000), max_size=20))
+def test_refunded_amount_never_goes_backwards_nor_exceeds_paid(refunds: list[int]) -> None:
+    paid = Money(50_000, "VND")
+    refunded = Money(0, "VND")
+    for amount in refunds:
+        left = refundable(paid, refunded)
+        if amount <= left.minor:
+            before = refunded
+            refunded = refunded + Money(amount, "VND")
+            assert refunded >= before
+        assert refunded <= paid
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10**12))
+def test_amount_check_is_exact(expected: int, reported: int) -> None:
+    result = check_amount(Money(expected, "VND"), Money(reported, "VND"))
+    assert (result == AmountCheck.MATCH) == (expected == reported)
+
+
+def test_amount_check_refuses_other_currency_and_missing_amount() -> None:
+    assert check_amount(Money(100, "MYR"), Money(100, "VND")) == AmountCheck.CURRENCY_MISMATCH
+    assert check_amount(Money(100, "MYR"), None) == AmountCheck.MISSING
