@@ -1,0 +1,1 @@
+"""`make bench`: the speed targets issues name, measured (never a timed test)."""
