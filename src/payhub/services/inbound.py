@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from anyio import to_thread
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from payhub.domain.lifecycle import PAYMENT_LIVE, PaymentStatus
 from payhub.gateways.base import (
@@ -55,15 +57,25 @@ _STORED_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "content-len
 class _Account:
     id: str
     merchant_id: str
+    gateway: str
     adapter: Gateway
 
 
 def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
+    """The account and its adapter; cached like adapters (see Hub.adapter_cache_ttl)."""
+    key = f"inbound:{account_id}"
+    cached = hub.adapter_cache.get(key)
+    if cached is not None and hub.monotonic() - cached[0] < hub.adapter_cache_ttl:
+        account = cached[1]
+        assert isinstance(account, _Account)
+        return account if account.gateway == gateway else None
     with hub.db.session() as session:
         row = session.get(GatewayAccount, account_id)
-        if row is None or row.gateway != gateway:
+        if row is None:
             return None
-        return _Account(row.id, row.merchant_id, build_adapter(hub, row))
+        account = _Account(row.id, row.merchant_id, row.gateway, build_adapter(hub, row))
+    hub.adapter_cache[key] = (hub.monotonic(), account)
+    return account if account.gateway == gateway else None
 
 
 async def receive_notification(
@@ -181,11 +193,14 @@ async def _confirm_by_query(
     if status.status == GatewayStatus.UNKNOWN:
         return None
     report = report_from_query(status)
-    # The notification's key is kept, so its retries are answered as duplicates once the
-    # confirmed fact is recorded.
+    # When the query confirms the notification, the notification's key is kept, so its
+    # retries are answered as duplicates once the confirmed fact is recorded. When it says
+    # something else (still pending), that fact goes under the query's own key: the
+    # notification's key must stay free for the gateway's genuine notice of that status.
+    confirmed = report.status == notification.status
     return GatewayReport(
         status=report.status,
-        dedupe_key=notification.dedupe_key,
+        dedupe_key=notification.dedupe_key if confirmed else report.dedupe_key,
         gateway_code=report.gateway_code,
         amount=report.amount,
         source="notification+query",
@@ -204,7 +219,7 @@ def _find_payment(hub: Hub, account_id: str, reference: str) -> Payment | None:
         )
 
 
-def _inbound_row(
+def _inbound_values(
     gateway: str,
     account_id: str | None,
     merchant_id: str | None,
@@ -213,24 +228,31 @@ def _inbound_row(
     outcome: str,
     detail: str,
     payment_id: str | None,
-    now: object,
-) -> InboundRow:
-    return InboundRow(
-        merchant_id=merchant_id,
-        gateway=gateway,
-        gateway_account_id=account_id,
-        kind=kind,
-        method=raw.method,
-        path=raw.path[:500],
-        query_string=raw.query_string.decode("latin-1"),
-        headers={k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
-        body=raw.body,
-        source_ip=raw.remote_addr,
-        outcome=outcome,
-        detail=detail[:500],
-        payment_id=payment_id,
-        received_at=now,
-    )
+    now: datetime,
+) -> dict[str, object]:
+    return {
+        "merchant_id": merchant_id,
+        "gateway": gateway,
+        "gateway_account_id": account_id,
+        "kind": kind,
+        "method": raw.method,
+        "path": raw.path[:500],
+        "query_string": raw.query_string.decode("latin-1"),
+        "headers": {k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
+        "body": raw.body,
+        "source_ip": raw.remote_addr,
+        "outcome": outcome,
+        "detail": detail[:500],
+        "payment_id": payment_id,
+        "received_at": now,
+    }
+
+
+def _insert_inbound(session: Session, values: dict[str, object]) -> int:
+    row_id = session.execute(
+        insert(InboundRow).values(**values).returning(InboundRow.id)
+    ).scalar_one()
+    return int(row_id)
 
 
 def _apply_notification(
@@ -249,26 +271,43 @@ def _apply_notification(
             )
         )
         payment = lock_payment(session, payment_id) if payment_id else None
-        row = _inbound_row(
-            gateway,
-            account.id,
-            account.merchant_id,
-            raw,
-            "notification",
-            "",
-            "",
-            payment_id,
-            now,
-        )
-        session.add(row)
         if payment is None:
-            row.outcome = ApplyOutcome.UNKNOWN_PAYMENT.value
-            row.detail = f"verified, but no attempt {reference} here"
+            _insert_inbound(
+                session,
+                _inbound_values(
+                    gateway,
+                    account.id,
+                    account.merchant_id,
+                    raw,
+                    "notification",
+                    ApplyOutcome.UNKNOWN_PAYMENT.value,
+                    f"verified, but no attempt {reference} here",
+                    None,
+                    now,
+                ),
+            )
             return ApplyOutcome.UNKNOWN_PAYMENT
-        session.flush()
-        outcome = apply_report(session, payment, report, now, inbound_request_id=row.id)
-        row.outcome = outcome.value
-        row.detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
+        row_id = _insert_inbound(
+            session,
+            _inbound_values(
+                gateway,
+                account.id,
+                account.merchant_id,
+                raw,
+                "notification",
+                "processing",
+                "",
+                payment_id,
+                now,
+            ),
+        )
+        outcome = apply_report(session, payment, report, now, inbound_request_id=row_id)
+        detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
+        session.execute(
+            update(InboundRow)
+            .where(InboundRow.id == row_id)
+            .values(outcome=outcome.value, detail=detail[:500])
+        )
         return outcome
 
 
@@ -283,17 +322,18 @@ def _record_rejected(
 ) -> None:
     now = hub.clock.now()
     with hub.db.transaction() as session:
-        row = _inbound_row(
-            gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
+        row_id = _insert_inbound(
+            session,
+            _inbound_values(
+                gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
+            ),
         )
-        session.add(row)
-        session.flush()
         add_audit(
             session,
             merchant_id=merchant_id,
             actor=f"inbound:{gateway}",
             action=f"notification.{outcome}",
-            subject=f"inbound_request:{row.id}",
+            subject=f"inbound_request:{row_id}",
             source_ip=raw.remote_addr,
             after={"detail": detail[:200]},
             now=now,
@@ -381,8 +421,9 @@ def _record_return(
         )
     )
     with hub.db.transaction() as session:
-        session.add(
-            _inbound_row(
+        _insert_inbound(
+            session,
+            _inbound_values(
                 gateway,
                 payment.gateway_account_id,
                 payment.merchant_id,
@@ -392,7 +433,7 @@ def _record_return(
                 detail,
                 payment.id,
                 now,
-            )
+            ),
         )
 
 
