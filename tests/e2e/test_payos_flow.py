@@ -83,6 +83,7 @@ def _no_violations(env: Env) -> None:
     assert check_invariants(env.th.hub.db.engine) == {}
 
 
+@pytest.mark.tz
 def test_credit_pack_paid_once(env: Env) -> None:
     order = _order(env, "o-1")
     assert order["status"] == "awaiting_payment" and order["credits"] == 100

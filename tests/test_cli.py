@@ -1,0 +1,82 @@
+"""The `payhub` command: merchants, write-only gateway credentials, key rotation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from payhub.cli import app
+from payhub.services.vault import generate_master_key
+from payhub.settings import get_settings
+
+SECRET = "cli-checksum-secret-91ab"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "PAYHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PAYHUB_MASTER_KEY": generate_master_key(),
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    yield env
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_merchant_gateway_and_key_rotation(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("db", "upgrade")
+    out = run("merchant", "create", "Shop")
+    merchant = re.search(r"merchant (mer_\w+)", out)
+    assert merchant and "sk_test_" in out
+    mid = merchant.group(1)
+    out = run(
+        "gateway",
+        "set",
+        mid,
+        "payos",
+        "--env",
+        "simulator",
+        "--cred",
+        "client_id=cid",
+        "--cred",
+        f"api_key={SECRET}x",
+        "--cred",
+        f"checksum_key={SECRET}",
+        "--base-url",
+        "http://127.0.0.1:1",
+    )
+    assert SECRET not in out
+    listing = run("gateway", "list", mid)
+    assert "payos" in listing and "checksum_key" in listing and SECRET not in listing
+
+    old_key = cli_env["PAYHUB_MASTER_KEY"]
+    monkeypatch.setenv("PAYHUB_MASTER_KEY", generate_master_key())
+    monkeypatch.setenv("PAYHUB_PREVIOUS_MASTER_KEYS", old_key)
+    get_settings.cache_clear()
+    assert "re-encrypted 1 gateway account" in run("keys", "rotate")
+    monkeypatch.delenv("PAYHUB_PREVIOUS_MASTER_KEYS")
+    assert "re-encrypted 0" in run("keys", "rotate")
+
+
+def test_bad_credential_name_is_refused_without_echoing_the_value(cli_env: dict[str, str]) -> None:
+    run("db", "upgrade")
+    mid = re.search(r"merchant (mer_\w+)", run("merchant", "create", "Shop")).group(1)  # type: ignore[union-attr]
+    result = CliRunner().invoke(
+        app, ["gateway", "set", mid, "payos", "--env", "simulator", "--cred", f"nope={SECRET}"]
+    )
+    assert result.exit_code != 0
+    assert SECRET not in result.output
+    assert "no credential field" in str(result.exception)
