@@ -15,7 +15,7 @@ For each database:
    (services.inbound's own steps), over a second set of orders.
 4. The money invariants (payhub.store.invariants), and credit grants == paid orders.
 
-    uv run python -m bench.run [--orders 15000] [--duration 10] [--backends sqlite,postgres]
+    uv run python -m bench.run [--orders 12000] [--duration 10] [--backends sqlite,postgres]
 
 PostgreSQL: PAYHUB_TEST_DATABASE_URL (make bench exports it) or the project's throwaway
 cluster (scripts/postgres.sh); each run gets a fresh database, dropped afterwards.
@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from tests.support.hub import MASTER_KEY
@@ -61,6 +61,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "webhooks.lua"
 OUT = ROOT / "var" / "bench"
 
+WARM_ORDERS = 300
+
 TARGET_SQLITE_RATE = 1_000.0  # verified webhooks/s
 TARGET_P99_MS = 100.0
 TARGET_NOOP_SHARE = 0.15
@@ -77,6 +79,7 @@ class WrkRun:
     p999_ms: float
     max_ms: float
     errors: dict[str, int]
+    hub_cpu_ms: float = 0.0  # hub process CPU (user + sys) per request answered
 
     @classmethod
     def parse(cls, stdout: str) -> WrkRun:
@@ -109,7 +112,9 @@ class Result:
     inproc_p50_ms: float = 0.0
     inproc_p99_ms: float = 0.0
     inproc_count: int = 0
+    inproc_cpu_ms: float = 0.0  # CPU of this process per webhook (excludes PostgreSQL's)
     outcomes: dict[str, int] = field(default_factory=dict)
+    http_outcomes: dict[str, int] = field(default_factory=dict)  # the measured HTTP run
     violations: dict[str, list[Any]] = field(default_factory=dict)
     credit_grants: int = 0
     paid_orders: int = 0
@@ -226,6 +231,25 @@ class HubServer:
                 raise RuntimeError(f"hub server did not start; see {self.log}")
             time.sleep(0.1)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the hub process so far (all its threads)."""
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def quiesce(self, timeout: float = 60) -> float:
+        """Wait until the hub has finished what is in flight; its CPU seconds then."""
+        deadline = time.monotonic() + timeout
+        last = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            now = self.cpu_seconds()
+            if now - last < 0.02:
+                return now
+            last = now
+        return last
+
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None
         if self.proc.poll() is None:
@@ -302,11 +326,12 @@ def process_one(hub: Hub, account_id: str, raw: InboundRequest) -> ApplyOutcome:
 
 def run_inprocess(
     hub: Hub, account_id: str, sequence: list[bytes], seconds: float, profile: bool
-) -> tuple[int, float, list[float]]:
+) -> tuple[int, float, float, list[float]]:
     path = f"/callbacks/payos/{account_id}"
     latencies: list[float] = []
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
+    cpu = time.process_time()
     deadline = start + seconds
     if profiler:
         profiler.enable()
@@ -328,13 +353,14 @@ def run_inprocess(
         if t1 > deadline:
             break
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     if profiler:
         profiler.disable()
         print("\n--- in-process profile (top 30 by cumulative time)")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         print("--- (top 25 by own time)")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    return len(latencies), elapsed, latencies
+    return len(latencies), elapsed, cpu, latencies
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -455,6 +481,9 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
         th, account_id = setup_hub(url, origin)
         http_set: Seeded = seed_orders(th, account_id, args.orders, "http")
         inproc_set: Seeded = seed_orders(th, account_id, args.inproc_orders, "inproc")
+        warm_set: Seeded = seed_orders(th, account_id, WARM_ORDERS, "warm")
+        warm_bodies = workdir / "warm.jsonl"
+        write_bodies(warm_bodies, warm_set.bodies)
         sequence, copies = with_duplicates(http_set.bodies, args.duplicates)
         bodies = workdir / "webhooks.jsonl"
         write_bodies(bodies, sequence)
@@ -480,28 +509,41 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
             "connections": args.connections,
             "log": log,
         }
-        with HubServer(url, port, workdir / "hub.log"):
-            run_wrk(origin, "/__noop", bodies, duration=2, **wrk)  # warm-up, not recorded
+        hook_path = f"/callbacks/payos/{account_id}"
+        read_engine = getattr(th.hub.db, "read_engine", th.hub.db.engine)
+        with HubServer(url, port, workdir / "hub.log") as server:
+            # Warm-up, not recorded: the app, the gateway registry and the adapter cache.
+            run_wrk(origin, "/__noop", bodies, duration=2, **wrk)
+            run_wrk(origin, hook_path, warm_bodies, duration=2, **wrk)
+            cpu = server.quiesce()
             result.noop = run_wrk(origin, "/__noop", bodies, duration=args.duration, **wrk)
+            result.noop.hub_cpu_ms = (server.quiesce() - cpu) * 1000 / result.noop.requests
             print(f"no-op:     {_fmt(result.noop)}", flush=True)
-            result.webhooks = run_wrk(
-                origin, f"/callbacks/payos/{account_id}", bodies, duration=args.duration, **wrk
-            )
+            rows = inbound_rows(read_engine)
+            cpu = server.quiesce()
+            result.webhooks = run_wrk(origin, hook_path, bodies, duration=args.duration, **wrk)
+            cpu = server.quiesce() - cpu
+            # Per webhook the hub processed: wrk stops counting with up to -c in flight.
+            after = inbound_rows(read_engine)
+            result.http_outcomes = {k: v - rows.get(k, 0) for k, v in after.items()}
+            result.webhooks.hub_cpu_ms = cpu * 1000 / max(result.http_outcomes["all"], 1)
             print(f"webhooks:  {_fmt(result.webhooks)}", flush=True)
         if result.webhooks.requests >= len(sequence):
             result.failures.append("wrk ran out of webhook bodies: raise --orders")
 
         inproc_sequence, _ = with_duplicates(inproc_set.bodies, args.duplicates, seed=3)
-        count, elapsed, latencies = run_inprocess(
+        count, elapsed, cpu_used, latencies = run_inprocess(
             th.hub, account_id, inproc_sequence, args.duration, args.profile
         )
         result.inproc_count = count
+        result.inproc_cpu_ms = cpu_used * 1000 / count if count else 0.0
         result.inproc_rate = count / elapsed if elapsed else 0.0
         result.inproc_p50_ms = percentile(latencies, 50) * 1000
         result.inproc_p99_ms = percentile(latencies, 99) * 1000
         print(
             f"in-process: {count} webhooks in {elapsed:.1f}s = {result.inproc_rate:,.0f}/s "
-            f"(p50 {result.inproc_p50_ms:.2f} ms, p99 {result.inproc_p99_ms:.2f} ms)",
+            f"(p50 {result.inproc_p50_ms:.2f} ms, p99 {result.inproc_p99_ms:.2f} ms, "
+            f"CPU {result.inproc_cpu_ms:.2f} ms/webhook)",
             flush=True,
         )
         db_checks(th.hub, http_set.order_ids, result)
@@ -514,10 +556,24 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def inbound_rows(engine: Engine) -> dict[str, int]:
+    """Inbound rows by outcome, and their total under "all"."""
+    with engine.connect() as conn:
+        counts = {
+            str(outcome): int(n)
+            for outcome, n in conn.execute(
+                text("SELECT outcome, COUNT(*) FROM inbound_requests GROUP BY outcome")
+            )
+        }
+    counts["all"] = sum(counts.values())
+    return counts
+
+
 def _fmt(run: WrkRun) -> str:
     return (
         f"{run.requests} requests in {run.seconds:.1f}s = {run.rate:,.0f}/s, "
-        f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, errors {run.errors}"
+        f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, "
+        f"hub CPU {run.hub_cpu_ms:.2f} ms/request, errors {run.errors}"
     )
 
 
@@ -547,12 +603,25 @@ def report(results: list[Result], info: dict[str, str], args: argparse.Namespace
     row("  share of in-proc", [f"{r.inproc_share:.1%}" for r in results])
     row("in-proc p50/p99 (ms)", [f"{r.inproc_p50_ms:.1f}/{r.inproc_p99_ms:.1f}" for r in results])
     row(
-        "webhooks applied/dup",
+        "all applied/dup",
         [f"{r.outcomes.get('applied', 0)}/{r.outcomes.get('duplicate', 0)}" for r in results],
+    )
+    row(
+        "HTTP run applied/dup",
+        [
+            f"{r.http_outcomes.get('applied', 0)}/{r.http_outcomes.get('duplicate', 0)}"
+            for r in results
+        ],
     )
     row("credit grants", [str(r.credit_grants) for r in results])
     row("paid orders", [str(r.paid_orders) for r in results])
     row("invariant violations", [str(sum(map(len, r.violations.values()))) for r in results])
+    row(
+        "hub CPU ms/webhook",
+        [f"{r.webhooks.hub_cpu_ms:.2f}" if r.webhooks else "-" for r in results],
+    )
+    row("hub CPU ms/no-op", [f"{r.noop.hub_cpu_ms:.2f}" if r.noop else "-" for r in results])
+    row("in-proc CPU ms/webhook", [f"{r.inproc_cpu_ms:.2f}" for r in results])
     row("load avg before", [r.loadavg for r in results])
     row("fsync (ms)", [f"{r.fsync_ms:.2f}" if r.fsync_ms else "-" for r in results])
     lines.append("")
@@ -583,12 +652,17 @@ def report(results: list[Result], info: dict[str, str], args: argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--orders", type=int, default=15_000, help="orders for the HTTP run")
-    parser.add_argument("--inproc-orders", type=int, default=6_000)
+    parser.add_argument("--orders", type=int, default=12_000, help="orders for the HTTP run")
+    parser.add_argument("--inproc-orders", type=int, default=3_000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1 if len(os.sched_getaffinity(0)) <= 2 else 2,
+        help="wrk threads (1 on a 2-CPU machine: wrk shares the CPUs with the hub)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep databases and files")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process loop")
     args = parser.parse_args(argv)
