@@ -58,8 +58,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 @app.command()
-def worker(interval: float = 15.0) -> None:
-    """Reconcile pending attempts and expire orders, forever."""
+def worker(interval: float = 5.0) -> None:
+    """Deliver events, reconcile pending attempts and expire orders, forever."""
     from payhub.worker import run_forever
 
     logging.basicConfig(level=get_settings().log_level.upper())

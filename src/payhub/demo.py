@@ -174,7 +174,7 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
         except Exception as exc:
             console.print(f"[yellow]{name}: could not register the webhook URL: {exc}[/yellow]")
 
-    worker = asyncio.create_task(run_forever(hub, interval=10))
+    worker = asyncio.create_task(run_forever(hub, interval=2))
     _print_banner(public_url, api_key, simulators)
     try:
         await asyncio.gather(*tasks)

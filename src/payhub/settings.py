@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     customer_jwt_issuer: str | None = None
     max_callback_bytes: int = Field(default=64 * 1024, description="size cap of inbound bodies")
     gateway_timeout_seconds: float = 20.0
+    webhook_retry_scale: float = Field(
+        default=1.0, description="multiplies the outbound webhook retry schedule (tests: 0.001)"
+    )
     log_level: str = "info"
     log_json: bool = False
     # Serving production accounts? Then simulator-environment accounts are refused.

@@ -1,8 +1,5 @@
-"""Background work: reconcile pending attempts by querying the gateway, expire orders.
-
-Outbound event delivery (Standard Webhooks) is not part of this worker yet; events wait in
-the outbox with state `pending`.
-"""
+"""Background work: deliver outbound events (Standard Webhooks), reconcile pending attempts
+by querying the gateway, expire orders past their expiry."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ from sqlalchemy import select
 
 from payhub.clock import as_utc
 from payhub.domain.lifecycle import PaymentStatus
+from payhub.services import webhooks
 from payhub.services.checkout import expire_due_orders, refresh_payment
 from payhub.services.context import Hub
 from payhub.store.models import Payment
@@ -39,8 +37,16 @@ def _stale_attempts(hub: Hub, limit: int = 100) -> list[str]:
     return [pid for pid, updated in rows if now - as_utc(updated) >= RECONCILE_AFTER]
 
 
+async def deliver_events(hub: Hub) -> dict[str, int]:
+    fanned = await to_thread.run_sync(webhooks.fan_out, hub)
+    sent = await webhooks.deliver_due(hub, retry_scale=hub.settings.webhook_retry_scale)
+    return {"fanned_out": fanned, "sent": sent}
+
+
 async def run_once(hub: Hub) -> dict[str, int]:
-    """One pass: query stale attempts (settling what the gateway says), then expire orders."""
+    """One pass: deliver due events, query stale attempts (settling what the gateway says),
+    then expire orders."""
+    delivered = await deliver_events(hub)
     reconciled = 0
     for payment_id in await to_thread.run_sync(_stale_attempts, hub):
         try:
@@ -49,10 +55,10 @@ async def run_once(hub: Hub) -> dict[str, int]:
         except Exception:
             log.exception("reconciling %s failed", payment_id)
     expired = await to_thread.run_sync(expire_due_orders, hub)
-    return {"reconciled": reconciled, "expired": expired}
+    return {**delivered, "reconciled": reconciled, "expired": expired}
 
 
-async def run_forever(hub: Hub, interval: float = 15.0) -> None:
+async def run_forever(hub: Hub, interval: float = 5.0) -> None:
     while True:
         try:
             result = await run_once(hub)

@@ -14,7 +14,7 @@ from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_orde
 from payhub.domain.errors import NotFound
 from payhub.gateways.registry import entry
 from payhub.money import Money
-from payhub.services import checkout, manual, merchants, orders, refunds
+from payhub.services import checkout, manual, merchants, orders, refunds, webhooks
 from payhub.services.accounts import account_status
 from payhub.store.models import Customer, GatewayAccount, Payment
 
@@ -325,3 +325,57 @@ async def available_gateways(
             return {"data": out}
 
     return await to_thread.run_sync(run)
+
+
+class WebhookEndpointIn(BaseModel):
+    url: str = Field(max_length=2000, description="where events are POSTed")
+    event_types: list[str] = Field(
+        default_factory=list, description="only these types; empty = every merchant event"
+    )
+
+
+@router.post(
+    "/webhook-endpoints",
+    status_code=201,
+    summary="Register an endpoint; the whsec_ signing secret is returned once",
+)
+async def create_webhook_endpoint(
+    body: WebhookEndpointIn, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    return await to_thread.run_sync(
+        lambda: webhooks.create_endpoint(
+            hub, caller.merchant_id, body.url, body.event_types, actor=caller.actor
+        )
+    )
+
+
+@router.get("/webhook-endpoints", summary="List endpoints (secrets are never shown again)")
+async def list_webhook_endpoints(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    return {"data": await to_thread.run_sync(webhooks.list_endpoints, hub, caller.merchant_id)}
+
+
+@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204)
+async def disable_webhook_endpoint(endpoint_id: str, hub: HubDep, caller: MerchantDep) -> None:
+    await to_thread.run_sync(
+        lambda: webhooks.disable_endpoint(hub, caller.merchant_id, endpoint_id, actor=caller.actor)
+    )
+
+
+@router.get("/events", summary="Recent events, newest first")
+async def list_events(
+    hub: HubDep, caller: MerchantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> dict[str, Any]:
+    return {"data": await to_thread.run_sync(webhooks.list_events, hub, caller.merchant_id, limit)}
+
+
+@router.get("/events/{event_id}", summary="An event with its delivery and attempt log")
+async def get_event(event_id: str, hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    return await to_thread.run_sync(webhooks.event_log, hub, caller.merchant_id, event_id)
+
+
+@router.post("/events/{event_id}/redeliver", summary="Send an event to its endpoints again")
+async def redeliver_event(event_id: str, hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    count = await to_thread.run_sync(
+        lambda: webhooks.redeliver(hub, caller.merchant_id, event_id, actor=caller.actor)
+    )
+    return {"event_id": event_id, "deliveries_rescheduled": count}
