@@ -494,7 +494,6 @@ def test_forged_success_with_valid_hash_but_no_payment_settles_nothing(env: Env)
     _no_violations(env)
 
 
-@pytest.mark.xfail(strict=True, reason="hub records an unconfirmed success under its key")
 def test_forged_success_for_a_pending_bank_c_payment_does_not_block_its_settlement(
     env: Env,
 ) -> None:
