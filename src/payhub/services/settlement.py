@@ -322,3 +322,24 @@ def _after_attempt_failed(session: Session, order: Order, payment: Payment, now:
     if order.cancel_on_failure and OrderStatus(order.status) in ORDER_HOLDS_STOCK:
         transition_order(session, order, OrderEvent.CANCEL_REQUESTED, now, actor="pipeline")
         inventory.release_stock(session, order.merchant_id, order.id, now)
+        enqueue_event(
+            session,
+            merchant_id=order.merchant_id,
+            event_type="order.cancelled",
+            event_key=f"order.cancelled:{order.id}",
+            payload={
+                "order_id": order.id,
+                "merchant_reference": order.merchant_reference,
+                "reason": "payment_failed",
+            },
+            now=now,
+        )
+        # Same event as a merchant cancel or an expiry (orders.cancel_order_locally).
+        enqueue_event(
+            session,
+            merchant_id=order.merchant_id,
+            event_type="order.cancelled",
+            event_key=f"order.cancelled:{order.id}",
+            payload={"order_id": order.id, "merchant_reference": order.merchant_reference},
+            now=now,
+        )
