@@ -334,12 +334,3 @@ def _after_attempt_failed(session: Session, order: Order, payment: Payment, now:
             },
             now=now,
         )
-        # Same event as a merchant cancel or an expiry (orders.cancel_order_locally).
-        enqueue_event(
-            session,
-            merchant_id=order.merchant_id,
-            event_type="order.cancelled",
-            event_key=f"order.cancelled:{order.id}",
-            payload={"order_id": order.id, "merchant_reference": order.merchant_reference},
-            now=now,
-        )
