@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from payhub.clock import as_utc
 from payhub.domain.lifecycle import PaymentStatus
-from payhub.services import webhooks
+from payhub.services import idempotency, webhooks
 from payhub.services.checkout import expire_due_orders, refresh_payment
 from payhub.services.context import Hub
 from payhub.store.models import Payment
@@ -55,6 +55,7 @@ async def run_once(hub: Hub) -> dict[str, int]:
         except Exception:
             log.exception("reconciling %s failed", payment_id)
     expired = await to_thread.run_sync(expire_due_orders, hub)
+    await to_thread.run_sync(idempotency.purge_expired, hub)
     return {**delivered, "reconciled": reconciled, "expired": expired}
 
 

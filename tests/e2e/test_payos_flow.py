@@ -225,3 +225,40 @@ def test_cancel_order_cancels_link_and_releases_stock_once(env: Env) -> None:
         n = c.execute(text("select count(*) from stock_movements where reason='release'")).scalar()
     assert n == 1
     _no_violations(env)
+
+
+def test_operator_accepts_a_review_once(env: Env) -> None:
+    order = _order(env, "o-accept")
+    payment = _pay(env, order["id"])
+    env.sim.post("/__sim/faults", json={"fault": "wrong_amount", "count": 1})
+    _sim_pay(env, payment)
+    _wait_status(env, order["id"], "review")
+    queue = env.api.get("/v1/review-queue").json()["data"]
+    assert [p["id"] for p in queue] == [payment["id"]]
+    r = env.api.post(f"/v1/payments/{payment['id']}/accept", json={"note": "customer topped up"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "succeeded"
+    again = env.api.post(f"/v1/payments/{payment['id']}/accept", json={"note": "twice"})
+    assert again.status_code == 409
+    order = env.api.get(f"/v1/orders/{order['id']}").json()
+    assert order["status"] == "paid"
+    assert env.api.get("/v1/customers/alice/credits").json()["balance"] == 100
+    assert env.api.get("/v1/review-queue").json()["data"] == []
+    _no_violations(env)
+
+
+def test_hosted_checkout_link_needs_its_token(env: Env) -> None:
+    order = _order(env, "o-hosted")
+    url = order["hosted_checkout_url"]
+    assert url.startswith(env.hub_url + f"/pay/{order['id']}?token=")
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200 and "Pay with PayOS" in page.text
+    forged = httpx.get(url[:-4] + "0000", timeout=10)
+    assert forged.status_code == 403
+    started = httpx.post(
+        f"{env.hub_url}/pay/{order['id']}",
+        data={"gateway": "payos", "token": url.rsplit("=", 1)[1]},
+        timeout=10,
+    )
+    assert started.status_code == 303
+    assert started.headers["location"].startswith(env.sim_url + "/web/")

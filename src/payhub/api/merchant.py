@@ -14,7 +14,16 @@ from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_orde
 from payhub.domain.errors import NotFound
 from payhub.gateways.registry import entry
 from payhub.money import Money
-from payhub.services import checkout, manual, merchants, orders, refunds, webhooks
+from payhub.services import (
+    checkout,
+    hosted,
+    manual,
+    merchants,
+    orders,
+    refunds,
+    review,
+    webhooks,
+)
 from payhub.services.accounts import account_status
 from payhub.store.models import Customer, GatewayAccount, Payment
 
@@ -103,7 +112,8 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
 
 def _order_detail(hub: Any, merchant_id: str, order_id: str) -> dict[str, Any]:
     with hub.db.session() as session:
-        return orders.order_detail(session, orders.get_order(session, merchant_id, order_id))
+        detail = orders.order_detail(session, orders.get_order(session, merchant_id, order_id))
+    return {**detail, "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
 
 
 @router.get("/orders", summary="List orders, newest first")
@@ -379,3 +389,26 @@ async def redeliver_event(event_id: str, hub: HubDep, caller: MerchantDep) -> di
         lambda: webhooks.redeliver(hub, caller.merchant_id, event_id, actor=caller.actor)
     )
     return {"event_id": event_id, "deliveries_rescheduled": count}
+
+
+class AcceptIn(BaseModel):
+    note: str = Field(min_length=1, max_length=500, description="why the money is accepted")
+
+
+@router.get("/review-queue", summary="Payments in review (money moved, nothing settled)")
+async def review_queue(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    return {"data": await to_thread.run_sync(review.list_review_queue, hub, caller.merchant_id)}
+
+
+@router.post(
+    "/payments/{payment_id}/accept",
+    summary="Accept a payment in review: the order becomes paid (credits once); audited",
+)
+async def accept_payment(
+    payment_id: str, body: AcceptIn, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    return await to_thread.run_sync(
+        lambda: review.accept_review(
+            hub, caller.merchant_id, payment_id, actor=caller.actor, note=body.note
+        )
+    )

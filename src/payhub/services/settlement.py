@@ -235,10 +235,16 @@ def transition_order(
 
 
 def settle_order_paid(
-    session: Session, order: Order, payment: Payment, now: datetime, *, actor: str
+    session: Session,
+    order: Order,
+    payment: Payment,
+    now: datetime,
+    *,
+    actor: str,
+    event: OrderEvent = OrderEvent.PAYMENT_SUCCEEDED,
 ) -> None:
     """The order becomes paid: credits once, the `order.paid` event once."""
-    if not transition_order(session, order, OrderEvent.PAYMENT_SUCCEEDED, now, actor=actor):
+    if not transition_order(session, order, event, now, actor=actor):
         return
     order.paid_at = now
     order.paid_payment_id = payment.id

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Mapping
@@ -50,6 +51,10 @@ class MasterKey:
 
     def aead(self) -> AESGCM:
         return AESGCM(self._key)
+
+    def derive(self, label: bytes) -> bytes:
+        """An independent 32-byte key for another purpose (e.g. hosted-checkout links)."""
+        return hmac.new(self._key, b"payhub derive:" + label, hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return f"MasterKey(key_id={self.key_id!r})"

@@ -6,8 +6,6 @@ until a verified notification (or a server-side query) has settled it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
 from payhub.gateways.registry import entry
 from payhub.money import Money
-from payhub.services import checkout, orders
+from payhub.services import checkout, hosted, orders
 from payhub.services.accounts import account_status
 from payhub.services.checkout import GatewayCallFailed
 from payhub.services.context import Hub
@@ -30,25 +28,11 @@ from payhub.store.models import CreditAccount, GatewayAccount, Order, Payment, P
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-_FALLBACK_SECRET = secrets.token_bytes(32)
 FINAL = {"succeeded", "failed", "cancelled", "expired", "review"}
 
 
-def checkout_token(hub: Hub, order_id: str) -> str:
-    """Capability token for an order's hosted checkout page."""
-    secret = _FALLBACK_SECRET
-    if hub.master_key is not None:
-        secret = hashlib.sha256(b"checkout-token" + hub.master_key.key_id.encode()).digest()
-    return hmac.new(secret, order_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def checkout_url(hub: Hub, order_id: str) -> str:
-    base = hub.settings.public_url.rstrip("/")
-    return f"{base}/pay/{order_id}?token={checkout_token(hub, order_id)}"
-
-
 def _check_token(hub: Hub, order_id: str, token: str) -> bool:
-    return hmac.compare_digest(checkout_token(hub, order_id), token)
+    return hosted.token_is_valid(hub, order_id, token)
 
 
 def _gateways_for(session: Any, order: Order) -> list[dict[str, str]]:
@@ -257,4 +241,4 @@ async def demo_buy(request: Request, hub: HubDep, sku: str = Form()) -> Response
         return templates.TemplateResponse(
             request, "message.html", {"title": "Cannot buy", "message": exc.detail}, status_code=409
         )
-    return RedirectResponse(checkout_url(hub, order_id), status_code=303)
+    return RedirectResponse(hosted.hosted_checkout_url(hub, order_id), status_code=303)
