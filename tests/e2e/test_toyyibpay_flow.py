@@ -769,3 +769,43 @@ def test_sen_callback_amounts_are_read_as_sen(env: Env) -> None:
         assert event.payload["notification"]["amount"] == "1050"
         assert event.amount_minor == PACK_MY_SEN
     _no_violations(env)
+
+
+def test_tampered_callback_is_rejected_and_audited(env: Env) -> None:
+    order = _order(env, "my-tamper")
+    payment = _pay(env, order["id"])
+    env.sim.post("/__sim/faults", json={"fault": "tamper", "count": 1})
+    # Bank B, tampered into a success after signing: the hash no longer matches.
+    _sim_pay(env, payment, "B")
+    deliveries = _deliveries(env)
+    assert len(deliveries) == 1 and deliveries[0]["state"] == "gave_up"
+    assert {(a["status_code"], a["response_body"]) for a in deliveries[0]["attempts"]} == {
+        (400, "INVALID HASH")
+    }
+    order = _get_order(env, order["id"])
+    assert order["status"] == "awaiting_payment"
+    assert order["payments"][0]["status"] == "pending"
+    outcomes = _inbound_outcomes(env)
+    assert outcomes and set(outcomes) == {"invalid_signature"}
+    assert _scalar(env, "select count(*) from payment_events") == 0
+    assert _scalar(
+        env, "select count(*) from audit_log where action = 'notification.invalid_signature'"
+    ) == len(outcomes)
+    assert _credits(env)["balance"] == 0
+    _no_violations(env)
+
+
+def test_bank_c_that_finally_fails_fails_the_attempt(env: Env) -> None:
+    order = _order(env, "my-c-fail")
+    payment = _pay(env, order["id"])
+    env.sim.post("/__sim/config", json={"bank_c_delay": 60})
+    _sim_pay(env, payment, "C")
+    assert _get_order(env, order["id"])["status"] == "awaiting_payment"
+    env.sim.post(f"/__sim/settle/{_bill_code(payment)}", json={"outcome": "fail"})
+    env.sim.post("/__sim/flush")
+    order = _wait_status(env, order["id"], "payment_failed")
+    assert order["status"] == "payment_failed"
+    assert order["payments"][0]["status"] == "failed"
+    assert _credits(env)["balance"] == 0
+    assert _outbox_types(env).count("payment.failed") == 1
+    _no_violations(env)
