@@ -564,3 +564,72 @@ def test_amount_below_momo_minimum_is_refused_clearly(env: Env) -> None:
     assert order["status"] == "awaiting_payment" and order["payments"] == []
     assert env.sim.get("/__sim/deliveries").json() == []
     _no_violations(env)
+
+
+def test_order_expires_then_late_momo_payment_goes_to_review(env: Env) -> None:
+    from datetime import timedelta
+
+    from payhub.services.checkout import expire_due_orders
+
+    order = _order(env, "m-late", [{"sku": "tshirt"}], expires_in_seconds=60)
+    payment = _pay(env, order["id"])
+    later = env.th.hub.clock.now() + timedelta(minutes=10)
+    assert expire_due_orders(env.th.hub, now=later) == 1
+    order = _get_order(env, order["id"])
+    assert order["status"] == "expired"
+    assert order["payments"][0]["status"] == "cancelled"
+    stock = {p["sku"]: p["stock_available"] for p in env.api.get("/v1/products").json()["data"]}
+    assert stock["tshirt"] == 5
+    assert _outbox(env, order["id"]).count("order.expired") == 1
+    _no_violations(env)
+
+    # MoMo cannot cancel the link: the customer pays it anyway. Money moved; a person decides.
+    _sim_pay(env, payment)
+    order = _wait_status(env, order["id"], "review")
+    assert order["status"] == "review"
+    assert order["payments"][0]["status"] == "review"
+    assert order["payments"][0]["review_reason"] == "paid_after_expiry"
+    assert _ipn_status_codes(env, payment["gateway_reference"]) == [204]
+    assert _credits(env)["balance"] == 0
+    assert "operator.alert" in _outbox(env, order["id"])
+    assert "order.paid" not in _outbox(env, order["id"])
+    _no_violations(env)
+
+
+def test_create_answer_lost_leaves_unknown_attempt_that_a_query_resolves(env: Env) -> None:
+    order = _order(env, "m-502")
+    _fault(env, "create_500")
+    r = env.api.post(f"/v1/orders/{order['id']}/payments", json={"gateway": "momo"})
+    _assert_problem(r, 504, "gateway-outcome-unknown")
+    order = _get_order(env, order["id"])
+    (lost,) = order["payments"]
+    assert lost["status"] == "unknown"
+    # MoMo never stored that order (42): the query marks the attempt failed.
+    r = env.api.get(f"/v1/payments/{lost['id']}", params={"refresh": "true"})
+    assert r.status_code == 200 and r.json()["status"] == "failed"
+    retry = _pay(env, order["id"])
+    assert retry["id"] != lost["id"] and retry["status"] == "pending"
+    _sim_pay(env, retry)
+    order = _wait_status(env, order["id"], "paid")
+    assert order["status"] == "paid"
+    assert _credits(env)["balance"] == 100
+    _no_violations(env)
+
+
+def test_refund_below_momo_minimum_fails_clearly_and_reserves_nothing(env: Env) -> None:
+    order = _order(env, "m-small-refund")
+    payment = _pay(env, order["id"])
+    _sim_pay(env, payment)
+    assert _wait_status(env, order["id"], "paid")["status"] == "paid"
+    # Checked before calling MoMo: the refund is recorded as failed, with the reason.
+    r = env.api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 500})
+    assert r.status_code == 201, r.text
+    small = r.json()
+    assert small["status"] == "failed" and small["gateway_code"] == "amount_limits"
+    assert "1,000" in small["message"]
+    assert _outbox(env, order["id"]).count("refund.failed") == 1
+    assert env.sim.get(f"/__sim/orders/{payment['gateway_reference']}").json()["refunded"] == 0
+    assert _get_order(env, order["id"])["status"] == "paid"
+    r = env.api.post(f"/v1/payments/{payment['id']}/refunds", json={"reason": "all"})
+    assert r.status_code == 201 and r.json()["amount"] == 20_000, r.text
+    _no_violations(env)
