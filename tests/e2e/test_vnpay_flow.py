@@ -576,6 +576,49 @@ def test_paid_after_the_order_was_cancelled_goes_to_review(env: Env) -> None:
     _no_violations(env)
 
 
+def _signed_ipn(env: Env, **params: str) -> httpx.Response:
+    """An IPN signed with the terminal's real secret, sent straight to the hub."""
+    from payhub.gateways.registry import entry
+    from payhub.gateways.vnpay import signing
+
+    secret = entry("vnpay").sandbox_profile().credentials["hash_secret"]
+    ordered = sorted(params.items())
+    query = urlencode([*ordered, ("vnp_SecureHash", signing.sign_query(secret, ordered))])
+    account = env.th.accounts["vnpay"]
+    return httpx.get(f"{env.hub_url}/callbacks/vnpay/{account}?{query}", timeout=10)
+
+
+def test_signed_ipn_for_unknown_txnref_01_and_other_terminal_99(env: Env) -> None:
+    order = _order(env, "v-odd")
+    payment = _pay(env, order["id"])
+    base = _callback_params(payment)
+    r = _signed_ipn(env, **{**base, "vnp_TxnRef": "PH000000000000NOPE"})
+    assert r.status_code == 200 and r.json() == {"RspCode": "01", "Message": "Order not found"}
+    r = _signed_ipn(env, **{**base, "vnp_TmnCode": "OTHERTMN"})
+    assert r.status_code == 200 and r.json() == {"RspCode": "99", "Message": "Invalid request"}
+    assert _inbound_outcomes(env) == ["unknown_payment", "malformed"]
+    order = _order_view(env, order["id"])
+    assert order["status"] == "awaiting_payment"
+    assert order["payments"][0]["status"] == "pending"
+    assert _count(env, PaymentEvent) == 0 and _count(env, CreditEntry) == 0
+    _no_violations(env)
+
+
+def _callback_params(payment: dict) -> dict[str, str]:
+    query = parse_qs(urlsplit(payment["checkout_url"]).query)
+    return {
+        "vnp_Amount": query["vnp_Amount"][0],
+        "vnp_BankCode": "NCB",
+        "vnp_OrderInfo": query["vnp_OrderInfo"][0],
+        "vnp_PayDate": query["vnp_CreateDate"][0],
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": query["vnp_TmnCode"][0],
+        "vnp_TransactionNo": "14999999",
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": payment["gateway_reference"],
+    }
+
+
 @pytest.mark.tz
 def test_gmt7_dates_hold_whatever_the_host_timezone(env: Env) -> None:
     """Run again by `make test` under TZ=America/Los_Angeles: the pay URL must not be
