@@ -34,6 +34,13 @@ class OrderNotPayable(Conflict):
     code = "order-not-payable"
 
 
+class AttemptInFlight(Conflict):
+    """Another request is creating an attempt for this order at this gateway right now."""
+
+    code = "attempt-in-flight"
+    retry_safe = True
+
+
 class InsufficientStock(Conflict):
     code = "insufficient-stock"
 

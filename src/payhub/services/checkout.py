@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from payhub.clock import as_utc
 from payhub.domain.errors import (
+    AttemptInFlight,
     Conflict,
     GatewayNotAvailable,
     InvalidRequest,
@@ -190,6 +191,22 @@ def _prepare_attempt(
         )
         if live is not None and (live.expires_at is None or as_utc(live.expires_at) > now):
             return StartedPayment(payment_id=live.id, reused=True)
+        # A create call still in flight for this order and gateway: answer "retry", never
+        # open a second link. An attempt stuck in `initiated` far past the gateway timeout
+        # (a crashed process) no longer blocks new attempts.
+        in_flight_since = now - timedelta(seconds=2 * hub.settings.gateway_timeout_seconds)
+        in_flight = session.scalar(
+            select(Payment.id).where(
+                Payment.order_id == order_id,
+                Payment.gateway == gateway,
+                Payment.status == PaymentStatus.INITIATED.value,
+                Payment.created_at > in_flight_since,
+            )
+        )
+        if in_flight is not None:
+            raise AttemptInFlight(
+                f"a {gateway} payment for order {order_id} is being created; retry shortly"
+            )
         expires_at = min(as_utc(order.expires_at), now + adapter.capabilities.link_ttl)
         payment = Payment(
             id=new_id("pay"),
