@@ -725,3 +725,7 @@ def test_concurrent_payment_starts_share_one_attempt(env: Env) -> None:
     # second link at MoMo.
     assert answers[1].status_code in (200, 409), answers[1].text
     assert len(_get_order(env, order["id"])["payments"]) == 1
+    # Retrying once the first create has finished returns that same live attempt.
+    retry = _pay(env, order["id"])
+    assert retry["id"] == answers[0].json()["id"] and retry["reused"] is True
+    assert len(_get_order(env, order["id"])["payments"]) == 1
