@@ -49,8 +49,17 @@ def test_review_is_left_only_by_an_operator(events: list[PaymentEvent]) -> None:
 
 
 def test_money_after_giving_up_goes_to_review_never_success() -> None:
-    for status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
+    for status in (PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
         assert next_payment_status(status, PaymentEvent.REPORTED_SUCCEEDED) == PaymentStatus.REVIEW
+
+
+def test_a_failed_attempt_retried_at_the_gateway_may_still_succeed() -> None:
+    # e.g. a ToyyibPay bill paid with bank A after bank B failed; the order-level checks in
+    # settlement still send it to review if the order was paid or given up meanwhile.
+    assert (
+        next_payment_status(PaymentStatus.FAILED, PaymentEvent.REPORTED_SUCCEEDED)
+        == PaymentStatus.SUCCEEDED
+    )
 
 
 @given(order_events)

@@ -616,18 +616,17 @@ def test_create_answer_lost_leaves_unknown_attempt_that_a_query_resolves(env: En
     _no_violations(env)
 
 
-def test_refund_below_momo_minimum_fails_clearly_and_reserves_nothing(env: Env) -> None:
+def test_refund_below_momo_minimum_is_refused_and_reserves_nothing(env: Env) -> None:
     order = _order(env, "m-small-refund")
     payment = _pay(env, order["id"])
     _sim_pay(env, payment)
     assert _wait_status(env, order["id"], "paid")["status"] == "paid"
-    # Checked before calling MoMo: the refund is recorded as failed, with the reason.
+    # Checked before calling MoMo: a clear 422, and no refund record is left behind.
     r = env.api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 500})
-    assert r.status_code == 201, r.text
-    small = r.json()
-    assert small["status"] == "failed" and small["gateway_code"] == "amount_limits"
-    assert "1,000" in small["message"]
-    assert _outbox(env, order["id"]).count("refund.failed") == 1
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/invalid-request")
+    assert "1,000" in r.json()["detail"]
+    assert env.api.get(f"/v1/payments/{payment['id']}/refunds").json()["data"] == []
     assert env.sim.get(f"/__sim/orders/{payment['gateway_reference']}").json()["refunded"] == 0
     assert _get_order(env, order["id"])["status"] == "paid"
     r = env.api.post(f"/v1/payments/{payment['id']}/refunds", json={"reason": "all"})

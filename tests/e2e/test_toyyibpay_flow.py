@@ -738,21 +738,43 @@ def test_cancel_while_bank_c_pending_then_late_success_goes_to_review(env: Env) 
     _no_violations(env)
 
 
-def test_bank_b_then_bank_a_on_the_same_bill_is_not_paid_silently(env: Env) -> None:
-    # A ToyyibPay bill takes another attempt after a failed FPX attempt. The hub has already
-    # closed that attempt as failed, so the late success is held for an operator, not
-    # credited on its own.
+def test_bank_b_then_bank_a_on_the_same_bill_pays_the_order(env: Env) -> None:
+    # A ToyyibPay bill takes another attempt after a failed FPX attempt. The order is still
+    # unpaid and the confirmed amount matches, so the success settles it, once.
     order = _order(env, "my-b-then-a")
     payment = _pay(env, order["id"])
     _sim_pay(env, payment, "B")
     assert _wait_status(env, order["id"], "payment_failed")["status"] == "payment_failed"
     _sim_pay(env, payment, "A")
-    order = _wait_status(env, order["id"], "review")
-    assert order["status"] == "review"
-    assert order["payments"][0]["status"] == "review"
+    order = _wait_status(env, order["id"], "paid")
+    assert order["status"] == "paid"
+    assert order["payments"][0]["status"] == "succeeded"
     assert order["payments"][0]["received"] == PACK_MY_SEN
-    assert _credits(env)["balance"] == 0
-    assert "order.paid" not in _outbox_types(env)
+    assert _credits(env)["balance"] == 100
+    assert _outbox_types(env).count("order.paid") == 1
+    _no_violations(env)
+
+
+def test_bank_a_after_the_order_was_paid_by_another_bill_goes_to_review(env: Env) -> None:
+    order = _order(env, "my-two-bills")
+    first = _pay(env, order["id"])
+    _sim_pay(env, first, "B")
+    _wait_status(env, order["id"], "payment_failed")
+    second = _pay(env, order["id"])
+    assert second["id"] != first["id"]
+    _sim_pay(env, second, "A")
+    _wait_status(env, order["id"], "paid")
+    _sim_pay(env, first, "A")  # the customer also pays the first, failed bill
+    order = (
+        _get_order(env, order["id"])
+        if "_get_order" in globals()
+        else env.api.get(f"/v1/orders/{order['id']}").json()
+    )
+    statuses = {p["id"]: p for p in order["payments"]}
+    assert order["status"] == "paid"
+    assert statuses[first["id"]]["status"] == "review"
+    assert statuses[first["id"]]["review_reason"] == "double_payment"
+    assert _credits(env)["balance"] == 100
     _no_violations(env)
 
 

@@ -16,7 +16,13 @@ from sqlalchemy import func, select
 from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound, RefundNotAllowed
 from payhub.domain.lifecycle import OrderEvent, PaymentStatus
-from payhub.gateways.base import GatewayError, NotSupported, RefundRequest, RefundStatus
+from payhub.gateways.base import (
+    GatewayError,
+    InvalidPaymentRequest,
+    NotSupported,
+    RefundRequest,
+    RefundStatus,
+)
 from payhub.money import Money
 from payhub.services import ledger
 from payhub.services.accounts import build_adapter, load_account
@@ -182,6 +188,11 @@ async def create_refund(
         adapter = build_adapter(hub, load_account(session, account_id))
     try:
         result = await adapter.refund(request)
+    except InvalidPaymentRequest as exc:
+        # Refused before reaching the gateway (e.g. below its minimum): nothing happened,
+        # so the reservation is dropped and the caller gets a clear 422.
+        await to_thread.run_sync(_drop_refund, hub, refund_id)
+        raise InvalidRequest(f"{exc.message}") from None
     except NotSupported as exc:
         return await to_thread.run_sync(
             _settle_refund, hub, refund_id, "failed", exc.code or "not_supported", None, exc.message
@@ -209,6 +220,13 @@ async def create_refund(
         result.gateway_refund_id,
         result.message,
     )
+
+
+def _drop_refund(hub: Hub, refund_id: str) -> None:
+    with hub.db.transaction() as session:
+        refund = session.get(Refund, refund_id)
+        if refund is not None and refund.status == "pending":
+            session.delete(refund)
 
 
 def _settle_refund(

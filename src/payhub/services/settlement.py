@@ -164,7 +164,7 @@ def _classify(
         return PaymentEvent.NEEDS_REVIEW, "double_payment"
     if OrderStatus(order.status) in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
         return PaymentEvent.NEEDS_REVIEW, "paid_after_expiry"
-    if PaymentStatus(payment.status) not in PAYMENT_LIVE:
+    if PaymentStatus(payment.status) in (PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
         return PaymentEvent.NEEDS_REVIEW, "paid_after_expiry"
     return event, None
 
