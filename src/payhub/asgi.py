@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from payhub.api import callbacks, merchant
-from payhub.api.idempotency import IdempotencyMiddleware
+from payhub.api.idempotency import IdempotencyGate
 from payhub.api.problems import install_problem_handlers
 from payhub.services.context import Hub
 from payhub.web import pages
@@ -36,7 +36,7 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="payhub", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
     install_problem_handlers(app)
-    app.add_middleware(IdempotencyMiddleware, hub=hub)
+    app.add_middleware(IdempotencyGate, hub=hub)
     app.include_router(merchant.router)
     app.include_router(callbacks.router)
     app.include_router(pages.router)

@@ -8,12 +8,33 @@ from anyio import to_thread
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payhub.api.problems import problem
 from payhub.api.security import merchant_for_key
 from payhub.domain.errors import DomainError
 from payhub.services import idempotency
 from payhub.services.context import Hub
+
+
+class IdempotencyGate:
+    """Pure ASGI gate: only merchant POSTs carrying an Idempotency-Key pay for the
+    buffering middleware; gateway callbacks and everything else go straight through."""
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        self.app = app
+        self.middleware = IdempotencyMiddleware(app, hub)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith("/v1/")
+            and any(name == b"idempotency-key" for name, _ in scope["headers"])
+        ):
+            await self.middleware(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class IdempotencyMiddleware(BaseHTTPMiddleware):

@@ -40,7 +40,11 @@ from payhub.services.accounts import build_adapter
 from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
 from payhub.services.context import Hub
 from payhub.services.records import add_audit
-from payhub.services.settlement import GatewayReport, apply_report, lock_payment
+from payhub.services.settlement import (
+    GatewayReport,
+    apply_report,
+    lock_payment_by_reference,
+)
 from payhub.store.models import GatewayAccount, Payment
 from payhub.store.models import InboundRequest as InboundRow
 from payhub.store.models import PaymentEvent as PaymentEventRow
@@ -61,20 +65,24 @@ class _Account:
     adapter: Gateway
 
 
+def _cached_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
+    """The account from the cache (no I/O), or None when it must be loaded."""
+    cached = hub.adapter_cache.get(f"inbound:{account_id}")
+    if cached is None or hub.monotonic() - cached[0] >= hub.adapter_cache_ttl:
+        return None
+    account = cached[1]
+    assert isinstance(account, _Account)
+    return account if account.gateway == gateway else None
+
+
 def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
-    """The account and its adapter; cached like adapters (see Hub.adapter_cache_ttl)."""
-    key = f"inbound:{account_id}"
-    cached = hub.adapter_cache.get(key)
-    if cached is not None and hub.monotonic() - cached[0] < hub.adapter_cache_ttl:
-        account = cached[1]
-        assert isinstance(account, _Account)
-        return account if account.gateway == gateway else None
+    """The account and its adapter, cached like adapters (see Hub.adapter_cache_ttl)."""
     with hub.db.session() as session:
         row = session.get(GatewayAccount, account_id)
         if row is None:
             return None
         account = _Account(row.id, row.merchant_id, row.gateway, build_adapter(hub, row))
-    hub.adapter_cache[key] = (hub.monotonic(), account)
+    hub.adapter_cache[f"inbound:{account_id}"] = (hub.monotonic(), account)
     return account if account.gateway == gateway else None
 
 
@@ -82,7 +90,9 @@ async def receive_notification(
     hub: Hub, gateway: str, account_id: str, raw: InboundRequest
 ) -> Reply:
     """Run one notification through the pipeline and return the gateway's exact answer."""
-    account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
+    account = _cached_account(hub, gateway, account_id)
+    if account is None:
+        account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
     if account is None:
         await to_thread.run_sync(
             _record_rejected, hub, gateway, None, None, raw, "unknown_account", "no such account"
@@ -265,12 +275,8 @@ def _apply_notification(
 ) -> ApplyOutcome:
     now = hub.clock.now()
     with hub.db.transaction() as session:
-        payment_id = session.scalar(
-            select(Payment.id).where(
-                Payment.gateway_account_id == account.id, Payment.gateway_reference == reference
-            )
-        )
-        payment = lock_payment(session, payment_id) if payment_id else None
+        payment = lock_payment_by_reference(session, account.id, reference)
+        payment_id = payment.id if payment is not None else None
         if payment is None:
             _insert_inbound(
                 session,

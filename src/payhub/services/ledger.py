@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import CreditAccount, CreditEntry, Order
@@ -37,9 +37,27 @@ def open_credit_account(session: Session, merchant_id: str, customer_id: str, no
 
 def _post_entry(session: Session, order: Order, reason: str, amount: int, now: datetime) -> int:
     assert order.customer_id is not None
-    account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
-    session.add(
-        CreditEntry(
+    # One statement moves the balance and finds the account (created with the order).
+    account_id = session.scalar(
+        update(CreditAccount)
+        .where(
+            CreditAccount.merchant_id == order.merchant_id,
+            CreditAccount.customer_id == order.customer_id,
+        )
+        .values(balance=CreditAccount.balance + amount, updated_at=now)
+        .returning(CreditAccount.id)
+        .execution_options(synchronize_session=False)
+    )
+    if account_id is None:
+        account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
+        session.execute(
+            update(CreditAccount)
+            .where(CreditAccount.id == account_id)
+            .values(balance=CreditAccount.balance + amount, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        insert(CreditEntry).values(
             merchant_id=order.merchant_id,
             account_id=account_id,
             order_id=order.id,
@@ -47,11 +65,6 @@ def _post_entry(session: Session, order: Order, reason: str, amount: int, now: d
             amount=amount,
             created_at=now,
         )
-    )
-    session.execute(
-        update(CreditAccount)
-        .where(CreditAccount.id == account_id)
-        .values(balance=CreditAccount.balance + amount, updated_at=now)
     )
     return amount
 

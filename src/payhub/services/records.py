@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from payhub.store.ids import new_id
@@ -24,8 +25,9 @@ def add_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEntry(
+    # Append-only rows: plain INSERTs, no unit-of-work bookkeeping (hot path of every webhook).
+    session.execute(
+        insert(AuditEntry).values(
             merchant_id=merchant_id,
             actor=actor,
             action=action,
@@ -48,8 +50,8 @@ def add_timeline(
     now: datetime,
     payment_id: str | None = None,
 ) -> None:
-    session.add(
-        TimelineEntry(
+    session.execute(
+        insert(TimelineEntry).values(
             merchant_id=merchant_id,
             order_id=order_id,
             payment_id=payment_id,
@@ -72,8 +74,8 @@ def enqueue_event(
     """Add an outbox row; `event_key` is unique per merchant, so a once-only event
     (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
-    session.add(
-        OutboxEvent(
+    session.execute(
+        insert(OutboxEvent).values(
             id=event_id,
             merchant_id=merchant_id,
             event_type=event_type,

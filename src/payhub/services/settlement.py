@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from payhub.domain.amounts import AmountCheck, check_amount
@@ -67,6 +67,15 @@ def lock_payment(session: Session, payment_id: str) -> Payment | None:
     return session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
 
 
+def lock_payment_by_reference(session: Session, account_id: str, reference: str) -> Payment | None:
+    """The attempt an inbound notification names, locked for this transaction."""
+    return session.scalar(
+        select(Payment)
+        .where(Payment.gateway_account_id == account_id, Payment.gateway_reference == reference)
+        .with_for_update()
+    )
+
+
 def lock_order(session: Session, order_id: str) -> Order:
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     assert order is not None
@@ -86,7 +95,21 @@ def apply_report(
     *,
     inbound_request_id: int | None = None,
 ) -> ApplyOutcome:
-    """Record `report` against the locked `payment` and apply its effects exactly once."""
+    """Record `report` against the locked `payment` and apply its effects exactly once.
+
+    Effects are written as plain INSERT/UPDATE statements; the payment and order objects are
+    flushed once at the end (autoflush off), which keeps the per-webhook cost low."""
+    with session.no_autoflush:
+        return _apply_report(session, payment, report, now, inbound_request_id)
+
+
+def _apply_report(
+    session: Session,
+    payment: Payment,
+    report: GatewayReport,
+    now: datetime,
+    inbound_request_id: int | None,
+) -> ApplyOutcome:
     account_key = event_account_key(payment)
     duplicate = session.scalar(
         select(PaymentEventRow.id).where(
@@ -102,8 +125,8 @@ def apply_report(
     event, review_reason = _classify(payment, order, report)
     after = next_payment_status(before, event) if event is not None else None
 
-    session.add(
-        PaymentEventRow(
+    session.execute(
+        insert(PaymentEventRow).values(
             merchant_id=payment.merchant_id,
             gateway_account_id=account_key,
             payment_id=payment.id,
