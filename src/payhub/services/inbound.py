@@ -48,6 +48,7 @@ from payhub.services.settlement import (
 from payhub.store.models import GatewayAccount, Payment
 from payhub.store.models import InboundRequest as InboundRow
 from payhub.store.models import PaymentEvent as PaymentEventRow
+from payhub.store.tables import table_of
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def _inbound_values(
 
 def _insert_inbound(session: Session, values: dict[str, object]) -> int:
     row_id = session.execute(
-        insert(InboundRow).values(**values).returning(InboundRow.id)
+        insert(table_of(InboundRow)).values(**values).returning(table_of(InboundRow).c.id)
     ).scalar_one()
     return int(row_id)
 

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import CreditAccount, CreditEntry, Order
+from payhub.store.tables import table_of
 
 GRANT_REASON = "order_paid"
 REVERSAL_REASON = "order_refunded"
@@ -57,7 +58,7 @@ def _post_entry(session: Session, order: Order, reason: str, amount: int, now: d
             .execution_options(synchronize_session=False)
         )
     session.execute(
-        insert(CreditEntry).values(
+        insert(table_of(CreditEntry)).values(
             merchant_id=order.merchant_id,
             account_id=account_id,
             order_id=order.id,

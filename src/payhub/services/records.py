@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
+from payhub.store.tables import table_of
 
 
 def add_audit(
@@ -27,7 +28,7 @@ def add_audit(
 ) -> None:
     # Append-only rows: plain INSERTs, no unit-of-work bookkeeping (hot path of every webhook).
     session.execute(
-        insert(AuditEntry).values(
+        insert(table_of(AuditEntry)).values(
             merchant_id=merchant_id,
             actor=actor,
             action=action,
@@ -51,7 +52,7 @@ def add_timeline(
     payment_id: str | None = None,
 ) -> None:
     session.execute(
-        insert(TimelineEntry).values(
+        insert(table_of(TimelineEntry)).values(
             merchant_id=merchant_id,
             order_id=order_id,
             payment_id=payment_id,
@@ -75,7 +76,7 @@ def enqueue_event(
     (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
     session.execute(
-        insert(OutboxEvent).values(
+        insert(table_of(OutboxEvent)).values(
             id=event_id,
             merchant_id=merchant_id,
             event_type=event_type,

@@ -34,6 +34,7 @@ from payhub.services import inventory, ledger
 from payhub.services.records import add_audit, add_timeline, enqueue_event
 from payhub.store.models import Order, Payment
 from payhub.store.models import PaymentEvent as PaymentEventRow
+from payhub.store.tables import table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def _apply_report(
     after = next_payment_status(before, event) if event is not None else None
 
     session.execute(
-        insert(PaymentEventRow).values(
+        insert(table_of(PaymentEventRow)).values(
             merchant_id=payment.merchant_id,
             gateway_account_id=account_key,
             payment_id=payment.id,
