@@ -1,12 +1,14 @@
 -- wrk script for `make bench`: POST pre-generated bodies (one JSON document per line).
 --
---   wrk -t T -c C -d D --latency -s bench/webhooks.lua URL -- BODIES PATH T
+--   wrk -t T -c C -d D --latency -s bench/webhooks.lua URL -- BODIES PATH T MODE
 --
--- Thread k of T sends lines k, k+T, k+2T, ... in order, once. A thread that has sent all
--- of its lines resends its last line until every one of its requests is answered, then
--- stops (the bench sizes the file so that this does not happen within -d; it reports the
--- duplicates the hub actually saw). done() prints one line,
--- `BENCH_JSON {...}`, with counts and the latency distribution in microseconds.
+-- Thread k of T sends lines k, k+T, k+2T, ... in order. MODE "cycle" starts over at the
+-- end (for the no-op endpoint, where a body may be reused). MODE "once" sends each line
+-- once: a thread that has sent all of its lines resends its last line until every one of
+-- its requests is answered, then stops. wrk still reports the full -d as the duration
+-- then, so the bench sizes the file for this not to happen and flags it if it does.
+-- done() prints one line, `BENCH_JSON {...}`, with counts and the latency distribution
+-- in microseconds.
 
 local next_id = 0
 
@@ -19,10 +21,13 @@ local requests = {}
 local count = 0
 local sent = 0
 local answered = 0
+local cycle = false
 
 function init(args)
-  local file, path, nthreads = args[1], args[2], tonumber(args[3])
-  assert(file and path and nthreads, "usage: -- BODIES PATH THREADS")
+  local file, path, nthreads, mode = args[1], args[2], tonumber(args[3]), args[4]
+  assert(file and path and nthreads, "usage: -- BODIES PATH THREADS once|cycle")
+  assert(mode == "once" or mode == "cycle", "MODE must be once or cycle")
+  cycle = mode == "cycle"
   local headers = { ["Content-Type"] = "application/json" }
   local index = 0
   for line in io.lines(file) do
@@ -39,6 +44,9 @@ end
 
 function request()
   sent = sent + 1
+  if cycle then
+    return requests[(sent - 1) % count + 1]
+  end
   if sent > count then
     return requests[count]
   end
@@ -47,7 +55,7 @@ end
 
 function response(status, headers, body)
   answered = answered + 1
-  if answered >= count then
+  if not cycle and answered >= count then
     wrk.thread:stop()
   end
 end
