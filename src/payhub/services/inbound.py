@@ -310,9 +310,10 @@ def _apply_notification(
         )
         outcome = apply_report(session, payment, report, now, inbound_request_id=row_id)
         detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
+        inbound_rows = table_of(InboundRow)
         session.execute(
-            update(InboundRow)
-            .where(InboundRow.id == row_id)
+            update(inbound_rows)
+            .where(inbound_rows.c.id == row_id)
             .values(outcome=outcome.value, detail=detail[:500])
         )
         return outcome

@@ -39,23 +39,22 @@ def open_credit_account(session: Session, merchant_id: str, customer_id: str, no
 def _post_entry(session: Session, order: Order, reason: str, amount: int, now: datetime) -> int:
     assert order.customer_id is not None
     # One statement moves the balance and finds the account (created with the order).
+    accounts = table_of(CreditAccount)
     account_id = session.scalar(
-        update(CreditAccount)
+        update(accounts)
         .where(
-            CreditAccount.merchant_id == order.merchant_id,
-            CreditAccount.customer_id == order.customer_id,
+            accounts.c.merchant_id == order.merchant_id,
+            accounts.c.customer_id == order.customer_id,
         )
-        .values(balance=CreditAccount.balance + amount, updated_at=now)
-        .returning(CreditAccount.id)
-        .execution_options(synchronize_session=False)
+        .values(balance=accounts.c.balance + amount, updated_at=now)
+        .returning(accounts.c.id)
     )
     if account_id is None:
         account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
         session.execute(
-            update(CreditAccount)
-            .where(CreditAccount.id == account_id)
-            .values(balance=CreditAccount.balance + amount, updated_at=now)
-            .execution_options(synchronize_session=False)
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(balance=accounts.c.balance + amount, updated_at=now)
         )
     session.execute(
         insert(table_of(CreditEntry)).values(
