@@ -261,7 +261,7 @@ def _inbound_values(
 
 def _insert_inbound(session: Session, values: dict[str, object]) -> int:
     row_id = session.execute(
-        insert(table_of(InboundRow)).values(**values).returning(table_of(InboundRow).c.id)
+        insert(table_of(InboundRow)).returning(table_of(InboundRow).c.id), values
     ).scalar_one()
     return int(row_id)
 

@@ -57,14 +57,15 @@ def _post_entry(session: Session, order: Order, reason: str, amount: int, now: d
             .values(balance=accounts.c.balance + amount, updated_at=now)
         )
     session.execute(
-        insert(table_of(CreditEntry)).values(
+        insert(table_of(CreditEntry)),
+        dict(
             merchant_id=order.merchant_id,
             account_id=account_id,
             order_id=order.id,
             reason=reason,
             amount=amount,
             created_at=now,
-        )
+        ),
     )
     return amount
 

@@ -127,7 +127,8 @@ def _apply_report(
     after = next_payment_status(before, event) if event is not None else None
 
     session.execute(
-        insert(table_of(PaymentEventRow)).values(
+        insert(table_of(PaymentEventRow)),
+        dict(
             merchant_id=payment.merchant_id,
             gateway_account_id=account_key,
             payment_id=payment.id,
@@ -142,7 +143,7 @@ def _apply_report(
             inbound_request_id=inbound_request_id,
             payload=report.payload,
             created_at=now,
-        )
+        ),
     )
     if report.gateway_txn_id and not payment.gateway_txn_id:
         payment.gateway_txn_id = report.gateway_txn_id
