@@ -550,6 +550,8 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
             th.hub, account_id, inproc_sequence, args.duration, args.profile
         )
         result.inproc_count = count
+        if count >= len(inproc_sequence):
+            result.failures.append("the in-process loop ran out of bodies: raise --inproc-orders")
         result.inproc_cpu_ms = cpu_used * 1000 / count if count else 0.0
         result.inproc_rate = count / elapsed if elapsed else 0.0
         result.inproc_p50_ms = percentile(latencies, 50) * 1000
@@ -667,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--orders", type=int, default=12_000, help="orders for the HTTP run")
-    parser.add_argument("--inproc-orders", type=int, default=3_000)
+    parser.add_argument("--inproc-orders", type=int, default=5_000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=64)
