@@ -126,7 +126,8 @@ class Result:
     seed_seconds: float = 0.0
     fsync_ms: float | None = None
     loadavg: str = ""
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # correctness: make bench fails
+    warnings: list[str] = field(default_factory=list)  # sizing: the numbers are suspect
 
     @property
     def verified_rate(self) -> float:
@@ -543,7 +544,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
             result.webhooks.hub_cpu_ms = cpu * 1000 / max(result.http_outcomes["all"], 1)
             print(f"webhooks:  {_fmt(result.webhooks)}", flush=True)
         if result.webhooks.requests >= len(sequence):
-            result.failures.append("wrk ran out of webhook bodies: raise --orders")
+            result.warnings.append("wrk ran out of webhook bodies: raise --orders")
 
         inproc_sequence, _ = with_duplicates(inproc_set.bodies, args.duplicates, seed=3)
         count, elapsed, cpu_used, latencies = run_inprocess(
@@ -551,7 +552,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
         )
         result.inproc_count = count
         if count >= len(inproc_sequence):
-            result.failures.append("the in-process loop ran out of bodies: raise --inproc-orders")
+            result.warnings.append("the in-process loop ran out of bodies: raise --inproc-orders")
         result.inproc_cpu_ms = cpu_used * 1000 / count if count else 0.0
         result.inproc_rate = count / elapsed if elapsed else 0.0
         result.inproc_p50_ms = percentile(latencies, 50) * 1000
@@ -660,6 +661,8 @@ def report(results: list[Result], info: dict[str, str], args: argparse.Namespace
         lines.append(f"{r.backend}: {marks}")
         for failure in r.failures:
             lines.append(f"  FAIL {failure}")
+        for warning in r.warnings:
+            lines.append(f"  WARNING {warning}")
         for name, rows in r.violations.items():
             lines.append(f"  VIOLATION {name}: {rows[:5]}")
     return "\n".join(lines)
