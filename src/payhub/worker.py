@@ -54,7 +54,7 @@ async def run_once(hub: Hub) -> dict[str, int]:
             reconciled += 1
         except Exception:
             log.exception("reconciling %s failed", payment_id)
-    expired = await to_thread.run_sync(expire_due_orders, hub)
+    expired = await expire_due_orders(hub)
     await to_thread.run_sync(idempotency.purge_expired, hub)
     return {**delivered, "reconciled": reconciled, "expired": expired}
 

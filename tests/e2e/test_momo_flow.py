@@ -23,7 +23,13 @@ from payhub.store.models import (
     Payment,
     PaymentEvent,
 )
-from tests.support.hub import HubUnderTest, connect_gateway, make_hub, simulator_app
+from tests.support.hub import (
+    HubUnderTest,
+    connect_gateway,
+    make_hub,
+    run_worker_task,
+    simulator_app,
+)
 from tests.support.servers import free_port, serve_app
 
 pytestmark = pytest.mark.e2e
@@ -574,7 +580,7 @@ def test_order_expires_then_late_momo_payment_goes_to_review(env: Env) -> None:
     order = _order(env, "m-late", [{"sku": "tshirt"}], expires_in_seconds=60)
     payment = _pay(env, order["id"])
     later = env.th.hub.clock.now() + timedelta(minutes=10)
-    assert expire_due_orders(env.th.hub, now=later) == 1
+    assert run_worker_task(env.th.hub, expire_due_orders, later) == 1
     order = _get_order(env, order["id"])
     assert order["status"] == "expired"
     assert order["payments"][0]["status"] == "cancelled"

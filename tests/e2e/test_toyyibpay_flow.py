@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,7 +28,13 @@ from payhub.store.models import (
     OutboxEvent,
     PaymentEvent,
 )
-from tests.support.hub import HubUnderTest, connect_gateway, make_hub, simulator_app
+from tests.support.hub import (
+    HubUnderTest,
+    connect_gateway,
+    make_hub,
+    run_worker_task,
+    simulator_app,
+)
 from tests.support.servers import free_port, serve_app
 
 pytestmark = pytest.mark.e2e
@@ -830,4 +836,43 @@ def test_bank_c_that_finally_fails_fails_the_attempt(env: Env) -> None:
     assert order["payments"][0]["status"] == "failed"
     assert _credits(env)["balance"] == 0
     assert _outbox_types(env).count("payment.failed") == 1
+    _no_violations(env)
+
+
+def test_expiry_inactivates_the_bill_and_releases_stock_once(env: Env) -> None:
+    from payhub.services.checkout import expire_due_orders
+
+    _put_product(env, "tote-my", stock=3)
+    order = _order(
+        env, "my-expire", items=[{"sku": "tote-my", "quantity": 2}], expires_in_seconds=60
+    )
+    payment = _pay(env, order["id"])
+    assert _bill(env, payment)["active"] is True
+    hub = env.th.hub
+    # Not yet due: expiry waits for the grace period after expires_at.
+    assert run_worker_task(hub, expire_due_orders, hub.clock.now() + timedelta(seconds=90)) == 0
+    later = hub.clock.now() + timedelta(minutes=10)
+    assert run_worker_task(hub, expire_due_orders, later) == 1
+    order = _get_order(env, order["id"])
+    assert order["status"] == "expired"
+    assert _bill(env, payment)["active"] is False
+    r = env.sim.post(f"/__sim/pay/{_bill_code(payment)}", json={"bank": "A"})
+    assert r.status_code == 409
+    assert _stock(env, "tote-my") == 3
+    assert run_worker_task(hub, expire_due_orders, later) == 0
+    assert _outbox_types(env).count("order.expired") == 1
+    _no_violations(env)
+
+
+def test_expiry_settles_a_payment_that_went_through_instead_of_expiring(env: Env) -> None:
+    from payhub.services.checkout import expire_due_orders
+
+    order = _order(env, "my-expire-paid", expires_in_seconds=60)
+    payment = _pay(env, order["id"])
+    env.sim.post("/__sim/faults", json={"fault": "drop", "count": 1})
+    _sim_pay(env, payment, "A")  # paid, but the callback never arrives
+    later = env.th.hub.clock.now() + timedelta(minutes=10)
+    assert run_worker_task(env.th.hub, expire_due_orders, later) == 0
+    assert _get_order(env, order["id"])["status"] == "paid"
+    assert _credits(env)["balance"] == 100
     _no_violations(env)

@@ -141,3 +141,23 @@ def simulator_app(
 
 def new_reference() -> str:
     return f"ref-{secrets.token_hex(6)}"
+
+
+def run_worker_task(hub: Hub, task: Any, *args: Any) -> Any:
+    """Run a worker coroutine (e.g. expire_due_orders) from a test thread while the hub's
+    server runs in its own event loop: the task gets its own HTTP client and adapters, as
+    a separate `payhub worker` process would."""
+    import anyio
+
+    async def run() -> Any:
+        server_http = hub.http
+        hub.http = httpx.AsyncClient(timeout=30)
+        hub.forget_adapters()
+        try:
+            return await task(hub, *args)
+        finally:
+            await hub.http.aclose()
+            hub.http = server_http
+            hub.forget_adapters()
+
+    return anyio.run(run)

@@ -35,6 +35,7 @@ from payhub.domain.lifecycle import (
 from payhub.gateways.base import (
     Checkout,
     CheckoutRequest,
+    Gateway,
     GatewayError,
     GatewayStatus,
     GatewayUnavailable,
@@ -391,33 +392,55 @@ def _apply_query(hub: Hub, payment_id: str, report: GatewayReport) -> str:
         return payment.status
 
 
-async def cancel_order(
-    hub: Hub, merchant_id: str, order_id: str, *, actor: str, source_ip: str | None = None
-) -> None:
-    """Cancel the order: live attempts are cancelled at the gateway (best effort), then
-    locally with the stock released exactly once."""
-    with hub.db.transaction() as session:
-        order = get_order(session, merchant_id, order_id)
-        if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
-            raise Conflict(f"order is {order.status}; only unpaid orders can be cancelled")
+def _live_targets(hub: Hub, order_id: str) -> list[tuple[str, Gateway, PaymentRef]]:
+    """The order's attempts a gateway may still take money on, with their adapters."""
+    with hub.db.session() as session:
         live = session.scalars(
             select(Payment).where(
                 Payment.order_id == order_id,
                 Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.UNKNOWN.value]),
+                Payment.gateway_account_id.is_not(None),
             )
         ).all()
-        targets = [
-            (build_adapter(hub, load_account(session, p.gateway_account_id)), payment_ref(p))
+        return [
+            (p.id, build_adapter(hub, load_account(session, p.gateway_account_id)), payment_ref(p))
             for p in live
             if p.gateway_account_id is not None
         ]
-    for adapter, ref in targets:
+
+
+async def _cancel_at_gateways(targets: list[tuple[str, Gateway, PaymentRef]]) -> None:
+    """Best effort: a link that cannot be cancelled (already paid, no cancel API) is left;
+    money arriving on it later goes to review."""
+    for _, adapter, ref in targets:
         try:
             await adapter.cancel(ref)
         except NotSupported:
             continue
         except GatewayError as exc:
             log.warning("gateway cancel of %s failed: %s", ref.reference, type(exc).__name__)
+
+
+def _order_holds_stock(hub: Hub, merchant_id: str, order_id: str) -> None:
+    with hub.db.session() as session:
+        order = get_order(session, merchant_id, order_id)
+        if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
+            raise Conflict(f"order is {order.status}; only unpaid orders can be cancelled")
+
+
+async def cancel_order(
+    hub: Hub, merchant_id: str, order_id: str, *, actor: str, source_ip: str | None = None
+) -> None:
+    """Cancel the order: live attempts are cancelled at the gateway (best effort), then
+    locally with the stock released exactly once."""
+    await to_thread.run_sync(_order_holds_stock, hub, merchant_id, order_id)
+    await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
+    await to_thread.run_sync(_cancel_locally, hub, merchant_id, order_id, actor, source_ip)
+
+
+def _cancel_locally(
+    hub: Hub, merchant_id: str, order_id: str, actor: str, source_ip: str | None
+) -> None:
     now = hub.clock.now()
     with hub.db.transaction() as session:
         order = lock_order(session, order_id)
@@ -433,28 +456,44 @@ async def cancel_order(
         )
 
 
-def expire_due_orders(
+def _due_orders(hub: Hub, now: datetime, grace: timedelta) -> list[str]:
+    with hub.db.session() as session:
+        return list(
+            session.scalars(
+                select(Order.id)
+                .where(
+                    Order.status.in_([s.value for s in ORDER_HOLDS_STOCK]),
+                    Order.expires_at < now - grace,
+                )
+                .order_by(Order.expires_at)
+                .limit(500)
+            )
+        )
+
+
+def _expire_locally(hub: Hub, order_id: str, now: datetime) -> bool:
+    with hub.db.transaction() as session:
+        order = lock_order(session, order_id)
+        if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
+            return False  # paid (or cancelled) meanwhile
+        cancel_order_locally(session, order, now, actor="worker", event=OrderEvent.EXPIRY_REACHED)
+        return True
+
+
+async def expire_due_orders(
     hub: Hub, now: datetime | None = None, grace: timedelta = timedelta(minutes=2)
 ) -> int:
-    """Expire unpaid orders past their expiry (plus a grace period for late notices)."""
+    """Expire unpaid orders past their expiry plus a grace period for late notices.
+
+    Each order's live attempts are queried first (a payment that went through settles
+    instead of expiring), then cancelled at their gateways, then the order expires and
+    its stock is released once."""
     now = now or hub.clock.now()
     count = 0
-    with hub.db.transaction() as session:
-        due = session.scalars(
-            select(Order.id)
-            .where(
-                Order.status.in_([s.value for s in ORDER_HOLDS_STOCK]),
-                Order.expires_at < now - grace,
-            )
-            .limit(500)
-        ).all()
-    for order_id in due:
-        with hub.db.transaction() as session:
-            order = lock_order(session, order_id)
-            if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
-                continue
-            cancel_order_locally(
-                session, order, now, actor="worker", event=OrderEvent.EXPIRY_REACHED
-            )
+    for order_id in await to_thread.run_sync(_due_orders, hub, now, grace):
+        for payment_id, _, _ in await to_thread.run_sync(_live_targets, hub, order_id):
+            await refresh_payment(hub, payment_id)
+        await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
+        if await to_thread.run_sync(_expire_locally, hub, order_id, now):
             count += 1
     return count
