@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Annotated
 
@@ -38,6 +37,13 @@ def _hub() -> Hub:
     return hub
 
 
+def _configure_logging() -> None:
+    from payhub.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+
 def _pairs(values: list[str], what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values:
@@ -53,8 +59,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the hub's HTTP server."""
     from payhub.asgi import create_app
 
-    logging.basicConfig(level=get_settings().log_level.upper())
-    uvicorn.run(create_app(_hub()), host=host, port=port, log_level="warning")
+    _configure_logging()
+    uvicorn.run(create_app(_hub()), host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -62,7 +68,7 @@ def worker(interval: float = 5.0) -> None:
     """Deliver events, reconcile pending attempts and expire orders, forever."""
     from payhub.worker import run_forever
 
-    logging.basicConfig(level=get_settings().log_level.upper())
+    _configure_logging()
     asyncio.run(run_forever(_hub(), interval))
 
 
@@ -85,6 +91,7 @@ def demo(
     """Everything on one machine: SQLite, hub, worker and every gateway's sandbox."""
     from payhub.demo import run_demo
 
+    _configure_logging()
     asyncio.run(run_demo(port=port, reset=reset))
 
 

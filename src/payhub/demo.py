@@ -69,7 +69,7 @@ PRODUCTS: list[dict[str, Any]] = [
 
 
 def _server(app: Any, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     return uvicorn.Server(config)
 
 

@@ -3,6 +3,7 @@ and PostgreSQL. Checks the money invariants in SQL after every scenario."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from payhub.gateways.registry import entry
 from payhub.store.invariants import check_invariants
 from payhub.store.models import AuditEntry, CreditEntry, InboundRequest, OutboxEvent
 from tests.support.hub import HubUnderTest, connect_gateway, make_hub, simulator_app
@@ -84,7 +86,8 @@ def _no_violations(env: Env) -> None:
 
 
 @pytest.mark.tz
-def test_credit_pack_paid_once(env: Env) -> None:
+def test_credit_pack_paid_once(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     order = _order(env, "o-1")
     assert order["status"] == "awaiting_payment" and order["credits"] == 100
     payment = _pay(env, order["id"])
@@ -110,6 +113,12 @@ def test_credit_pack_paid_once(env: Env) -> None:
     assert r.status_code == 409
     assert r.json()["type"].endswith("/order-already-paid")
     _no_violations(env)
+    # Every log line of hub, simulator and HTTP clients during the flow: no credential.
+    profile = entry("payos").sandbox_profile().credentials
+    assert caplog.records, "nothing was logged: the check below would prove nothing"
+    for name in ("api_key", "checksum_key"):
+        assert profile[name] not in caplog.text
+    assert env.th.api_key not in caplog.text
 
 
 def test_tampered_webhook_changes_nothing_and_is_audited(env: Env) -> None:
