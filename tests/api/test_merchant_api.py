@@ -135,3 +135,66 @@ async def test_openapi_is_served(client: tuple[HubUnderTest, httpx.AsyncClient])
     spec = (await c.get("/openapi.json")).json()
     assert "/v1/orders" in spec["paths"]
     assert (await c.get("/docs")).status_code == 200
+
+
+async def test_customer_token_verified_against_a_jwks(
+    client: tuple[HubUnderTest, httpx.AsyncClient],
+) -> None:
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.support.servers import serve_app
+
+    th, c = client
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]})
+
+    async def keys(_: object) -> Response:
+        return Response(jwks, media_type="application/json")
+
+    order = (await c.post("/v1/orders", json=ORDER)).json()
+    claims = {"sub": "bob", "mid": th.merchant_id, "exp": int(time.time()) + 60}
+    with serve_app(Starlette(routes=[Route("/jwks.json", keys)])) as origin:
+        th.hub.settings.customer_jwks_url = f"{origin}/jwks.json"
+        good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+        r = await c.get(f"/v1/orders/{order['id']}", headers={"Authorization": f"Bearer {good}"})
+        assert r.status_code == 200, r.text
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"})
+        r = await c.get(f"/v1/orders/{order['id']}", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401
+
+
+async def test_orders_list_filters_and_pages(
+    client: tuple[HubUnderTest, httpx.AsyncClient],
+) -> None:
+    _, c = client
+    for i in range(5):
+        body = {
+            **ORDER,
+            "merchant_reference": f"p-{i}",
+            "customer": {"external_id": "carol" if i % 2 else "dave"},
+        }
+        assert (await c.post("/v1/orders", json=body)).status_code == 201
+    page1 = (await c.get("/v1/orders", params={"limit": 2})).json()
+    assert len(page1["data"]) == 2 and page1["has_more"] is True
+    page2 = (
+        await c.get("/v1/orders", params={"limit": 2, "starting_after": page1["next_cursor"]})
+    ).json()
+    page3 = (
+        await c.get("/v1/orders", params={"limit": 2, "starting_after": page2["next_cursor"]})
+    ).json()
+    refs = [o["merchant_reference"] for p in (page1, page2, page3) for o in p["data"]]
+    assert sorted(refs) == [f"p-{i}" for i in range(5)] and len(set(refs)) == 5
+    assert page3["has_more"] is False
+    carol = (await c.get("/v1/orders", params={"customer": "carol"})).json()["data"]
+    assert sorted(o["merchant_reference"] for o in carol) == ["p-1", "p-3"]
+    paid = (await c.get("/v1/orders", params={"status": "paid"})).json()["data"]
+    assert paid == []
+    bad = await c.get("/v1/orders", params={"starting_after": "ord_nope"})
+    assert bad.status_code == 422
