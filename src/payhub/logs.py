@@ -34,5 +34,6 @@ def configure_logging(level: str = "info", *, json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):
+    # Library chatter (each request, each migration step, server start-up) only on debug.
+    for noisy in ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
