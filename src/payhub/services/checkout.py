@@ -7,11 +7,12 @@ lost answer leaves an `unknown` attempt that a query can resolve, never a paymen
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from anyio import to_thread
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from payhub.clock import as_utc
 from payhub.domain.errors import (
@@ -111,8 +112,7 @@ async def start_payment(
     if isinstance(prepared, StartedPayment):
         return prepared
     request, account_id, payment_id = prepared
-    with hub.db.transaction() as session:
-        adapter = build_adapter(hub, load_account(session, account_id))
+    adapter = await to_thread.run_sync(_adapter_for_account, hub, account_id)
     try:
         checkout = await adapter.create_checkout(_with_options(request, client_ip, options or {}))
     except GatewayUnavailable as exc:
@@ -150,8 +150,6 @@ async def start_payment(
 def _with_options(
     request: CheckoutRequest, client_ip: str, options: dict[str, str]
 ) -> CheckoutRequest:
-    from dataclasses import replace
-
     return replace(request, client_ip=client_ip, options={**request.options, **options})
 
 
@@ -253,10 +251,7 @@ def _prepare_attempt(
         return request, account.id, payment.id
 
 
-def _line_items(session: object, order: Order) -> tuple[LineItem, ...]:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _line_items(session: Session, order: Order) -> tuple[LineItem, ...]:
     rows = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
     return tuple(
         LineItem(
@@ -266,10 +261,7 @@ def _line_items(session: object, order: Order) -> tuple[LineItem, ...]:
     )
 
 
-def _payer(session: object, order: Order) -> Payer:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _payer(session: Session, order: Order) -> Payer:
     if order.customer_id is None:
         return Payer()
     c = session.get(Customer, order.customer_id)
@@ -354,30 +346,47 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
-async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
-    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
-    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
-    with hub.db.transaction() as session:
+def _adapter_for_account(hub: Hub, account_id: str) -> Gateway:
+    with hub.db.session() as session:
+        return build_adapter(hub, load_account(session, account_id))
+
+
+def _query_target(
+    hub: Hub, payment_id: str, merchant_id: str | None
+) -> tuple[Gateway, PaymentRef] | str:
+    """What to ask the gateway about the attempt, or its status when it cannot be asked."""
+    with hub.db.session() as session:
         payment = session.scalar(select(Payment).where(Payment.id == payment_id))
         if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
             raise NotFound(f"no payment {payment_id}")
         if payment.gateway_reference.startswith("pending:") or payment.gateway_account_id is None:
             return payment.status
-        adapter = build_adapter(hub, load_account(session, payment.gateway_account_id))
-        ref = payment_ref(payment)
+        return build_adapter(hub, load_account(session, payment.gateway_account_id)), payment_ref(
+            payment
+        )
+
+
+def _current_status(hub: Hub, payment_id: str) -> str:
+    with hub.db.session() as session:
+        status = session.scalar(select(Payment.status).where(Payment.id == payment_id))
+        assert status is not None
+        return status
+
+
+async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
+    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
+    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
+    target = await to_thread.run_sync(_query_target, hub, payment_id, merchant_id)
+    if isinstance(target, str):
+        return target
+    adapter, ref = target
     try:
         status = await adapter.query(ref)
     except (NotSupported, GatewayError) as exc:
         log.info("query of %s failed: %s", payment_id, type(exc).__name__)
-        with hub.db.transaction() as session:
-            current = session.scalar(select(Payment).where(Payment.id == payment_id))
-            assert current is not None
-            return current.status
+        return await to_thread.run_sync(_current_status, hub, payment_id)
     if status.status == GatewayStatus.UNKNOWN:
-        with hub.db.transaction() as session:
-            current = session.scalar(select(Payment).where(Payment.id == payment_id))
-            assert current is not None
-            return current.status
+        return await to_thread.run_sync(_current_status, hub, payment_id)
     return await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
 
 
