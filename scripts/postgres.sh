@@ -158,6 +158,8 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }
 
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 start() {
   if is_running; then
     say "already running (data $DATA)"
@@ -172,8 +174,17 @@ start() {
     if [ "$(stat -c %U "$DATA")" != "$RUN_AS" ]; then chown -R "$RUN_AS": "$BASE"; fi
   fi
   as_owner mkdir -p "$SOCKDIR"
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    die "port $PORT on 127.0.0.1 is taken by another process; set PAYHUB_TEST_PG_PORT"
+  if port_taken "$PORT"; then
+    if [ -n "${PAYHUB_TEST_PG_PORT:-}" ]; then
+      die "port $PORT on 127.0.0.1 is taken by another process; set PAYHUB_TEST_PG_PORT"
+    fi
+    # The default port is busy (another checkout's cluster, say): take the next free one.
+    # `url` reads the port back from postmaster.pid, so callers need not know.
+    local candidate
+    for candidate in $(seq $((PORT + 1)) $((PORT + 50))); do
+      if ! port_taken "$candidate"; then PORT="$candidate"; break; fi
+    done
+    if port_taken "$PORT"; then die "no free port in $PORT..$((PORT + 50)); set PAYHUB_TEST_PG_PORT"; fi
   fi
   say "starting on 127.0.0.1:$PORT (log: $LOG)"
   if ! as_owner "$BINDIR/pg_ctl" start -D "$DATA" -l "$LOG" -w -t 60 \
