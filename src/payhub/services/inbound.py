@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from anyio import to_thread
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,14 @@ from payhub.store.models import PaymentEvent as PaymentEventRow
 from payhub.store.tables import table_of
 
 log = logging.getLogger(__name__)
+
+_INBOUND = table_of(InboundRow)
+_INSERT_INBOUND = insert(_INBOUND).returning(_INBOUND.c.id)
+_SET_INBOUND_OUTCOME = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("p_id"))
+    .values(outcome=bindparam("p_outcome"), detail=bindparam("p_detail"))
+)
 
 _SETTLING = frozenset(
     {GatewayStatus.SUCCEEDED, GatewayStatus.PARTIALLY_PAID, GatewayStatus.AUTHORIZED}
@@ -260,9 +268,7 @@ def _inbound_values(
 
 
 def _insert_inbound(session: Session, values: dict[str, object]) -> int:
-    row_id = session.execute(
-        insert(table_of(InboundRow)).returning(table_of(InboundRow).c.id), values
-    ).scalar_one()
+    row_id = session.execute(_INSERT_INBOUND, values).scalar_one()
     return int(row_id)
 
 
@@ -310,11 +316,9 @@ def _apply_notification(
         )
         outcome = apply_report(session, payment, report, now, inbound_request_id=row_id)
         detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
-        inbound_rows = table_of(InboundRow)
         session.execute(
-            update(inbound_rows)
-            .where(inbound_rows.c.id == row_id)
-            .values(outcome=outcome.value, detail=detail[:500])
+            _SET_INBOUND_OUTCOME,
+            {"p_id": row_id, "p_outcome": outcome.value, "p_detail": detail[:500]},
         )
         return outcome
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import CreditAccount, CreditEntry, Order
@@ -36,28 +36,43 @@ def open_credit_account(session: Session, merchant_id: str, customer_id: str, no
     return account.id
 
 
+_ACCOUNTS = table_of(CreditAccount)
+# One statement moves the balance and finds the account (created with the order).
+_POST_TO_CUSTOMER = (
+    update(_ACCOUNTS)
+    .where(
+        _ACCOUNTS.c.merchant_id == bindparam("p_merchant"),
+        _ACCOUNTS.c.customer_id == bindparam("p_customer"),
+    )
+    .values(balance=_ACCOUNTS.c.balance + bindparam("p_amount"), updated_at=bindparam("p_now"))
+    .returning(_ACCOUNTS.c.id)
+)
+_POST_TO_ACCOUNT = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("p_account"))
+    .values(balance=_ACCOUNTS.c.balance + bindparam("p_amount"), updated_at=bindparam("p_now"))
+)
+_INSERT_ENTRY = insert(table_of(CreditEntry))
+
+
 def _post_entry(session: Session, order: Order, reason: str, amount: int, now: datetime) -> int:
     assert order.customer_id is not None
-    # One statement moves the balance and finds the account (created with the order).
-    accounts = table_of(CreditAccount)
     account_id = session.scalar(
-        update(accounts)
-        .where(
-            accounts.c.merchant_id == order.merchant_id,
-            accounts.c.customer_id == order.customer_id,
-        )
-        .values(balance=accounts.c.balance + amount, updated_at=now)
-        .returning(accounts.c.id)
+        _POST_TO_CUSTOMER,
+        {
+            "p_merchant": order.merchant_id,
+            "p_customer": order.customer_id,
+            "p_amount": amount,
+            "p_now": now,
+        },
     )
     if account_id is None:
         account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
         session.execute(
-            update(accounts)
-            .where(accounts.c.id == account_id)
-            .values(balance=accounts.c.balance + amount, updated_at=now)
+            _POST_TO_ACCOUNT, {"p_account": account_id, "p_amount": amount, "p_now": now}
         )
     session.execute(
-        insert(table_of(CreditEntry)),
+        _INSERT_ENTRY,
         dict(
             merchant_id=order.merchant_id,
             account_id=account_id,

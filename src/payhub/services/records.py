@@ -13,6 +13,10 @@ from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
 from payhub.store.tables import table_of
 
+_INSERT_AUDIT = insert(table_of(AuditEntry))
+_INSERT_TIMELINE = insert(table_of(TimelineEntry))
+_INSERT_OUTBOX = insert(table_of(OutboxEvent))
+
 
 def add_audit(
     session: Session,
@@ -30,7 +34,7 @@ def add_audit(
     # Values go as parameters, not .values(): the statement is then built and cached once
     # instead of a bound literal (and its cache key) being made per column per call.
     session.execute(
-        insert(table_of(AuditEntry)),
+        _INSERT_AUDIT,
         dict(
             merchant_id=merchant_id,
             actor=actor,
@@ -55,7 +59,7 @@ def add_timeline(
     payment_id: str | None = None,
 ) -> None:
     session.execute(
-        insert(table_of(TimelineEntry)),
+        _INSERT_TIMELINE,
         dict(
             merchant_id=merchant_id,
             order_id=order_id,
@@ -80,7 +84,7 @@ def enqueue_event(
     (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
     session.execute(
-        insert(table_of(OutboxEvent)),
+        _INSERT_OUTBOX,
         dict(
             id=event_id,
             merchant_id=merchant_id,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from payhub.domain.amounts import AmountCheck, check_amount
@@ -62,23 +62,40 @@ _EVENT_FOR_STATUS = {
 }
 
 
+# Built once: statements on the webhook path take their values as parameters, so
+# SQLAlchemy neither rebuilds them nor recomputes their cache keys per call.
+_LOCK_PAYMENT = select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
+_LOCK_PAYMENT_BY_REFERENCE = (
+    select(Payment)
+    .where(
+        Payment.gateway_account_id == bindparam("account_id"),
+        Payment.gateway_reference == bindparam("reference"),
+    )
+    .with_for_update()
+)
+_LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
+_FIND_EVENT = select(PaymentEventRow.id).where(
+    PaymentEventRow.gateway_account_id == bindparam("account_key"),
+    PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
+)
+_INSERT_EVENT = insert(table_of(PaymentEventRow))
+
+
 def lock_payment(session: Session, payment_id: str) -> Payment | None:
     """The attempt, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the
     BEGIN IMMEDIATE write lock already serialises writers)."""
-    return session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    return session.scalar(_LOCK_PAYMENT, {"payment_id": payment_id})
 
 
 def lock_payment_by_reference(session: Session, account_id: str, reference: str) -> Payment | None:
     """The attempt an inbound notification names, locked for this transaction."""
     return session.scalar(
-        select(Payment)
-        .where(Payment.gateway_account_id == account_id, Payment.gateway_reference == reference)
-        .with_for_update()
+        _LOCK_PAYMENT_BY_REFERENCE, {"account_id": account_id, "reference": reference}
     )
 
 
 def lock_order(session: Session, order_id: str) -> Order:
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    order = session.scalar(_LOCK_ORDER, {"order_id": order_id})
     assert order is not None
     return order
 
@@ -113,10 +130,7 @@ def _apply_report(
 ) -> ApplyOutcome:
     account_key = event_account_key(payment)
     duplicate = session.scalar(
-        select(PaymentEventRow.id).where(
-            PaymentEventRow.gateway_account_id == account_key,
-            PaymentEventRow.dedupe_key == report.dedupe_key,
-        )
+        _FIND_EVENT, {"account_key": account_key, "dedupe_key": report.dedupe_key}
     )
     if duplicate is not None:
         return ApplyOutcome.DUPLICATE
@@ -127,7 +141,7 @@ def _apply_report(
     after = next_payment_status(before, event) if event is not None else None
 
     session.execute(
-        insert(table_of(PaymentEventRow)),
+        _INSERT_EVENT,
         dict(
             merchant_id=payment.merchant_id,
             gateway_account_id=account_key,
