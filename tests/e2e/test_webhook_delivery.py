@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -117,7 +118,7 @@ def test_order_paid_is_signed_and_retried_with_a_stable_id(env: Env) -> None:
         assert payload["type"] == "order.paid"
         assert payload["data"]["order_id"] == order["id"]
         assert payload["data"]["credits_granted"] == 100
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         headers, body = env.receiver.received[-1]
         verifier.verify(body.replace(b"100", b"999"), headers)
     log = env.api.get(f"/v1/events/{ids.pop()}").json()

@@ -59,7 +59,7 @@ class OrderIn(BaseModel):
 
 
 class PaymentIn(BaseModel):
-    gateway: str = Field(description="payos | vnpay | momo | toyyibpay")
+    gateway: str = Field(description="a gateway name, as listed by GET /v1/gateways")
     options: dict[str, str] = Field(default_factory=dict)
 
 

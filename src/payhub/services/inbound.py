@@ -43,11 +43,11 @@ from payhub.services.records import add_audit
 from payhub.services.settlement import (
     GatewayReport,
     apply_report,
+    event_recorded,
     lock_payment_by_reference,
 )
-from payhub.store.models import GatewayAccount, Payment
+from payhub.store.models import GatewayAccount, Order, Payment
 from payhub.store.models import InboundRequest as InboundRow
-from payhub.store.models import PaymentEvent as PaymentEventRow
 from payhub.store.tables import table_of
 
 log = logging.getLogger(__name__)
@@ -111,28 +111,10 @@ async def receive_notification(
     try:
         notification = adapter.verify_notification(raw)
     except InvalidSignature as exc:
-        await to_thread.run_sync(
-            _record_rejected,
-            hub,
-            gateway,
-            account.id,
-            account.merchant_id,
-            raw,
-            ApplyOutcome.INVALID_SIGNATURE.value,
-            exc.message,
-        )
+        await _reject(hub, account, raw, ApplyOutcome.INVALID_SIGNATURE, exc.message)
         return adapter.notification_reply(ApplyOutcome.INVALID_SIGNATURE)
     except MalformedNotification as exc:
-        await to_thread.run_sync(
-            _record_rejected,
-            hub,
-            gateway,
-            account.id,
-            account.merchant_id,
-            raw,
-            ApplyOutcome.MALFORMED.value,
-            exc.message,
-        )
+        await _reject(hub, account, raw, ApplyOutcome.MALFORMED, exc.message)
         return adapter.notification_reply(ApplyOutcome.MALFORMED)
 
     report = GatewayReport(
@@ -170,32 +152,32 @@ async def receive_notification(
     return adapter.notification_reply(outcome)
 
 
+async def _reject(
+    hub: Hub, account: _Account, raw: InboundRequest, outcome: ApplyOutcome, detail: str
+) -> None:
+    await to_thread.run_sync(
+        _record_rejected,
+        hub,
+        account.gateway,
+        account.id,
+        account.merchant_id,
+        raw,
+        outcome.value,
+        detail,
+    )
+
+
 async def _record_error(
     hub: Hub, gateway: str, account: _Account, raw: InboundRequest
 ) -> ApplyOutcome:
     log.exception("applying a %s notification failed", gateway)
-    await to_thread.run_sync(
-        _record_rejected,
-        hub,
-        gateway,
-        account.id,
-        account.merchant_id,
-        raw,
-        ApplyOutcome.ERROR.value,
-        "internal error; the gateway will retry",
-    )
+    await _reject(hub, account, raw, ApplyOutcome.ERROR, "internal error; the gateway will retry")
     return ApplyOutcome.ERROR
 
 
 def _event_recorded(hub: Hub, account_id: str, dedupe_key: str) -> bool:
     with hub.db.session() as session:
-        found = session.scalar(
-            select(PaymentEventRow.id).where(
-                PaymentEventRow.gateway_account_id == account_id,
-                PaymentEventRow.dedupe_key == dedupe_key,
-            )
-        )
-        return found is not None
+        return event_recorded(session, account_id, dedupe_key)
 
 
 async def _confirm_by_query(
@@ -283,7 +265,6 @@ def _apply_notification(
     now = hub.clock.now()
     with hub.db.transaction() as session:
         payment = lock_payment_by_reference(session, account.id, reference)
-        payment_id = payment.id if payment is not None else None
         if payment is None:
             _insert_inbound(
                 session,
@@ -310,7 +291,7 @@ def _apply_notification(
                 "notification",
                 "processing",
                 "",
-                payment_id,
+                payment.id,
                 now,
             ),
         )
@@ -450,8 +431,6 @@ def _record_return(
 
 
 def _return_view(hub: Hub, payment_id: str, claimed: ReturnInfo | None) -> ReturnView:
-    from payhub.store.models import Order
-
     with hub.db.session() as session:
         payment = session.scalar(select(Payment).where(Payment.id == payment_id))
         assert payment is not None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from payhub.money import Money, UnknownCurrency, exponent_of
 from payhub.services import inventory, ledger
 from payhub.services.context import Hub
 from payhub.services.records import add_timeline, enqueue_event
-from payhub.services.settlement import lock_order, transition_order
+from payhub.services.settlement import transition_order
 from payhub.store.ids import new_id
 from payhub.store.models import Customer, Order, OrderItem, Payment, Product, TimelineEntry
 
@@ -356,20 +356,11 @@ def list_orders(
     }
 
 
-def count_orders(session: Session, merchant_id: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Order).where(Order.merchant_id == merchant_id)
-        )
-        or 0
-    )
-
-
 def cancel_order_locally(
     session: Session, order: Order, now: datetime, *, actor: str, event: OrderEvent
-) -> list[Payment]:
-    """Cancel/expire the order and its live attempts, release stock once. Returns the
-    attempts that were live (the caller cancels them at the gateway)."""
+) -> None:
+    """Cancel/expire the order and its live attempts, release stock once (the caller has
+    already cancelled them at the gateway, best effort)."""
     if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
         raise Conflict(f"order is {order.status}; only unpaid orders can be cancelled")
     live = session.scalars(
@@ -393,9 +384,3 @@ def cancel_order_locally(
         payload={"order_id": order.id, "merchant_reference": order.merchant_reference},
         now=now,
     )
-    return list(live)
-
-
-def lock_order_for(session: Session, merchant_id: str, order_id: str) -> Order:
-    get_order(session, merchant_id, order_id)
-    return lock_order(session, order_id)

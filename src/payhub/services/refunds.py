@@ -148,7 +148,7 @@ def _open_refund(
                 payment=payment_ref(payment),
                 reference=refund.reference,
                 amount=Money(value, payment.currency),
-                full=value == captured and _reserved(session, payment_id) == value,
+                full=value == captured,  # value <= what is left <= captured
                 reason=reason or "refund",
                 now=now,
                 requested_by=actor[:30],

@@ -100,6 +100,12 @@ def lock_order(session: Session, order_id: str) -> Order:
     return order
 
 
+def event_recorded(session: Session, account_key: str, dedupe_key: str) -> bool:
+    """Whether the fact with this dedupe key is already recorded for the account."""
+    found = session.scalar(_FIND_EVENT, {"account_key": account_key, "dedupe_key": dedupe_key})
+    return found is not None
+
+
 def event_account_key(payment: Payment) -> str:
     """The scope of dedupe keys: the gateway account, or the merchant for manual payments."""
     return payment.gateway_account_id or f"manual:{payment.merchant_id}"
@@ -129,10 +135,7 @@ def _apply_report(
     inbound_request_id: int | None,
 ) -> ApplyOutcome:
     account_key = event_account_key(payment)
-    duplicate = session.scalar(
-        _FIND_EVENT, {"account_key": account_key, "dedupe_key": report.dedupe_key}
-    )
-    if duplicate is not None:
+    if event_recorded(session, account_key, report.dedupe_key):
         return ApplyOutcome.DUPLICATE
 
     order = lock_order(session, payment.order_id)
