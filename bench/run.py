@@ -11,8 +11,9 @@ For each database:
    a. the no-op JSON endpoint of the same app (POST /__noop, same bodies), then
    b. the webhooks (POST /callbacks/payos/{account}), each verified and durably committed
       before it is answered.
-3. The same verify + durable commit in-process, one at a time, without HTTP
-   (services.inbound's own steps), over a second set of orders.
+3. The same pipeline in-process, without HTTP: as many concurrent tasks as wrk has
+   connections call services.inbound.receive_notification (verify + durable commit), over a
+   second set of orders.
 4. The money invariants (payhub.store.invariants), and credit grants == paid orders.
 
     uv run python -m bench.run [--orders 12000] [--duration 10] [--backends sqlite,postgres]
@@ -41,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import psycopg
 from sqlalchemy import Engine, text
@@ -50,15 +52,9 @@ from tests.support.postgres import _conninfo, fresh_database, postgres_url
 from tests.support.servers import free_port
 
 from bench.seed import Seeded, seed_orders, setup_hub, with_duplicates, write_bodies
-from payhub.gateways.base import ApplyOutcome, InboundRequest
+from payhub.gateways.base import InboundRequest
 from payhub.services.context import Hub
-from payhub.services.inbound import (
-    _apply_notification,
-    _cached_account,
-    _jsonable_payload,
-    _load_account,
-)
-from payhub.services.settlement import GatewayReport
+from payhub.services.inbound import receive_notification
 from payhub.store.invariants import check_invariants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -316,55 +312,57 @@ def run_wrk(
 # --------------------------------------------------------------------------- in-process
 
 
-def process_one(hub: Hub, account_id: str, raw: InboundRequest) -> ApplyOutcome:
-    """services.inbound.receive_notification's steps, called directly: the account (cached
-    with its adapter), verify the signature over the raw bytes, then the one durable
-    transaction that records and applies the event."""
-    account = _cached_account(hub, "payos", account_id) or _load_account(hub, "payos", account_id)
-    assert account is not None
-    notification = account.adapter.verify_notification(raw)
-    report = GatewayReport(
-        status=notification.status,
-        dedupe_key=notification.dedupe_key,
-        gateway_code=notification.gateway_code,
-        amount=notification.amount,
-        source="notification",
-        message=notification.message,
-        gateway_txn_id=notification.gateway_txn_id,
-        payload=_jsonable_payload(notification),
-    )
-    # One at a time, no copy can race this one: an IntegrityError would be a bug, so it raises.
-    return _apply_notification(hub, "payos", account, raw, notification.reference, report)
+async def _drive_inprocess(
+    hub: Hub, account_id: str, sequence: list[bytes], seconds: float, concurrency: int
+) -> tuple[int, list[float]]:
+    """`concurrency` tasks feed the bodies, in order, to services.inbound.receive_notification:
+    the whole pipeline (cached account, verify over the raw bytes, the durable write), no HTTP."""
+    path = f"/callbacks/payos/{account_id}"
+    latencies: list[float] = []
+    bodies = iter(sequence)
+    deadline = time.perf_counter() + seconds
+
+    async def feed() -> None:
+        for body in bodies:
+            t0 = time.perf_counter()
+            raw = InboundRequest(
+                method="POST",
+                path=path,
+                query_string=b"",
+                headers={"content-type": "application/json", "content-length": str(len(body))},
+                body=body,
+                remote_addr="127.0.0.1",
+            )
+            reply = await receive_notification(hub, "payos", account_id, raw)
+            if reply.status_code != 200:  # each inbound row's outcome is checked afterwards
+                raise RuntimeError(
+                    f"in-process webhook answered {reply.status_code} {reply.body!r}"
+                )
+            t1 = time.perf_counter()
+            latencies.append(t1 - t0)
+            if t1 > deadline:
+                return
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(feed)
+    return len(latencies), latencies
 
 
 def run_inprocess(
-    hub: Hub, account_id: str, sequence: list[bytes], seconds: float, profile: bool
+    hub: Hub,
+    account_id: str,
+    sequence: list[bytes],
+    seconds: float,
+    profile: bool,
+    concurrency: int,
 ) -> tuple[int, float, float, list[float]]:
-    path = f"/callbacks/payos/{account_id}"
-    latencies: list[float] = []
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     cpu = time.process_time()
-    deadline = start + seconds
     if profiler:
         profiler.enable()
-    for body in sequence:
-        t0 = time.perf_counter()
-        raw = InboundRequest(
-            method="POST",
-            path=path,
-            query_string=b"",
-            headers={"content-type": "application/json", "content-length": str(len(body))},
-            body=body,
-            remote_addr="127.0.0.1",
-        )
-        outcome = process_one(hub, account_id, raw)
-        if outcome not in (ApplyOutcome.APPLIED, ApplyOutcome.DUPLICATE):
-            raise RuntimeError(f"in-process webhook was {outcome}")
-        t1 = time.perf_counter()
-        latencies.append(t1 - t0)
-        if t1 > deadline:
-            break
+    count, latencies = anyio.run(_drive_inprocess, hub, account_id, sequence, seconds, concurrency)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
     if profiler:
@@ -373,7 +371,7 @@ def run_inprocess(
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         print("--- (top 25 by own time)")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    return len(latencies), elapsed, cpu, latencies
+    return count, elapsed, cpu, latencies
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -548,7 +546,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> Result:
 
         inproc_sequence, _ = with_duplicates(inproc_set.bodies, args.duplicates, seed=3)
         count, elapsed, cpu_used, latencies = run_inprocess(
-            th.hub, account_id, inproc_sequence, args.duration, args.profile
+            th.hub, account_id, inproc_sequence, args.duration, args.profile, args.connections
         )
         result.inproc_count = count
         if count >= len(inproc_sequence):

@@ -44,7 +44,7 @@ from payhub.services.settlement import (
     GatewayReport,
     apply_report,
     event_recorded,
-    lock_payment_by_reference,
+    lock_rows_by_reference,
 )
 from payhub.store.models import GatewayAccount, Order, Payment
 from payhub.store.models import InboundRequest as InboundRow
@@ -103,8 +103,15 @@ async def receive_notification(
     if account is None:
         account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
     if account is None:
-        await to_thread.run_sync(
-            _record_rejected, hub, gateway, None, None, raw, "unknown_account", "no such account"
+        await hub.db.run_write(
+            _record_rejected,
+            hub.clock.now(),
+            gateway,
+            None,
+            None,
+            raw,
+            "unknown_account",
+            "no such account",
         )
         return Reply(404, b'{"error":"unknown gateway account"}', "application/json")
     adapter = account.adapter
@@ -130,15 +137,23 @@ async def receive_notification(
     if adapter.capabilities.notification_needs_confirmation and notification.status in _SETTLING:
         confirmed = await _confirm_by_query(hub, account, adapter, notification)
         if confirmed is None:
-            outcome = await to_thread.run_sync(
-                _record_unconfirmed, hub, gateway, account, raw, notification
+            found = await to_thread.run_sync(_find_payment, hub, account.id, notification.reference)
+            outcome = ApplyOutcome.UNKNOWN_PAYMENT if found is None else ApplyOutcome.ERROR
+            await _reject(
+                hub, account, raw, outcome, "valid hash but not confirmed by query; nothing settled"
             )
             return adapter.notification_reply(outcome)
         report = confirmed
 
     try:
-        outcome = await to_thread.run_sync(
-            _apply_notification, hub, gateway, account, raw, notification.reference, report
+        outcome = await hub.db.run_write(
+            _apply_notification,
+            hub.clock.now(),
+            gateway,
+            account,
+            raw,
+            notification.reference,
+            report,
         )
     except IntegrityError:
         # A concurrent copy of the same event won the race (PostgreSQL); it is recorded.
@@ -155,9 +170,9 @@ async def receive_notification(
 async def _reject(
     hub: Hub, account: _Account, raw: InboundRequest, outcome: ApplyOutcome, detail: str
 ) -> None:
-    await to_thread.run_sync(
+    await hub.db.run_write(
         _record_rejected,
-        hub,
+        hub.clock.now(),
         account.gateway,
         account.id,
         account.merchant_id,
@@ -255,33 +270,18 @@ def _insert_inbound(session: Session, values: dict[str, object]) -> int:
 
 
 def _apply_notification(
-    hub: Hub,
+    session: Session,
+    now: datetime,
     gateway: str,
     account: _Account,
     raw: InboundRequest,
     reference: str,
     report: GatewayReport,
 ) -> ApplyOutcome:
-    now = hub.clock.now()
-    with hub.db.transaction() as session:
-        payment = lock_payment_by_reference(session, account.id, reference)
-        if payment is None:
-            _insert_inbound(
-                session,
-                _inbound_values(
-                    gateway,
-                    account.id,
-                    account.merchant_id,
-                    raw,
-                    "notification",
-                    ApplyOutcome.UNKNOWN_PAYMENT.value,
-                    f"verified, but no attempt {reference} here",
-                    None,
-                    now,
-                ),
-            )
-            return ApplyOutcome.UNKNOWN_PAYMENT
-        row_id = _insert_inbound(
+    """Step 3 of the pipeline, inside the caller's transaction (see Database.run_write)."""
+    locked = lock_rows_by_reference(session, account.id, reference)
+    if locked is None:
+        _insert_inbound(
             session,
             _inbound_values(
                 gateway,
@@ -289,23 +289,40 @@ def _apply_notification(
                 account.merchant_id,
                 raw,
                 "notification",
-                "processing",
-                "",
-                payment.id,
+                ApplyOutcome.UNKNOWN_PAYMENT.value,
+                f"verified, but no attempt {reference} here",
+                None,
                 now,
             ),
         )
-        outcome = apply_report(session, payment, report, now, inbound_request_id=row_id)
-        detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
-        session.execute(
-            _SET_INBOUND_OUTCOME,
-            {"p_id": row_id, "p_outcome": outcome.value, "p_detail": detail[:500]},
-        )
-        return outcome
+        return ApplyOutcome.UNKNOWN_PAYMENT
+    payment, order = locked
+    row_id = _insert_inbound(
+        session,
+        _inbound_values(
+            gateway,
+            account.id,
+            account.merchant_id,
+            raw,
+            "notification",
+            "processing",
+            "",
+            payment.id,
+            now,
+        ),
+    )
+    outcome = apply_report(session, payment, report, now, order=order, inbound_request_id=row_id)
+    detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
+    session.execute(
+        _SET_INBOUND_OUTCOME,
+        {"p_id": row_id, "p_outcome": outcome.value, "p_detail": detail[:500]},
+    )
+    return outcome
 
 
 def _record_rejected(
-    hub: Hub,
+    session: Session,
+    now: datetime,
     gateway: str,
     account_id: str | None,
     merchant_id: str | None,
@@ -313,42 +330,22 @@ def _record_rejected(
     outcome: str,
     detail: str,
 ) -> None:
-    now = hub.clock.now()
-    with hub.db.transaction() as session:
-        row_id = _insert_inbound(
-            session,
-            _inbound_values(
-                gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
-            ),
-        )
-        add_audit(
-            session,
-            merchant_id=merchant_id,
-            actor=f"inbound:{gateway}",
-            action=f"notification.{outcome}",
-            subject=f"inbound_request:{row_id}",
-            source_ip=raw.remote_addr,
-            after={"detail": detail[:200]},
-            now=now,
-        )
-
-
-def _record_unconfirmed(
-    hub: Hub, gateway: str, account: _Account, raw: InboundRequest, notification: Notification
-) -> ApplyOutcome:
-    """A notification we could not confirm by query: kept, nothing settled."""
-    payment = _find_payment(hub, account.id, notification.reference)
-    outcome = ApplyOutcome.UNKNOWN_PAYMENT if payment is None else ApplyOutcome.ERROR
-    _record_rejected(
-        hub,
-        gateway,
-        account.id,
-        account.merchant_id,
-        raw,
-        outcome.value,
-        "valid hash but not confirmed by query; nothing settled",
+    row_id = _insert_inbound(
+        session,
+        _inbound_values(
+            gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
+        ),
     )
-    return outcome
+    add_audit(
+        session,
+        merchant_id=merchant_id,
+        actor=f"inbound:{gateway}",
+        action=f"notification.{outcome}",
+        subject=f"inbound_request:{row_id}",
+        source_ip=raw.remote_addr,
+        after={"detail": detail[:200]},
+        now=now,
+    )
 
 
 def _jsonable_payload(notification: Notification) -> dict[str, object]:
@@ -385,7 +382,7 @@ async def receive_return(
         claimed = adapter.verify_return(raw)
     except GatewayError:
         claimed = None
-    await to_thread.run_sync(_record_return, hub, gateway, payment, raw, claimed)
+    await hub.db.run_write(_record_return, hub.clock.now(), gateway, payment, raw, claimed)
     if PaymentStatus(payment.status) in PAYMENT_LIVE and adapter.capabilities.query:
         await refresh_payment(hub, payment.id)
     return await to_thread.run_sync(_return_view, hub, payment_id, claimed)
@@ -402,9 +399,13 @@ def _payment_and_adapter(hub: Hub, gateway: str, payment_id: str) -> tuple[Payme
 
 
 def _record_return(
-    hub: Hub, gateway: str, payment: Payment, raw: InboundRequest, claimed: ReturnInfo | None
+    session: Session,
+    now: datetime,
+    gateway: str,
+    payment: Payment,
+    raw: InboundRequest,
+    claimed: ReturnInfo | None,
 ) -> None:
-    now = hub.clock.now()
     detail = (
         "unparseable"
         if claimed is None
@@ -413,21 +414,20 @@ def _record_return(
             f"{'valid' if claimed.signature_valid else 'absent/invalid'}; display only"
         )
     )
-    with hub.db.transaction() as session:
-        _insert_inbound(
-            session,
-            _inbound_values(
-                gateway,
-                payment.gateway_account_id,
-                payment.merchant_id,
-                raw,
-                "return",
-                "displayed",
-                detail,
-                payment.id,
-                now,
-            ),
-        )
+    _insert_inbound(
+        session,
+        _inbound_values(
+            gateway,
+            payment.gateway_account_id,
+            payment.merchant_id,
+            raw,
+            "return",
+            "displayed",
+            detail,
+            payment.id,
+            now,
+        ),
+    )
 
 
 def _return_view(hub: Hub, payment_id: str, claimed: ReturnInfo | None) -> ReturnView:

@@ -7,12 +7,27 @@ order impossible even if code asked for one; balances change with an atomic UPDA
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import CreditAccount, CreditEntry, Order
 from payhub.store.tables import table_of
+
+
+class CreditedOrder(Protocol):
+    """The order fields a credit posting reads (an ORM `Order` or a `store.rows.OrderRow`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def merchant_id(self) -> str: ...
+    @property
+    def customer_id(self) -> str | None: ...
+    @property
+    def credits_to_grant(self) -> int: ...
+
 
 GRANT_REASON = "order_paid"
 REVERSAL_REASON = "order_refunded"
@@ -55,7 +70,9 @@ _POST_TO_ACCOUNT = (
 _INSERT_ENTRY = insert(table_of(CreditEntry))
 
 
-def _post_entry(session: Session, order: Order, reason: str, amount: int, now: datetime) -> int:
+def _post_entry(
+    session: Session, order: CreditedOrder, reason: str, amount: int, now: datetime
+) -> int:
     assert order.customer_id is not None
     account_id = session.scalar(
         _POST_TO_CUSTOMER,
@@ -85,7 +102,7 @@ def _post_entry(session: Session, order: Order, reason: str, amount: int, now: d
     return amount
 
 
-def grant_credits(session: Session, order: Order, now: datetime) -> int:
+def grant_credits(session: Session, order: CreditedOrder, now: datetime) -> int:
     """Grant the order's credits; returns how many were granted (0 if none are due)."""
     if order.credits_to_grant <= 0 or order.customer_id is None:
         return 0

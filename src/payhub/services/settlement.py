@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -34,7 +34,43 @@ from payhub.services import inventory, ledger
 from payhub.services.records import add_audit, add_timeline, enqueue_event
 from payhub.store.models import Order, Payment
 from payhub.store.models import PaymentEvent as PaymentEventRow
+from payhub.store.rows import OrderRow, PaymentRow, rows_from, save_row, select_payment_with_order
 from payhub.store.tables import table_of
+
+
+class PaymentFacts(Protocol):
+    """What settlement reads and changes on an attempt: an ORM `Payment` (written by the
+    session's flush) or a `PaymentRow` (written by `save_row`)."""
+
+    id: str
+    merchant_id: str
+    order_id: str
+    gateway_account_id: str | None
+    gateway: str
+    gateway_txn_id: str | None
+    status: str
+    amount_minor: int
+    currency: str
+    received_minor: int | None
+    review_reason: str | None
+    failure_code: str | None
+    failure_message: str | None
+    updated_at: datetime
+
+
+class OrderFacts(Protocol):
+    """What settlement reads and changes on an order: an ORM `Order` or an `OrderRow`."""
+
+    id: str
+    merchant_id: str
+    merchant_reference: str
+    customer_id: str | None
+    status: str
+    credits_to_grant: int
+    cancel_on_failure: bool
+    paid_at: datetime | None
+    paid_payment_id: str | None
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +101,11 @@ _EVENT_FOR_STATUS = {
 # Built once: statements on the webhook path take their values as parameters, so
 # SQLAlchemy neither rebuilds them nor recomputes their cache keys per call.
 _LOCK_PAYMENT = select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
-_LOCK_PAYMENT_BY_REFERENCE = (
-    select(Payment)
-    .where(
-        Payment.gateway_account_id == bindparam("account_id"),
-        Payment.gateway_reference == bindparam("reference"),
-    )
-    .with_for_update()
-)
 _LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
+_LOCK_ROWS_BY_REFERENCE = select_payment_with_order().where(
+    PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
+    PaymentRow.table.c.gateway_reference == bindparam("reference"),
+)
 _FIND_EVENT = select(PaymentEventRow.id).where(
     PaymentEventRow.gateway_account_id == bindparam("account_key"),
     PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
@@ -87,11 +119,17 @@ def lock_payment(session: Session, payment_id: str) -> Payment | None:
     return session.scalar(_LOCK_PAYMENT, {"payment_id": payment_id})
 
 
-def lock_payment_by_reference(session: Session, account_id: str, reference: str) -> Payment | None:
-    """The attempt an inbound notification names, locked for this transaction."""
-    return session.scalar(
-        _LOCK_PAYMENT_BY_REFERENCE, {"account_id": account_id, "reference": reference}
+def lock_rows_by_reference(
+    session: Session, account_id: str, reference: str
+) -> tuple[PaymentRow, OrderRow] | None:
+    """The attempt an inbound notification names and its order, both locked, read as rows
+    (one statement; see store.rows)."""
+    found = (
+        session.execute(_LOCK_ROWS_BY_REFERENCE, {"account_id": account_id, "reference": reference})
+        .mappings()
+        .first()
     )
+    return None if found is None else rows_from(found)
 
 
 def lock_order(session: Session, order_id: str) -> Order:
@@ -106,39 +144,48 @@ def event_recorded(session: Session, account_key: str, dedupe_key: str) -> bool:
     return found is not None
 
 
-def event_account_key(payment: Payment) -> str:
+def event_account_key(payment: PaymentFacts) -> str:
     """The scope of dedupe keys: the gateway account, or the merchant for manual payments."""
     return payment.gateway_account_id or f"manual:{payment.merchant_id}"
 
 
 def apply_report(
     session: Session,
-    payment: Payment,
+    payment: PaymentFacts,
     report: GatewayReport,
     now: datetime,
     *,
+    order: OrderFacts | None = None,
     inbound_request_id: int | None = None,
 ) -> ApplyOutcome:
     """Record `report` against the locked `payment` and apply its effects exactly once.
 
-    Effects are written as plain INSERT/UPDATE statements; the payment and order objects are
-    flushed once at the end (autoflush off), which keeps the per-webhook cost low."""
+    `order` is the payment's order when the caller has already locked it. Effects are
+    written as plain INSERT/UPDATE statements; the payment and order are written once at
+    the end (autoflush off), which keeps the per-webhook cost low."""
     with session.no_autoflush:
-        return _apply_report(session, payment, report, now, inbound_request_id)
+        outcome = _apply_report(session, payment, report, now, order, inbound_request_id)
+    for changed in (payment, order):
+        if isinstance(changed, PaymentRow | OrderRow):
+            save_row(session, changed)
+    session.flush()
+    return outcome
 
 
 def _apply_report(
     session: Session,
-    payment: Payment,
+    payment: PaymentFacts,
     report: GatewayReport,
     now: datetime,
+    order: OrderFacts | None,
     inbound_request_id: int | None,
 ) -> ApplyOutcome:
     account_key = event_account_key(payment)
     if event_recorded(session, account_key, report.dedupe_key):
         return ApplyOutcome.DUPLICATE
 
-    order = lock_order(session, payment.order_id)
+    if order is None:
+        order = lock_order(session, payment.order_id)
     before = PaymentStatus(payment.status)
     event, review_reason = _classify(payment, order, report)
     after = next_payment_status(before, event) if event is not None else None
@@ -165,7 +212,6 @@ def _apply_report(
     if report.gateway_txn_id and not payment.gateway_txn_id:
         payment.gateway_txn_id = report.gateway_txn_id
     if after is None or after == before:
-        session.flush()
         return ApplyOutcome.APPLIED
 
     payment.status = after.value
@@ -182,14 +228,13 @@ def _apply_report(
         payment.failure_code = report.gateway_code
         payment.failure_message = report.message[:500] or None
         _after_attempt_failed(session, order, payment, now)
-    session.flush()
     if after == PaymentStatus.REVIEW and review_reason == "amount_mismatch":
         return ApplyOutcome.AMOUNT_MISMATCH
     return ApplyOutcome.APPLIED
 
 
 def _classify(
-    payment: Payment, order: Order, report: GatewayReport
+    payment: PaymentFacts, order: OrderFacts, report: GatewayReport
 ) -> tuple[PaymentEvent | None, str | None]:
     """Which lifecycle event this report is, and why it needs review if it does."""
     event = _EVENT_FOR_STATUS.get(report.status)
@@ -213,8 +258,8 @@ def _classify(
 
 def _record_payment_change(
     session: Session,
-    payment: Payment,
-    order: Order,
+    payment: PaymentFacts,
+    order: OrderFacts,
     before: PaymentStatus,
     after: PaymentStatus,
     report: GatewayReport,
@@ -246,7 +291,7 @@ def _record_payment_change(
 
 
 def transition_order(
-    session: Session, order: Order, event: OrderEvent, now: datetime, *, actor: str
+    session: Session, order: OrderFacts, event: OrderEvent, now: datetime, *, actor: str
 ) -> bool:
     """Move the order through its table; False (and no change) when the event does not apply."""
     before = OrderStatus(order.status)
@@ -278,8 +323,8 @@ def transition_order(
 
 def settle_order_paid(
     session: Session,
-    order: Order,
-    payment: Payment,
+    order: OrderFacts,
+    payment: PaymentFacts,
     now: datetime,
     *,
     actor: str,
@@ -310,7 +355,7 @@ def settle_order_paid(
 
 
 def _send_to_review(
-    session: Session, order: Order, payment: Payment, reason: str, now: datetime
+    session: Session, order: OrderFacts, payment: PaymentFacts, reason: str, now: datetime
 ) -> None:
     payment.review_reason = reason
     transition_order(session, order, OrderEvent.PAYMENT_NEEDS_REVIEW, now, actor="pipeline")
@@ -342,7 +387,9 @@ def _send_to_review(
     )
 
 
-def _after_attempt_failed(session: Session, order: Order, payment: Payment, now: datetime) -> None:
+def _after_attempt_failed(
+    session: Session, order: OrderFacts, payment: PaymentFacts, now: datetime
+) -> None:
     other_live = session.scalar(
         select(Payment.id).where(
             Payment.order_id == order.id,

@@ -9,14 +9,20 @@ payment row is locked with `SELECT ... FOR UPDATE` inside the transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
+from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from payhub.store.group_commit import GroupCommitWriter
+
+Ts = TypeVarTuple("Ts")
+T = TypeVar("T")
 
 
 def create_db_engine(url: str, *, pool_size: int = 8, immediate: bool = True) -> Engine:
@@ -58,11 +64,13 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 class Database:
-    """The engine plus session factories; `transaction()` is the only way to write.
+    """The engine plus session factories; `transaction()` and `run_write()` are the only
+    ways to write.
 
     On SQLite, writers are serialised in-process by a lock before `BEGIN IMMEDIATE`, so
     threads queue in order instead of spinning in SQLite's busy handler; reads use a second
-    engine with deferred transactions, which WAL lets run beside the writer.
+    engine with deferred transactions, which WAL lets run beside the writer. Async callers
+    on SQLite write through a group-commit thread (store.group_commit).
     """
 
     def __init__(self, url: str) -> None:
@@ -70,9 +78,11 @@ class Database:
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock: threading.Lock | None = None
+        self._group_writer: GroupCommitWriter | None = None
         self.read_engine = self.engine
         if is_sqlite(self.engine):
             self._write_lock = threading.Lock()
+            self._group_writer = GroupCommitWriter(self._sessions, self._write_lock)
             self.read_engine = create_db_engine(url, immediate=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -86,11 +96,27 @@ class Database:
         with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
+    async def run_write(self, fn: Callable[[Session, *Ts], T], *args: *Ts) -> T:
+        """`fn(session, *args)` in a transaction, from async code; its result once committed.
+
+        On SQLite the call joins the group-commit batch (its own savepoint, a shared durable
+        commit). On PostgreSQL it runs in a worker thread in a transaction of its own, as
+        concurrent transactions there lock only the rows they touch."""
+        if self._group_writer is not None:
+            return await self._group_writer.run(fn, *args)
+        return await to_thread.run_sync(self._run_in_transaction, fn, args)
+
+    def _run_in_transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with self.transaction() as session:
+            return fn(session, *args)
+
     def session(self) -> Session:
         """A session for reading (never commit writes through it)."""
         return self._read_sessions()
 
     def dispose(self) -> None:
+        if self._group_writer is not None:
+            self._group_writer.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
