@@ -14,7 +14,9 @@ from payhub.services.context import Hub
 from payhub.services.merchants import authenticate_api_key
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, which
+    # would cost every request a thread hop.
     hub = request.app.state.hub
     assert isinstance(hub, Hub)
     return hub

@@ -15,6 +15,7 @@ still-pending attempt may trigger a query.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,7 +49,7 @@ from payhub.services.settlement import (
 )
 from payhub.store.models import GatewayAccount, Order, Payment
 from payhub.store.models import InboundRequest as InboundRow
-from payhub.store.tables import table_of
+from payhub.store.tables import execute_core, table_of
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,24 @@ def _cached_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
     return account if account.gateway == gateway else None
 
 
+_ACCOUNT_LOADING = threading.Lock()
+
+
 def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
-    """The account and its adapter, cached like adapters (see Hub.adapter_cache_ttl)."""
-    with hub.db.session() as session:
-        row = session.get(GatewayAccount, account_id)
-        if row is None:
-            return None
-        account = _Account(row.id, row.merchant_id, row.gateway, build_adapter(hub, row))
-    hub.adapter_cache[f"inbound:{account_id}"] = (hub.monotonic(), account)
+    """The account and its adapter, cached like adapters (see Hub.adapter_cache_ttl).
+
+    One load at a time: when the cached entry expires under load, every request in flight
+    misses it at once, and all but the first find it reloaded."""
+    with _ACCOUNT_LOADING:
+        cached = _cached_account(hub, gateway, account_id)
+        if cached is not None:
+            return cached
+        with hub.db.session() as session:
+            row = session.get(GatewayAccount, account_id)
+            if row is None:
+                return None
+            account = _Account(row.id, row.merchant_id, row.gateway, build_adapter(hub, row))
+        hub.adapter_cache[f"inbound:{account_id}"] = (hub.monotonic(), account)
     return account if account.gateway == gateway else None
 
 
@@ -265,7 +276,7 @@ def _inbound_values(
 
 
 def _insert_inbound(session: Session, values: dict[str, object]) -> int:
-    row_id = session.execute(_INSERT_INBOUND, values).scalar_one()
+    row_id = execute_core(session, _INSERT_INBOUND, values).scalar_one()
     return int(row_id)
 
 
@@ -313,7 +324,8 @@ def _apply_notification(
     )
     outcome = apply_report(session, payment, report, now, order=order, inbound_request_id=row_id)
     detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
-    session.execute(
+    execute_core(
+        session,
         _SET_INBOUND_OUTCOME,
         {"p_id": row_id, "p_outcome": outcome.value, "p_detail": detail[:500]},
     )

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import CreditAccount, CreditEntry, Order
-from payhub.store.tables import table_of
+from payhub.store.tables import execute_core, table_of
 
 
 class CreditedOrder(Protocol):
@@ -74,7 +74,8 @@ def _post_entry(
     session: Session, order: CreditedOrder, reason: str, amount: int, now: datetime
 ) -> int:
     assert order.customer_id is not None
-    account_id = session.scalar(
+    account_id = execute_core(
+        session,
         _POST_TO_CUSTOMER,
         {
             "p_merchant": order.merchant_id,
@@ -82,13 +83,14 @@ def _post_entry(
             "p_amount": amount,
             "p_now": now,
         },
-    )
+    ).scalar()
     if account_id is None:
         account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
-        session.execute(
-            _POST_TO_ACCOUNT, {"p_account": account_id, "p_amount": amount, "p_now": now}
+        execute_core(
+            session, _POST_TO_ACCOUNT, {"p_account": account_id, "p_amount": amount, "p_now": now}
         )
-    session.execute(
+    execute_core(
+        session,
         _INSERT_ENTRY,
         dict(
             merchant_id=order.merchant_id,

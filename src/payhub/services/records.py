@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
-from payhub.store.tables import table_of
+from payhub.store.tables import execute_core, table_of
 
 _INSERT_AUDIT = insert(table_of(AuditEntry))
 _INSERT_TIMELINE = insert(table_of(TimelineEntry))
@@ -33,7 +33,8 @@ def add_audit(
     # Append-only rows: plain INSERTs, no unit-of-work bookkeeping (hot path of every webhook).
     # Values go as parameters, not .values(): the statement is then built and cached once
     # instead of a bound literal (and its cache key) being made per column per call.
-    session.execute(
+    execute_core(
+        session,
         _INSERT_AUDIT,
         dict(
             merchant_id=merchant_id,
@@ -58,7 +59,8 @@ def add_timeline(
     now: datetime,
     payment_id: str | None = None,
 ) -> None:
-    session.execute(
+    execute_core(
+        session,
         _INSERT_TIMELINE,
         dict(
             merchant_id=merchant_id,
@@ -83,7 +85,8 @@ def enqueue_event(
     """Add an outbox row; `event_key` is unique per merchant, so a once-only event
     (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
-    session.execute(
+    execute_core(
+        session,
         _INSERT_OUTBOX,
         dict(
             id=event_id,

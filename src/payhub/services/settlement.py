@@ -35,7 +35,7 @@ from payhub.services.records import add_audit, add_timeline, enqueue_event
 from payhub.store.models import Order, Payment
 from payhub.store.models import PaymentEvent as PaymentEventRow
 from payhub.store.rows import OrderRow, PaymentRow, rows_from, save_row, select_payment_with_order
-from payhub.store.tables import table_of
+from payhub.store.tables import execute_core, table_of
 
 
 class PaymentFacts(Protocol):
@@ -125,7 +125,9 @@ def lock_rows_by_reference(
     """The attempt an inbound notification names and its order, both locked, read as rows
     (one statement; see store.rows)."""
     found = (
-        session.execute(_LOCK_ROWS_BY_REFERENCE, {"account_id": account_id, "reference": reference})
+        execute_core(
+            session, _LOCK_ROWS_BY_REFERENCE, {"account_id": account_id, "reference": reference}
+        )
         .mappings()
         .first()
     )
@@ -140,7 +142,9 @@ def lock_order(session: Session, order_id: str) -> Order:
 
 def event_recorded(session: Session, account_key: str, dedupe_key: str) -> bool:
     """Whether the fact with this dedupe key is already recorded for the account."""
-    found = session.scalar(_FIND_EVENT, {"account_key": account_key, "dedupe_key": dedupe_key})
+    found = execute_core(
+        session, _FIND_EVENT, {"account_key": account_key, "dedupe_key": dedupe_key}
+    ).scalar()
     return found is not None
 
 
@@ -190,7 +194,8 @@ def _apply_report(
     event, review_reason = _classify(payment, order, report)
     after = next_payment_status(before, event) if event is not None else None
 
-    session.execute(
+    execute_core(
+        session,
         _INSERT_EVENT,
         dict(
             merchant_id=payment.merchant_id,

@@ -6,9 +6,13 @@ a thread hop per webhook the ceiling. Here async callers queue their write funct
 thread takes everything queued, runs each function in its own SAVEPOINT inside one
 `BEGIN IMMEDIATE` transaction, commits once, and only then answers every caller.
 
-So every write is still durable before its caller hears back, and one caller's failure
-(its savepoint is rolled back) never touches another's. If the commit itself fails, every
-caller in the batch gets that error: nothing of the batch was written.
+The write functions of a batch run one after another in one transaction, with no savepoint
+between them (a savepoint per function costs more than the function's own statements).
+When any of them raises, the whole batch is rolled back and each function is run again in a
+transaction of its own, so one caller's failure never touches another's write. They must
+therefore do nothing but database work: the rollback undoes all of it. Every write is durable
+before its caller hears back; if a commit fails, its callers get that error and nothing of
+theirs was written.
 """
 
 from __future__ import annotations
@@ -37,15 +41,6 @@ class _Job:
     args: tuple[Any, ...]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller went away (cancelled); the write stands regardless
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
 
 
 class GroupCommitWriter:
@@ -116,33 +111,58 @@ class GroupCommitWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            with self._write_lock, self._sessions() as session, session.begin():
-                if len(batch) == 1:
-                    # Alone in its transaction: a failure rolls back the whole of it.
-                    job = batch[0]
-                    outcomes.append((job.fn(session, *job.args), None))
-                else:
-                    for job in batch:
-                        outcomes.append(_in_savepoint(session, job))
-        except Exception as exc:  # BEGIN or COMMIT failed, or a lone job did: none written
-            outcomes = [(None, exc)] * len(batch)
+            outcomes = self._commit_together(batch)
+        except _JobFailed:
+            # Rolled back: run each again alone, so only the failing ones fail.
+            outcomes = [self._commit_together([job])[0] for job in batch]
         self.batches += 1
         self.jobs += len(batch)
-        for job, (value, error) in zip(batch, outcomes, strict=True):
-            try:
-                job.loop.call_soon_threadsafe(_settle, job.future, value, error)
-            except RuntimeError:  # that event loop is closed; nobody is waiting
-                log.debug("a batched write finished after its event loop closed")
+        _answer(batch, outcomes)
+
+    def _commit_together(self, batch: list[_Job]) -> list[tuple[Any, BaseException | None]]:
+        """Run the jobs in one transaction. A lone job's error is its outcome; in a batch
+        of several, an error rolls everything back and raises _JobFailed. When BEGIN or
+        COMMIT fails, every job's outcome is that error: nothing of the batch was written."""
+        values: list[tuple[Any, BaseException | None]] = []
+        try:
+            with self._write_lock, self._sessions() as session, session.begin():
+                for job in batch:
+                    try:
+                        values.append((job.fn(session, *job.args), None))
+                    except Exception as exc:
+                        if len(batch) > 1:
+                            raise _JobFailed from exc
+                        raise
+                    session.expunge_all()  # the next job must not see this one's objects
+        except _JobFailed:
+            raise
+        except Exception as exc:
+            return [(None, exc)] * len(batch)
+        return values
 
 
-def _in_savepoint(session: Session, job: _Job) -> tuple[Any, BaseException | None]:
-    try:
-        with session.begin_nested():
-            value = job.fn(session, *job.args)
-    except Exception as exc:
-        return None, exc
-    finally:
-        session.expunge_all()  # the next job must not see this one's objects
-    return value, None
+class _JobFailed(Exception):
+    """A job in a batch of several raised; the batch was rolled back."""
+
+
+def _answer(batch: list[_Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
+    """Settle the callers' futures: one wake-up per event loop, not one per caller."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+    for job, (value, error) in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, value, error))
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, settled)
+        except RuntimeError:  # that event loop is closed; nobody is waiting
+            log.debug("batched writes finished after their event loop closed")
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in settled:
+        if future.done():  # the caller went away (cancelled); the write stands regardless
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)

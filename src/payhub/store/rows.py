@@ -17,7 +17,7 @@ from sqlalchemy import RowMapping, Select, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import Order, Payment
-from payhub.store.tables import table_of
+from payhub.store.tables import execute_core, table_of
 
 
 class _Tracked:
@@ -111,5 +111,5 @@ def save_row(session: Session, row: PaymentRow | OrderRow) -> None:
     if not row.changed:
         return
     values = {name: getattr(row, name) for name in sorted(row.changed)}
-    session.execute(_UPDATES[type(row)], {"row_id": row.id, **values})
+    execute_core(session, _UPDATES[type(row)], {"row_id": row.id, **values})
     row.changed.clear()
