@@ -37,8 +37,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
+    app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
     app.include_router(merchant.router)
-    app.include_router(callbacks.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -14,12 +14,16 @@ from payhub.services.context import Hub
 from payhub.services.merchants import authenticate_api_key
 
 
-async def get_hub(request: Request) -> Hub:
-    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, which
-    # would cost every request a thread hop.
+def hub_of(request: Request) -> Hub:
     hub = request.app.state.hub
     assert isinstance(hub, Hub)
     return hub
+
+
+async def get_hub(request: Request) -> Hub:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, which
+    # would cost every request a thread hop.
+    return hub_of(request)
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]

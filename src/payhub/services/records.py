@@ -1,5 +1,6 @@
 """Append-only records written inside the transaction of the change they describe:
-the audit log, the order timeline and the outbox."""
+the audit log, the order timeline and the outbox. They are staged and written in bulk at
+commit (store.staging)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
-from payhub.store.tables import execute_core, table_of
+from payhub.store.staging import stage_insert
+from payhub.store.tables import table_of
 
 _INSERT_AUDIT = insert(table_of(AuditEntry))
 _INSERT_TIMELINE = insert(table_of(TimelineEntry))
@@ -30,10 +32,9 @@ def add_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    # Append-only rows: plain INSERTs, no unit-of-work bookkeeping (hot path of every webhook).
     # Values go as parameters, not .values(): the statement is then built and cached once
     # instead of a bound literal (and its cache key) being made per column per call.
-    execute_core(
+    stage_insert(
         session,
         _INSERT_AUDIT,
         dict(
@@ -59,7 +60,7 @@ def add_timeline(
     now: datetime,
     payment_id: str | None = None,
 ) -> None:
-    execute_core(
+    stage_insert(
         session,
         _INSERT_TIMELINE,
         dict(
@@ -85,7 +86,7 @@ def enqueue_event(
     """Add an outbox row; `event_key` is unique per merchant, so a once-only event
     (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
-    execute_core(
+    stage_insert(
         session,
         _INSERT_OUTBOX,
         dict(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from payhub.store.group_commit import GroupCommitWriter
+from payhub.store.staging import write_staged
 
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
@@ -92,9 +93,11 @@ class Database:
         if self._write_lock is None:
             with self._sessions() as session, session.begin():
                 yield session
+                write_staged(session)
             return
         with self._write_lock, self._sessions() as session, session.begin():
             yield session
+            write_staged(session)
 
     async def run_write(self, fn: Callable[[Session, *Ts], T], *args: *Ts) -> T:
         """`fn(session, *args)` in a transaction, from async code; its result once committed.

@@ -27,6 +27,8 @@ from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from payhub.store.staging import write_staged
+
 log = logging.getLogger(__name__)
 
 Ts = TypeVarTuple("Ts")
@@ -135,6 +137,12 @@ class GroupCommitWriter:
                             raise _JobFailed from exc
                         raise
                     session.expunge_all()  # the next job must not see this one's objects
+                try:
+                    write_staged(session)
+                except Exception as exc:
+                    if len(batch) > 1:  # whose row broke a constraint? find out one by one
+                        raise _JobFailed from exc
+                    raise
         except _JobFailed:
             raise
         except Exception as exc:
