@@ -290,7 +290,7 @@ def _apply_notification(
     report: GatewayReport,
 ) -> ApplyOutcome:
     """Step 3 of the pipeline, inside the caller's transaction (see Database.run_write)."""
-    locked = lock_rows_by_reference(session, account.id, reference)
+    locked = lock_rows_by_reference(session, account.id, reference, report.dedupe_key)
     if locked is None:
         _insert_inbound(
             session,
@@ -307,7 +307,23 @@ def _apply_notification(
             ),
         )
         return ApplyOutcome.UNKNOWN_PAYMENT
-    payment, order = locked
+    payment, order, recorded = locked
+    if recorded:  # a retry of a fact already applied: its row, and nothing else
+        _insert_inbound(
+            session,
+            _inbound_values(
+                gateway,
+                account.id,
+                account.merchant_id,
+                raw,
+                "notification",
+                ApplyOutcome.DUPLICATE.value,
+                _outcome_detail(report, payment.status),
+                payment.id,
+                now,
+            ),
+        )
+        return ApplyOutcome.DUPLICATE
     row_id = _insert_inbound(
         session,
         _inbound_values(
@@ -322,14 +338,23 @@ def _apply_notification(
             now,
         ),
     )
-    outcome = apply_report(session, payment, report, now, order=order, inbound_request_id=row_id)
-    detail = f"{report.status.value} code {report.gateway_code}; attempt {payment.status}"
+    outcome = apply_report(
+        session, payment, report, now, order=order, event_is_new=True, inbound_request_id=row_id
+    )
     execute_core(
         session,
         _SET_INBOUND_OUTCOME,
-        {"p_id": row_id, "p_outcome": outcome.value, "p_detail": detail[:500]},
+        {
+            "p_id": row_id,
+            "p_outcome": outcome.value,
+            "p_detail": _outcome_detail(report, payment.status),
+        },
     )
     return outcome
+
+
+def _outcome_detail(report: GatewayReport, payment_status: str) -> str:
+    return f"{report.status.value} code {report.gateway_code}; attempt {payment_status}"[:500]
 
 
 def _record_rejected(

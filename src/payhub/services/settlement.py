@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from payhub.domain.amounts import AmountCheck, check_amount
@@ -102,9 +102,20 @@ _EVENT_FOR_STATUS = {
 # SQLAlchemy neither rebuilds them nor recomputes their cache keys per call.
 _LOCK_PAYMENT = select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
 _LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
-_LOCK_ROWS_BY_REFERENCE = select_payment_with_order().where(
-    PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
-    PaymentRow.table.c.gateway_reference == bindparam("reference"),
+_LOCK_ROWS_BY_REFERENCE = (
+    select_payment_with_order()
+    .add_columns(
+        exists()
+        .where(
+            PaymentEventRow.gateway_account_id == bindparam("account_id"),
+            PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
+        )
+        .label("event_recorded")
+    )
+    .where(
+        PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
+        PaymentRow.table.c.gateway_reference == bindparam("reference"),
+    )
 )
 _FIND_EVENT = select(PaymentEventRow.id).where(
     PaymentEventRow.gateway_account_id == bindparam("account_key"),
@@ -119,19 +130,26 @@ def lock_payment(session: Session, payment_id: str) -> Payment | None:
     return session.scalar(_LOCK_PAYMENT, {"payment_id": payment_id})
 
 
+class LockedAttempt(NamedTuple):
+    payment: PaymentRow
+    order: OrderRow
+    event_recorded: bool  # whether the fact's dedupe key is already recorded
+
+
 def lock_rows_by_reference(
-    session: Session, account_id: str, reference: str
-) -> tuple[PaymentRow, OrderRow] | None:
-    """The attempt an inbound notification names and its order, both locked, read as rows
-    (one statement; see store.rows)."""
-    found = (
-        execute_core(
-            session, _LOCK_ROWS_BY_REFERENCE, {"account_id": account_id, "reference": reference}
-        )
-        .mappings()
-        .first()
-    )
-    return None if found is None else rows_from(found)
+    session: Session, account_id: str, reference: str, dedupe_key: str
+) -> LockedAttempt | None:
+    """The attempt an inbound notification names and its order, both locked and read as
+    rows, and whether `dedupe_key` is recorded for the account: one statement."""
+    found = execute_core(
+        session,
+        _LOCK_ROWS_BY_REFERENCE,
+        {"account_id": account_id, "reference": reference, "dedupe_key": dedupe_key},
+    ).first()
+    if found is None:
+        return None
+    payment, order = rows_from(found)
+    return LockedAttempt(payment, order, bool(found.event_recorded))
 
 
 def lock_order(session: Session, order_id: str) -> Order:
@@ -160,15 +178,20 @@ def apply_report(
     now: datetime,
     *,
     order: OrderFacts | None = None,
+    event_is_new: bool = False,
     inbound_request_id: int | None = None,
 ) -> ApplyOutcome:
     """Record `report` against the locked `payment` and apply its effects exactly once.
 
-    `order` is the payment's order when the caller has already locked it. Effects are
+    `order` is the payment's order when the caller has already locked it; `event_is_new`
+    says the caller has found the report's dedupe key unrecorded in this transaction. The
+    unique constraint on the key still stands behind both. Effects are
     written as plain INSERT/UPDATE statements; the payment and order are written once at
     the end (autoflush off), which keeps the per-webhook cost low."""
     with session.no_autoflush:
-        outcome = _apply_report(session, payment, report, now, order, inbound_request_id)
+        outcome = _apply_report(
+            session, payment, report, now, order, event_is_new, inbound_request_id
+        )
     for changed in (payment, order):
         if isinstance(changed, PaymentRow | OrderRow):
             save_row(session, changed)
@@ -182,10 +205,11 @@ def _apply_report(
     report: GatewayReport,
     now: datetime,
     order: OrderFacts | None,
+    event_is_new: bool,
     inbound_request_id: int | None,
 ) -> ApplyOutcome:
     account_key = event_account_key(payment)
-    if event_recorded(session, account_key, report.dedupe_key):
+    if not event_is_new and event_recorded(session, account_key, report.dedupe_key):
         return ApplyOutcome.DUPLICATE
 
     if order is None:

@@ -3,8 +3,8 @@
 Loading ORM objects and flushing them back costs several times more CPU than the SQL they
 run. The inbound pipeline instead reads the attempt and its order in one locking SELECT
 into these rows; settlement changes them by plain attribute assignment (as it does ORM
-objects), each row remembers which columns were assigned, and `save_row` writes exactly
-those columns with one UPDATE.
+objects), each row keeps the values it was read with, and `save_row` writes the columns
+that differ with one UPDATE.
 """
 
 from __future__ import annotations
@@ -13,28 +13,15 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import RowMapping, Select, Table, bindparam, select, update
+from sqlalchemy import Row, Select, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import Order, Payment
 from payhub.store.tables import execute_core, table_of
 
 
-class _Tracked:
-    """Remembers the names of the fields assigned after construction."""
-
-    __slots__ = ()
-    changed: set[str]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        changed = getattr(self, "changed", None)  # not there yet while __init__ runs
-        if changed is not None and name != "changed":
-            changed.add(name)
-
-
 @dataclass(slots=True, eq=False)
-class PaymentRow(_Tracked):
+class PaymentRow:
     table: ClassVar[Table] = table_of(Payment)
     id: str
     merchant_id: str
@@ -51,11 +38,11 @@ class PaymentRow(_Tracked):
     failure_code: str | None
     failure_message: str | None
     updated_at: datetime
-    changed: set[str] = field(default_factory=set, repr=False)
+    loaded: tuple[Any, ...] = field(default=(), repr=False)  # the values as read
 
 
 @dataclass(slots=True, eq=False)
-class OrderRow(_Tracked):
+class OrderRow:
     table: ClassVar[Table] = table_of(Order)
     id: str
     merchant_id: str
@@ -68,15 +55,16 @@ class OrderRow(_Tracked):
     paid_at: datetime | None
     paid_payment_id: str | None
     updated_at: datetime
-    changed: set[str] = field(default_factory=set, repr=False)
+    loaded: tuple[Any, ...] = field(default=(), repr=False)  # the values as read
 
 
-def _columns(row_type: type[PaymentRow] | type[OrderRow]) -> list[str]:
-    return [f.name for f in fields(row_type) if f.name != "changed"]
+def _columns(row_type: type[PaymentRow] | type[OrderRow]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(row_type) if f.name != "loaded")
 
 
 _PAYMENT_COLUMNS = _columns(PaymentRow)
 _ORDER_COLUMNS = _columns(OrderRow)
+_COLUMNS = {PaymentRow: _PAYMENT_COLUMNS, OrderRow: _ORDER_COLUMNS}
 
 
 def select_payment_with_order() -> Select[Any]:
@@ -93,10 +81,14 @@ def select_payment_with_order() -> Select[Any]:
     )
 
 
-def rows_from(found: RowMapping) -> tuple[PaymentRow, OrderRow]:
-    """The two rows from one result of `select_payment_with_order`."""
-    payment = PaymentRow(*(found[f"p_{name}"] for name in _PAYMENT_COLUMNS))
-    order = OrderRow(*(found[f"o_{name}"] for name in _ORDER_COLUMNS))
+def rows_from(found: Row[Any]) -> tuple[PaymentRow, OrderRow]:
+    """The two rows from one result of `select_payment_with_order` (payment columns first,
+    then the order's; columns the caller added come after them)."""
+    values = tuple(found)
+    split, end = len(_PAYMENT_COLUMNS), len(_PAYMENT_COLUMNS) + len(_ORDER_COLUMNS)
+    payment_values, order_values = values[:split], values[split:end]
+    payment, order = PaymentRow(*payment_values), OrderRow(*order_values)
+    payment.loaded, order.loaded = payment_values, order_values
     return payment, order
 
 
@@ -107,9 +99,17 @@ _UPDATES = {
 
 
 def save_row(session: Session, row: PaymentRow | OrderRow) -> None:
-    """Write the assigned columns of `row` (nothing when none were assigned)."""
-    if not row.changed:
+    """Write the columns of `row` whose values changed since it was read (nothing when
+    none did)."""
+    names = _COLUMNS[type(row)]
+    changed = {
+        name: value
+        for name, value, was in zip(
+            names, (getattr(row, n) for n in names), row.loaded, strict=True
+        )
+        if value != was
+    }
+    if not changed:
         return
-    values = {name: getattr(row, name) for name in sorted(row.changed)}
-    execute_core(session, _UPDATES[type(row)], {"row_id": row.id, **values})
-    row.changed.clear()
+    execute_core(session, _UPDATES[type(row)], {"row_id": row.id, **changed})
+    row.loaded = tuple(getattr(row, n) for n in names)
