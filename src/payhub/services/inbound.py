@@ -167,11 +167,23 @@ async def receive_notification(
             report,
         )
     except IntegrityError:
-        # A concurrent copy of the same event won the race (PostgreSQL); it is recorded.
-        # Any other refused write recorded nothing: "already processed" would make the
-        # gateway stop retrying a notification that was never applied.
-        outcome = ApplyOutcome.DUPLICATE
-        if not await to_thread.run_sync(_event_recorded, hub, account.id, report.dedupe_key):
+        # A concurrent copy of the same event won the race (PostgreSQL); it is recorded,
+        # and this copy gets its own row. Any other refused write recorded nothing:
+        # "already processed" would make the gateway stop retrying a notification that was
+        # never applied.
+        if await to_thread.run_sync(_event_recorded, hub, account.id, report.dedupe_key):
+            outcome = ApplyOutcome.DUPLICATE
+            await hub.db.run_write(
+                _record_inbound,
+                hub.clock.now(),
+                gateway,
+                account.id,
+                account.merchant_id,
+                raw,
+                outcome.value,
+                "a concurrent copy recorded this fact first",
+            )
+        else:
             outcome = await _record_error(hub, gateway, account, raw)
     except Exception:
         outcome = await _record_error(hub, gateway, account, raw)
@@ -290,7 +302,7 @@ def _apply_notification(
     report: GatewayReport,
 ) -> ApplyOutcome:
     """Step 3 of the pipeline, inside the caller's transaction (see Database.run_write)."""
-    locked = lock_rows_by_reference(session, account.id, reference, report.dedupe_key)
+    locked = lock_rows_by_reference(session, account.id, reference)
     if locked is None:
         _insert_inbound(
             session,
@@ -307,8 +319,9 @@ def _apply_notification(
             ),
         )
         return ApplyOutcome.UNKNOWN_PAYMENT
-    payment, order, recorded = locked
-    if recorded:  # a retry of a fact already applied: its row, and nothing else
+    payment, order = locked
+    if event_recorded(session, account.id, report.dedupe_key):
+        # A retry of a fact already applied: its own row, and nothing else.
         _insert_inbound(
             session,
             _inbound_values(
@@ -357,6 +370,24 @@ def _outcome_detail(report: GatewayReport, payment_status: str) -> str:
     return f"{report.status.value} code {report.gateway_code}; attempt {payment_status}"[:500]
 
 
+def _record_inbound(
+    session: Session,
+    now: datetime,
+    gateway: str,
+    account_id: str | None,
+    merchant_id: str | None,
+    raw: InboundRequest,
+    outcome: str,
+    detail: str,
+) -> int:
+    return _insert_inbound(
+        session,
+        _inbound_values(
+            gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
+        ),
+    )
+
+
 def _record_rejected(
     session: Session,
     now: datetime,
@@ -367,12 +398,8 @@ def _record_rejected(
     outcome: str,
     detail: str,
 ) -> None:
-    row_id = _insert_inbound(
-        session,
-        _inbound_values(
-            gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
-        ),
-    )
+    """A notification that settles nothing: its row, and an audit entry."""
+    row_id = _record_inbound(session, now, gateway, account_id, merchant_id, raw, outcome, detail)
     add_audit(
         session,
         merchant_id=merchant_id,

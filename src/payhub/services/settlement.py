@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, exists, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from payhub.domain.amounts import AmountCheck, check_amount
@@ -102,20 +102,9 @@ _EVENT_FOR_STATUS = {
 # SQLAlchemy neither rebuilds them nor recomputes their cache keys per call.
 _LOCK_PAYMENT = select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
 _LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
-_LOCK_ROWS_BY_REFERENCE = (
-    select_payment_with_order()
-    .add_columns(
-        exists()
-        .where(
-            PaymentEventRow.gateway_account_id == bindparam("account_id"),
-            PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
-        )
-        .label("event_recorded")
-    )
-    .where(
-        PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
-        PaymentRow.table.c.gateway_reference == bindparam("reference"),
-    )
+_LOCK_ROWS_BY_REFERENCE = select_payment_with_order().where(
+    PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
+    PaymentRow.table.c.gateway_reference == bindparam("reference"),
 )
 _FIND_EVENT = select(PaymentEventRow.id).where(
     PaymentEventRow.gateway_account_id == bindparam("account_key"),
@@ -130,26 +119,19 @@ def lock_payment(session: Session, payment_id: str) -> Payment | None:
     return session.scalar(_LOCK_PAYMENT, {"payment_id": payment_id})
 
 
-class LockedAttempt(NamedTuple):
-    payment: PaymentRow
-    order: OrderRow
-    event_recorded: bool  # whether the fact's dedupe key is already recorded
-
-
 def lock_rows_by_reference(
-    session: Session, account_id: str, reference: str, dedupe_key: str
-) -> LockedAttempt | None:
+    session: Session, account_id: str, reference: str
+) -> tuple[PaymentRow, OrderRow] | None:
     """The attempt an inbound notification names and its order, both locked and read as
-    rows, and whether `dedupe_key` is recorded for the account: one statement."""
+    rows, in one statement.
+
+    Check the dedupe key in a statement of its own, after this one: on PostgreSQL a
+    statement that waited for the lock still reads with the snapshot it started with, so
+    it would miss an event that the lock holder has just committed."""
     found = execute_core(
-        session,
-        _LOCK_ROWS_BY_REFERENCE,
-        {"account_id": account_id, "reference": reference, "dedupe_key": dedupe_key},
+        session, _LOCK_ROWS_BY_REFERENCE, {"account_id": account_id, "reference": reference}
     ).first()
-    if found is None:
-        return None
-    payment, order = rows_from(found)
-    return LockedAttempt(payment, order, bool(found.event_recorded))
+    return None if found is None else rows_from(found)
 
 
 def lock_order(session: Session, order_id: str) -> Order:
@@ -184,8 +166,8 @@ def apply_report(
     """Record `report` against the locked `payment` and apply its effects exactly once.
 
     `order` is the payment's order when the caller has already locked it; `event_is_new`
-    says the caller has found the report's dedupe key unrecorded in this transaction. The
-    unique constraint on the key still stands behind both. Effects are
+    says the caller has found the report's dedupe key unrecorded in this transaction, after
+    taking the lock. The unique constraint on the key still stands behind both. Effects are
     written as plain INSERT/UPDATE statements; the payment and order are written once at
     the end (autoflush off), which keeps the per-webhook cost low."""
     with session.no_autoflush:
