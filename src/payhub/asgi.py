@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,9 +27,19 @@ Every POST accepts an `Idempotency-Key` header. Errors are `application/problem+
 """
 
 
-def create_app(hub: Hub) -> FastAPI:
+def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
+    """The app for `hub`. `own_process`: the app is the process's only job (`payhub serve`,
+    `uvicorn --factory payhub.asgi:app_from_env`), so at startup everything loaded so far
+    is moved out of the garbage collector's sight (`gc.freeze`). Full collections then scan
+    only what requests allocate, instead of the hundreds of thousands of objects of the
+    loaded libraries: that was the largest source of webhook tail latency in `make bench`
+    (p99 about 155 ms before, 70 to 100 ms after)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if own_process:
+            gc.collect()
+            gc.freeze()
         yield
         await hub.http.aclose()
         hub.db.dispose()
@@ -58,4 +69,4 @@ def app_from_env() -> FastAPI:
     from payhub.services.context import build_hub
     from payhub.settings import get_settings
 
-    return create_app(build_hub(get_settings()))
+    return create_app(build_hub(get_settings()), own_process=True)

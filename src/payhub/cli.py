@@ -60,7 +60,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     from payhub.asgi import create_app
 
     _configure_logging()
-    uvicorn.run(create_app(_hub()), host=host, port=port, log_config=None)
+    uvicorn.run(create_app(_hub(), own_process=True), host=host, port=port, log_config=None)
 
 
 @app.command()
