@@ -16,6 +16,8 @@ from typing import Any, TypeVar, TypeVarTuple
 
 from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,27 +28,54 @@ Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
 
 
+class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite whose transactions begin with `BEGIN IMMEDIATE` (the write lock up front).
+
+    The pysqlite driver is put in autocommit mode on connect and the dialect begins each
+    transaction itself. This is SQLAlchemy's "begin" event recipe done in the dialect: an
+    engine with any connection event listener pays for event dispatch on every statement."""
+
+    supports_statement_cache = True  # it compiles exactly as its parent does
+    begin_statement = "BEGIN IMMEDIATE"
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        dbapi_connection.execute(self.begin_statement)
+
+
+class DeferredSQLiteDialect(ImmediateSQLiteDialect):
+    """The same with a plain deferred `BEGIN`: read transactions, which WAL lets run beside
+    the writer."""
+
+    supports_statement_cache = True
+    begin_statement = "BEGIN"
+
+
+registry.register("sqlite.payhub_immediate", __name__, "ImmediateSQLiteDialect")
+registry.register("sqlite.payhub_deferred", __name__, "DeferredSQLiteDialect")
+
+
 def create_db_engine(url: str, *, pool_size: int = 8, immediate: bool = True) -> Engine:
     """An engine configured for payhub's durability and locking rules."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        driver = "sqlite+payhub_immediate" if immediate else "sqlite+payhub_deferred"
         engine = create_engine(
-            url,
+            parsed.set(drivername=driver),
             pool_size=pool_size,
             max_overflow=8,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
-        _configure_sqlite(engine, immediate=immediate)
+        _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE itself.
+        # Autocommit in the driver: the dialect's do_begin issues BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -54,10 +83,6 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:
