@@ -670,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--orders", type=int, default=12_000, help="orders for the HTTP run")
-    parser.add_argument("--inproc-orders", type=int, default=5_000)
+    parser.add_argument("--inproc-orders", type=int, default=12_000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=64)

@@ -40,6 +40,7 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
         if own_process:
             gc.collect()
             gc.freeze()
+            gc.set_threshold(50_000, 20, 20)
         yield
         await hub.http.aclose()
         hub.db.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from payhub.store.db import Database
 from payhub.store.models import AuditEntry, OutboxEvent
-from payhub.store.staging import stage_insert
+from payhub.store.staging import stage_write
 from payhub.store.tables import execute_core, table_of
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +52,7 @@ def write_then_refuse(session: Session, subject: str) -> str:
 
 
 def stage_event(session: Session, event_key: str) -> str:
-    stage_insert(
+    stage_write(
         session,
         _INSERT_OUTBOX,
         {

@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 
 from payhub.store.db import Database
 from payhub.store.models import AuditEntry
-from payhub.store.staging import stage_insert
+from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def _count(db: Database) -> int:
 def test_staged_rows_are_written_at_commit_in_order(db: Database) -> None:
     with db.transaction() as session:
         for i in range(5):
-            stage_insert(session, _INSERT, _row(f"r{i}"))
+            stage_write(session, _INSERT, _row(f"r{i}"))
         # Not yet in the table: they are written just before the commit.
         assert session.scalar(select(func.count()).select_from(_AUDIT)) == 0
     with db.engine.connect() as conn:
@@ -52,9 +52,9 @@ def test_staged_rows_roll_back_with_their_transaction(db: Database) -> None:
         pass
 
     with pytest.raises(Boom), db.transaction() as session:
-        stage_insert(session, _INSERT, _row("lost"))
+        stage_write(session, _INSERT, _row("lost"))
         raise Boom
     assert _count(db) == 0
     with db.transaction() as session:  # and they do not leak into the next one
-        stage_insert(session, _INSERT, _row("kept"))
+        stage_write(session, _INSERT, _row("kept"))
     assert _count(db) == 1

@@ -33,7 +33,7 @@ async def read_inbound(request: Request, limit: int) -> InboundRequest:
         chunks.append(chunk)
     return InboundRequest(
         method=request.method,
-        path=request.url.path,
+        path=request.scope["path"],
         query_string=request.scope.get("query_string", b""),
         headers={k.lower(): v for k, v in request.headers.items()},
         body=b"".join(chunks),

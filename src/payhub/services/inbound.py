@@ -49,6 +49,7 @@ from payhub.services.settlement import (
 )
 from payhub.store.models import GatewayAccount, Order, Payment
 from payhub.store.models import InboundRequest as InboundRow
+from payhub.store.staging import stage_write
 from payhub.store.tables import execute_core, table_of
 
 log = logging.getLogger(__name__)
@@ -354,7 +355,7 @@ def _apply_notification(
     outcome = apply_report(
         session, payment, report, now, order=order, event_is_new=True, inbound_request_id=row_id
     )
-    execute_core(
+    stage_write(
         session,
         _SET_INBOUND_OUTCOME,
         {

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from payhub.store.models import CreditAccount, CreditEntry, Order
-from payhub.store.staging import stage_insert
+from payhub.store.staging import stage_write
 from payhub.store.tables import execute_core, table_of
 
 
@@ -90,7 +90,7 @@ def _post_entry(
         execute_core(
             session, _POST_TO_ACCOUNT, {"p_account": account_id, "p_amount": amount, "p_now": now}
         )
-    stage_insert(
+    stage_write(
         session,
         _INSERT_ENTRY,
         dict(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
-from payhub.store.staging import stage_insert
+from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
 
 _INSERT_AUDIT = insert(table_of(AuditEntry))
@@ -34,7 +34,7 @@ def add_audit(
 ) -> None:
     # Values go as parameters, not .values(): the statement is then built and cached once
     # instead of a bound literal (and its cache key) being made per column per call.
-    stage_insert(
+    stage_write(
         session,
         _INSERT_AUDIT,
         dict(
@@ -60,7 +60,7 @@ def add_timeline(
     now: datetime,
     payment_id: str | None = None,
 ) -> None:
-    stage_insert(
+    stage_write(
         session,
         _INSERT_TIMELINE,
         dict(
@@ -86,7 +86,7 @@ def enqueue_event(
     """Add an outbox row; `event_key` is unique per merchant, so a once-only event
     (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
-    stage_insert(
+    stage_write(
         session,
         _INSERT_OUTBOX,
         dict(

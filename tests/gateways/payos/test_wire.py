@@ -77,6 +77,22 @@ def test_webhook_time_is_vietnam_wall_clock() -> None:
     assert wire.parse_webhook_time("2023-02-04 18:25:00").tzinfo is not None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023-02-04T18:25:00",  # ISO's separator: not the webhook format
+        "2023-2-4 18:25:00",
+        "2023-02-04 18:25",
+        "2023-02-04 18:25:00+07:00",
+        "2023-02-30 18:25:00",  # no such day
+        "２０２３-02-04 18:25:00",  # non-ASCII digits
+    ],
+)
+def test_webhook_time_takes_only_the_exact_format(text: str) -> None:
+    with pytest.raises(ValueError):
+        wire.parse_webhook_time(text)
+
+
 def test_iso_times() -> None:
     moment = datetime(2025, 12, 12, 2, 0, tzinfo=UTC)
     assert wire.format_iso_local(moment) == "2025-12-12T09:00:00+07:00"
