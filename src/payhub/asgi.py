@@ -33,7 +33,9 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     is moved out of the garbage collector's sight (`gc.freeze`). Full collections then scan
     only what requests allocate, instead of the hundreds of thousands of objects of the
     loaded libraries: that was the largest source of webhook tail latency in `make bench`
-    (p99 about 155 ms before, 70 to 100 ms after)."""
+    (p99 about 155 ms before, 70 to 100 ms after). Young collections also run less often
+    (every 50,000 allocations instead of 700), which saves a few percent of CPU per request
+    for a little more memory."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
