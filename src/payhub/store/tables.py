@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, CursorResult, Executable, Table, event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from payhub.store.models import Base
 
@@ -22,14 +22,25 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+_CONNECTION = "payhub.connection"
+
+
 def execute_core(
     session: Session, statement: Executable, params: Mapping[str, Any] | None = None
 ) -> CursorResult[Any]:
     """Run a Core statement on the session's connection, in its transaction.
 
     This skips the ORM's execution path, which costs about as much again as the statement
-    itself. Pending ORM changes are flushed first unless autoflush is off, as
-    `session.execute` would do."""
+    itself; the connection is looked up once per transaction. Pending ORM changes are
+    flushed first unless autoflush is off, as `session.execute` would do."""
     if session.autoflush:
         session.flush()
-    return cast(CursorResult[Any], session.connection().execute(statement, params))
+    connection: Connection | None = session.info.get(_CONNECTION)
+    if connection is None:
+        connection = session.info[_CONNECTION] = session.connection()
+    return cast(CursorResult[Any], connection.execute(statement, params))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_CONNECTION, None)
