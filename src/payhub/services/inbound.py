@@ -304,54 +304,23 @@ def _apply_notification(
 ) -> ApplyOutcome:
     """Step 3 of the pipeline, inside the caller's transaction (see Database.run_write)."""
     locked = lock_rows_by_reference(session, account.id, reference)
+
+    def record(outcome: str, detail: str, payment_id: str | None) -> int:
+        return _record_inbound(
+            session, now, gateway, account.id, account.merchant_id, raw, outcome, detail, payment_id
+        )
+
     if locked is None:
-        _insert_inbound(
-            session,
-            _inbound_values(
-                gateway,
-                account.id,
-                account.merchant_id,
-                raw,
-                "notification",
-                ApplyOutcome.UNKNOWN_PAYMENT.value,
-                f"verified, but no attempt {reference} here",
-                None,
-                now,
-            ),
+        record(
+            ApplyOutcome.UNKNOWN_PAYMENT.value, f"verified, but no attempt {reference} here", None
         )
         return ApplyOutcome.UNKNOWN_PAYMENT
     payment, order = locked
     if event_recorded(session, account.id, report.dedupe_key):
         # A retry of a fact already applied: its own row, and nothing else.
-        _insert_inbound(
-            session,
-            _inbound_values(
-                gateway,
-                account.id,
-                account.merchant_id,
-                raw,
-                "notification",
-                ApplyOutcome.DUPLICATE.value,
-                _outcome_detail(report, payment.status),
-                payment.id,
-                now,
-            ),
-        )
+        record(ApplyOutcome.DUPLICATE.value, _outcome_detail(report, payment.status), payment.id)
         return ApplyOutcome.DUPLICATE
-    row_id = _insert_inbound(
-        session,
-        _inbound_values(
-            gateway,
-            account.id,
-            account.merchant_id,
-            raw,
-            "notification",
-            "processing",
-            "",
-            payment.id,
-            now,
-        ),
-    )
+    row_id = record("processing", "", payment.id)
     outcome = apply_report(
         session, payment, report, now, order=order, event_is_new=True, inbound_request_id=row_id
     )
@@ -380,11 +349,12 @@ def _record_inbound(
     raw: InboundRequest,
     outcome: str,
     detail: str,
+    payment_id: str | None = None,
 ) -> int:
     return _insert_inbound(
         session,
         _inbound_values(
-            gateway, account_id, merchant_id, raw, "notification", outcome, detail, None, now
+            gateway, account_id, merchant_id, raw, "notification", outcome, detail, payment_id, now
         ),
     )
 
