@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
-from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
@@ -96,7 +95,7 @@ class Database:
     On SQLite, writers are serialised in-process by a lock before `BEGIN IMMEDIATE`, so
     threads queue in order instead of spinning in SQLite's busy handler; reads use a second
     engine with deferred transactions, which WAL lets run beside the writer. Async callers
-    on SQLite write through a group-commit thread (store.group_commit).
+    on both databases write through a group-commit thread (store.group_commit).
     """
 
     def __init__(self, url: str) -> None:
@@ -104,12 +103,12 @@ class Database:
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock: threading.Lock | None = None
-        self._group_writer: GroupCommitWriter | None = None
         self.read_engine = self.engine
         if is_sqlite(self.engine):
             self._write_lock = threading.Lock()
-            self._group_writer = GroupCommitWriter(self._sessions, self._write_lock)
             self.read_engine = create_db_engine(url, immediate=False)
+        # On PostgreSQL the writer's lock is its own: other writers there lock only rows.
+        self._group_writer = GroupCommitWriter(self._sessions, self._write_lock or threading.Lock())
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
@@ -127,24 +126,18 @@ class Database:
     async def run_write(self, fn: Callable[[Session, *Ts], T], *args: *Ts) -> T:
         """`fn(session, *args)` in a transaction, from async code; its result once committed.
 
-        On SQLite the call joins the group-commit batch (its own savepoint, a shared durable
-        commit). On PostgreSQL it runs in a worker thread in a transaction of its own, as
-        concurrent transactions there lock only the rows they touch."""
-        if self._group_writer is not None:
-            return await self._group_writer.run(fn, *args)
-        return await to_thread.run_sync(self._run_in_transaction, fn, args)
-
-    def _run_in_transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self.transaction() as session:
-            return fn(session, *args)
+        The call joins a group-commit batch: one transaction and one durable commit for
+        every write queued meanwhile (store.group_commit). On SQLite that spares an fsync
+        and a write-lock hand-off per write; on PostgreSQL a WAL flush, a round trip and a
+        thread hop per write (`make bench`: 150 → 294 webhooks/s there)."""
+        return await self._group_writer.run(fn, *args)
 
     def session(self) -> Session:
         """A session for reading (never commit writes through it)."""
         return self._read_sessions()
 
     def dispose(self) -> None:
-        if self._group_writer is not None:
-            self._group_writer.close()
+        self._group_writer.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -1,10 +1,11 @@
-"""Group commit for SQLite: many async writers, one writer thread, one fsync per batch.
+"""Group commit: many async writers, one writer thread, one durable commit per batch.
 
 SQLite has one writer at a time, and with `synchronous=FULL` every commit is an fsync of
-the WAL. Committing each webhook on its own makes the fsync, the write-lock hand-off and
-a thread hop per webhook the ceiling. Here async callers queue their write functions; one
-thread takes everything queued, runs each function in its own SAVEPOINT inside one
-`BEGIN IMMEDIATE` transaction, commits once, and only then answers every caller.
+the WAL; on PostgreSQL every commit waits for its WAL flush and costs round trips. Committing
+each webhook on its own makes that flush, the lock hand-off and a thread hop per webhook the
+ceiling. Here async callers queue their write functions; one thread takes everything queued,
+runs the functions one after another inside one transaction (`BEGIN IMMEDIATE` on SQLite),
+commits once, and only then answers every caller.
 
 The write functions of a batch run one after another in one transaction, with no savepoint
 between them (a savepoint per function costs more than the function's own statements).
@@ -90,7 +91,7 @@ class GroupCommitWriter:
         with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._serve, name="payhub-sqlite-writer", daemon=True
+                    target=self._serve, name="payhub-group-writer", daemon=True
                 )
                 self._thread.start()
 
