@@ -2,103 +2,60 @@
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager
+from datetime import timedelta
 
-import pytest
-from sqlalchemy import event, insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from payhub.store.db import Database
-from payhub.store.models import GatewayAccount, Merchant, Order, Payment
+from payhub.store.models import Payment
 from payhub.store.rows import rows_from, save_row, select_payment_with_order
 from payhub.store.tables import table_of
-
-NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def seeded(db: Database) -> Database:
-    with db.engine.begin() as conn:
-        conn.execute(
-            insert(table_of(Merchant)),
-            {"id": "mer_1", "name": "Shop", "created_at": NOW},
-        )
-        conn.execute(
-            insert(table_of(GatewayAccount)),
-            {
-                "id": "gwa_1",
-                "merchant_id": "mer_1",
-                "gateway": "payos",
-                "environment": "simulator",
-                "base_url": "http://127.0.0.1:1",
-                "enabled": True,
-                "created_at": NOW,
-                "updated_at": NOW,
-            },
-        )
-        conn.execute(
-            insert(table_of(Order)),
-            {
-                "id": "ord_1",
-                "merchant_id": "mer_1",
-                "merchant_reference": "r1",
-                "currency": "VND",
-                "total_minor": 20_000,
-                "refunded_minor": 0,
-                "status": "awaiting_payment",
-                "description": "",
-                "credits_to_grant": 100,
-                "cancel_on_failure": False,
-                "metadata": {},
-                "expires_at": NOW + timedelta(minutes=30),
-                "created_at": NOW,
-                "updated_at": NOW,
-            },
-        )
-        conn.execute(
-            insert(table_of(Payment)),
-            {
-                "id": "pay_1",
-                "merchant_id": "mer_1",
-                "order_id": "ord_1",
-                "gateway_account_id": "gwa_1",
-                "gateway": "payos",
-                "gateway_reference": "123",
-                "status": "pending",
-                "amount_minor": 20_000,
-                "currency": "VND",
-                "refunded_minor": 0,
-                "gateway_data": {},
-                "created_at": NOW,
-                "updated_at": NOW,
-            },
-        )
-    return db
+from tests.store.conftest import NOW
 
 
-@pytest.fixture
-def updates(seeded: Database) -> Iterator[list[str]]:
-    """The UPDATE statements the engine sends while the test runs."""
+@contextmanager
+def updates_sent(session: Session) -> Iterator[list[str]]:
+    """The UPDATE statements the session's connection sends to the database meanwhile,
+    seen by the driver itself (the webhook path runs some statements on the DBAPI cursor,
+    below SQLAlchemy's events): SQLite's trace callback, libpq's protocol trace."""
     sent: list[str] = []
-
-    def record(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):
-            sent.append(statement)
-
-    event.listen(seeded.engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(seeded.engine, "before_cursor_execute", record)
+    dbapi = session.connection().connection.driver_connection
+    if isinstance(dbapi, sqlite3.Connection):
+        dbapi.set_trace_callback(sent.append)
+        try:
+            yield sent
+        finally:
+            dbapi.set_trace_callback(None)
+    else:
+        with tempfile.TemporaryFile(mode="w+") as trace:
+            dbapi.pgconn.trace(trace.fileno())
+            try:
+                yield sent
+            finally:
+                dbapi.pgconn.untrace()
+                trace.seek(0)
+                # Frontend messages: "<time>\tF\t<length>\tParse|Query\t <text>"
+                sent.extend(
+                    line.split("\t", 4)[4]
+                    for line in trace
+                    if line.count("\t") >= 4
+                    and line.split("\t")[1] == "F"
+                    and line.split("\t")[3] in ("Parse", "Query")
+                )
+    sent[:] = [s for s in sent if "UPDATE" in s.upper().split("(", 1)[0][:40]]
 
 
 _BY_REFERENCE = select_payment_with_order().where(table_of(Payment).c.gateway_reference == "123")
 
 
-def test_rows_are_read_together_and_only_changed_columns_are_written(
-    seeded: Database, updates: list[str]
-) -> None:
+def test_rows_are_read_together_and_only_changed_columns_are_written(seeded: Database) -> None:
     later = NOW + timedelta(minutes=1)
-    with seeded.transaction() as session:
+    with seeded.transaction() as session, updates_sent(session) as updates:
         found = session.connection().execute(_BY_REFERENCE).one()
         payment, order = rows_from(found)
         assert (payment.id, payment.status, payment.amount_minor) == ("pay_1", "pending", 20_000)
@@ -108,14 +65,13 @@ def test_rows_are_read_together_and_only_changed_columns_are_written(
             100,
         )
         save_row(session, order)  # nothing changed: no statement
-        assert updates == []
         payment.status = "succeeded"
         payment.received_minor = 20_000
         payment.updated_at = later
         payment.currency = "VND"  # the same value again: not a change
         save_row(session, payment)
         save_row(session, payment)  # saved already: nothing more to write
-    assert len(updates) == 1
+    assert len(updates) == 1 and "UPDATE payments" in updates[0]
     assert "status" in updates[0] and "received_minor" in updates[0]
     assert "currency" not in updates[0] and "amount_minor" not in updates[0]
     with seeded.engine.connect() as conn:

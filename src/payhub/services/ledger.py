@@ -12,6 +12,7 @@ from typing import Protocol
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from payhub.store.direct import DirectStatement
 from payhub.store.models import CreditAccount, CreditEntry, Order
 from payhub.store.staging import stage_write
 from payhub.store.tables import execute_core, table_of
@@ -54,7 +55,7 @@ def open_credit_account(session: Session, merchant_id: str, customer_id: str, no
 
 _ACCOUNTS = table_of(CreditAccount)
 # One statement moves the balance and finds the account (created with the order).
-_POST_TO_CUSTOMER = (
+_POST_TO_CUSTOMER = DirectStatement(
     update(_ACCOUNTS)
     .where(
         _ACCOUNTS.c.merchant_id == bindparam("p_merchant"),
@@ -75,17 +76,18 @@ def _post_entry(
     session: Session, order: CreditedOrder, reason: str, amount: int, now: datetime
 ) -> int:
     assert order.customer_id is not None
-    account_id = execute_core(
+    posted = _POST_TO_CUSTOMER.run(
         session,
-        _POST_TO_CUSTOMER,
         {
             "p_merchant": order.merchant_id,
             "p_customer": order.customer_id,
             "p_amount": amount,
             "p_now": now,
         },
-    ).scalar()
-    if account_id is None:
+    )
+    if posted:
+        account_id = posted[0][0]
+    else:
         account_id = open_credit_account(session, order.merchant_id, order.customer_id, now)
         execute_core(
             session, _POST_TO_ACCOUNT, {"p_account": account_id, "p_amount": amount, "p_now": now}

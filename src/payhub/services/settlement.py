@@ -32,6 +32,7 @@ from payhub.gateways.base import ApplyOutcome, GatewayStatus
 from payhub.money import Money
 from payhub.services import inventory, ledger
 from payhub.services.records import add_audit, add_timeline, enqueue_event
+from payhub.store.direct import DirectStatement
 from payhub.store.models import Order, Payment
 from payhub.store.models import PaymentEvent as PaymentEventRow
 from payhub.store.rows import OrderRow, PaymentRow, rows_from, save_row, select_payment_with_order
@@ -102,13 +103,17 @@ _EVENT_FOR_STATUS = {
 # SQLAlchemy neither rebuilds them nor recomputes their cache keys per call.
 _LOCK_PAYMENT = select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
 _LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
-_LOCK_ROWS_BY_REFERENCE = select_payment_with_order().where(
-    PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
-    PaymentRow.table.c.gateway_reference == bindparam("reference"),
+_LOCK_ROWS_BY_REFERENCE = DirectStatement(
+    select_payment_with_order().where(
+        PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
+        PaymentRow.table.c.gateway_reference == bindparam("reference"),
+    )
 )
-_FIND_EVENT = select(PaymentEventRow.id).where(
-    PaymentEventRow.gateway_account_id == bindparam("account_key"),
-    PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
+_FIND_EVENT = DirectStatement(
+    select(PaymentEventRow.id).where(
+        PaymentEventRow.gateway_account_id == bindparam("account_key"),
+        PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
+    )
 )
 _INSERT_EVENT = insert(table_of(PaymentEventRow))
 
@@ -128,10 +133,8 @@ def lock_rows_by_reference(
     Check the dedupe key in a statement of its own, after this one: on PostgreSQL a
     statement that waited for the lock still reads with the snapshot it started with, so
     it would miss an event that the lock holder has just committed."""
-    found = execute_core(
-        session, _LOCK_ROWS_BY_REFERENCE, {"account_id": account_id, "reference": reference}
-    ).first()
-    return None if found is None else rows_from(found)
+    found = _LOCK_ROWS_BY_REFERENCE.run(session, {"account_id": account_id, "reference": reference})
+    return rows_from(found[0]) if found else None
 
 
 def lock_order(session: Session, order_id: str) -> Order:
@@ -142,10 +145,7 @@ def lock_order(session: Session, order_id: str) -> Order:
 
 def event_recorded(session: Session, account_key: str, dedupe_key: str) -> bool:
     """Whether the fact with this dedupe key is already recorded for the account."""
-    found = execute_core(
-        session, _FIND_EVENT, {"account_key": account_key, "dedupe_key": dedupe_key}
-    ).scalar()
-    return found is not None
+    return bool(_FIND_EVENT.run(session, {"account_key": account_key, "dedupe_key": dedupe_key}))
 
 
 def event_account_key(payment: PaymentFacts) -> str:

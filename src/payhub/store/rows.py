@@ -9,15 +9,17 @@ that differ with one UPDATE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Row, Select, Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from payhub.store.direct import DirectStatement
 from payhub.store.models import Order, Payment
-from payhub.store.tables import execute_core, table_of
+from payhub.store.tables import table_of
 
 
 @dataclass(slots=True, eq=False)
@@ -81,7 +83,7 @@ def select_payment_with_order() -> Select[Any]:
     )
 
 
-def rows_from(found: Row[Any]) -> tuple[PaymentRow, OrderRow]:
+def rows_from(found: Sequence[Any]) -> tuple[PaymentRow, OrderRow]:
     """The two rows from one result of `select_payment_with_order` (payment columns first,
     then the order's; columns the caller added come after them)."""
     values = tuple(found)
@@ -93,7 +95,7 @@ def rows_from(found: Row[Any]) -> tuple[PaymentRow, OrderRow]:
 
 
 _UPDATES = {
-    kind: update(kind.table).where(kind.table.c.id == bindparam("row_id"))
+    kind: DirectStatement(update(kind.table).where(kind.table.c.id == bindparam("row_id")))
     for kind in (PaymentRow, OrderRow)
 }
 
@@ -111,5 +113,5 @@ def save_row(session: Session, row: PaymentRow | OrderRow) -> None:
     }
     if not changed:
         return
-    execute_core(session, _UPDATES[type(row)], {"row_id": row.id, **changed})
+    _UPDATES[type(row)].run(session, {"row_id": row.id, **changed}, set_columns=tuple(changed))
     row.loaded = tuple(getattr(row, n) for n in names)

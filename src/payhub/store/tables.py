@@ -33,12 +33,18 @@ def execute_core(
     This skips the ORM's execution path, which costs about as much again as the statement
     itself; the connection is looked up once per transaction. Pending ORM changes are
     flushed first unless autoflush is off, as `session.execute` would do."""
+    return cast(CursorResult[Any], session_connection(session).execute(statement, params))
+
+
+def session_connection(session: Session) -> Connection:
+    """The connection of the session's transaction, after flushing pending ORM changes
+    (unless autoflush is off), as `session.execute` would."""
     if session.autoflush:
         session.flush()
     connection: Connection | None = session.info.get(_CONNECTION)
     if connection is None:
         connection = session.info[_CONNECTION] = session.connection()
-    return cast(CursorResult[Any], connection.execute(statement, params))
+    return connection
 
 
 @event.listens_for(Session, "after_transaction_end")
