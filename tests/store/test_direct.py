@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payhub.store.db import Database
 from payhub.store.direct import DirectStatement
-from payhub.store.models import Order, Payment
+from payhub.store.models import AuditEntry, InboundRequest, Order, Payment
 from payhub.store.tables import table_of
 from tests.store.conftest import NOW
 
@@ -125,6 +125,74 @@ def test_database_errors_are_sqlalchemy_errors_without_the_parameters(seeded: Da
     assert [r[0] for r in refs] == ["123", "456"]
 
 
-def test_only_select_and_update() -> None:
-    with pytest.raises(TypeError, match="Insert"):
-        DirectStatement(insert(PAYMENTS))  # type: ignore[arg-type]
+def test_inserts_name_their_columns_and_return(seeded: Database) -> None:
+    inbound = table_of(InboundRequest)
+    add_inbound = DirectStatement(insert(inbound).returning(inbound.c.id, inbound.c.headers))
+    add_audit = DirectStatement(insert(table_of(AuditEntry)))
+    row = {
+        "merchant_id": "mer_1",
+        "gateway": "payos",
+        "gateway_account_id": "gwa_1",
+        "kind": "notification",
+        "method": "POST",
+        "path": "/callbacks/payos/gwa_1",
+        "query_string": "",
+        "headers": {"content-type": "application/json"},
+        "body": b'{"code":"00"}',
+        "source_ip": "127.0.0.1",
+        "outcome": "applied",
+        "detail": "",
+        "payment_id": "pay_1",
+        "received_at": NOW,
+    }
+    audits = [
+        {
+            "merchant_id": "mer_1",
+            "actor": "test",
+            "action": "test.many",
+            "subject": f"s{i}",
+            "source_ip": None,
+            "before": None,
+            "after": {"i": i},
+            "created_at": NOW,
+        }
+        for i in range(3)
+    ]
+    with seeded.transaction() as session:
+        [(first_id, headers)] = add_inbound.run(session, row)
+        [(second_id, _)] = add_inbound.run(session, row)
+        add_audit.run_many(session, audits)
+        add_audit.run_many(session, [])
+    assert second_id == first_id + 1 and headers == {"content-type": "application/json"}
+    with seeded.engine.connect() as conn:
+        body = conn.execute(select(inbound.c.body).where(inbound.c.id == first_id)).scalar_one()
+        after = conn.execute(select(table_of(AuditEntry).c.after)).scalars().all()
+    assert bytes(body) == b'{"code":"00"}' and after == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+def test_a_column_with_a_python_default_must_be_given(seeded: Database) -> None:
+    inbound = table_of(InboundRequest)
+    with seeded.transaction() as session:
+        with pytest.raises(ValueError, match="set body, detail, headers, query_string"):
+            DirectStatement(insert(inbound)).run(
+                session,
+                {
+                    "gateway": "payos",
+                    "kind": "notification",
+                    "method": "POST",
+                    "path": "/",
+                    "outcome": "applied",
+                    "received_at": NOW,
+                },
+            )
+
+
+def test_returning_rows_need_run_not_run_many(seeded: Database) -> None:
+    returning = DirectStatement(_SET_PAYMENT.returning(PAYMENTS.c.id))
+    with seeded.transaction() as session, pytest.raises(ValueError, match="RETURNING"):
+        returning.run_many(session, [{"row_id": "pay_1", "status": "x"}], set_columns=("status",))
+
+
+def test_only_select_insert_and_update() -> None:
+    with pytest.raises(TypeError, match="Delete"):
+        DirectStatement(delete(PAYMENTS))  # type: ignore[arg-type]

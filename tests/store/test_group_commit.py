@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from payhub.store.db import Database
+from payhub.store.direct import DirectStatement
 from payhub.store.models import AuditEntry, OutboxEvent
 from payhub.store.staging import stage_write
 from payhub.store.tables import execute_core, table_of
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 _AUDIT = table_of(AuditEntry)
 _INSERT_AUDIT = insert(_AUDIT)
-_INSERT_OUTBOX = insert(table_of(OutboxEvent))
+_INSERT_OUTBOX = DirectStatement(insert(table_of(OutboxEvent)))
 
 
 class Refused(Exception):

@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from payhub.store.db import Database
+from payhub.store.direct import DirectStatement
 from payhub.store.models import AuditEntry
 from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 _AUDIT = table_of(AuditEntry)
-_INSERT = insert(_AUDIT)
+_INSERT = DirectStatement(insert(_AUDIT))
 
 
 def _row(subject: str) -> dict[str, object]:

@@ -47,16 +47,17 @@ from payhub.services.settlement import (
     event_recorded,
     lock_rows_by_reference,
 )
+from payhub.store.direct import DirectStatement
 from payhub.store.models import GatewayAccount, Order, Payment
 from payhub.store.models import InboundRequest as InboundRow
 from payhub.store.staging import stage_write
-from payhub.store.tables import execute_core, table_of
+from payhub.store.tables import table_of
 
 log = logging.getLogger(__name__)
 
 _INBOUND = table_of(InboundRow)
-_INSERT_INBOUND = insert(_INBOUND).returning(_INBOUND.c.id)
-_SET_INBOUND_OUTCOME = (
+_INSERT_INBOUND = DirectStatement(insert(_INBOUND).returning(_INBOUND.c.id))
+_SET_INBOUND_OUTCOME = DirectStatement(
     update(_INBOUND)
     .where(_INBOUND.c.id == bindparam("p_id"))
     .values(outcome=bindparam("p_outcome"), detail=bindparam("p_detail"))
@@ -289,7 +290,7 @@ def _inbound_values(
 
 
 def _insert_inbound(session: Session, values: dict[str, object]) -> int:
-    row_id = execute_core(session, _INSERT_INBOUND, values).scalar_one()
+    [(row_id,)] = _INSERT_INBOUND.run(session, values)
     return int(row_id)
 
 

@@ -69,7 +69,7 @@ _POST_TO_ACCOUNT = (
     .where(_ACCOUNTS.c.id == bindparam("p_account"))
     .values(balance=_ACCOUNTS.c.balance + bindparam("p_amount"), updated_at=bindparam("p_now"))
 )
-_INSERT_ENTRY = insert(table_of(CreditEntry))
+_INSERT_ENTRY = DirectStatement(insert(table_of(CreditEntry)))
 
 
 def _post_entry(

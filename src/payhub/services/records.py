@@ -10,14 +10,15 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from payhub.store.direct import DirectStatement
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
 from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
 
-_INSERT_AUDIT = insert(table_of(AuditEntry))
-_INSERT_TIMELINE = insert(table_of(TimelineEntry))
-_INSERT_OUTBOX = insert(table_of(OutboxEvent))
+_INSERT_AUDIT = DirectStatement(insert(table_of(AuditEntry)))
+_INSERT_TIMELINE = DirectStatement(insert(table_of(TimelineEntry)))
+_INSERT_OUTBOX = DirectStatement(insert(table_of(OutboxEvent)))
 
 
 def add_audit(

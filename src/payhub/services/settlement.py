@@ -36,7 +36,7 @@ from payhub.store.direct import DirectStatement
 from payhub.store.models import Order, Payment
 from payhub.store.models import PaymentEvent as PaymentEventRow
 from payhub.store.rows import OrderRow, PaymentRow, rows_from, save_row, select_payment_with_order
-from payhub.store.tables import execute_core, table_of
+from payhub.store.tables import table_of
 
 
 class PaymentFacts(Protocol):
@@ -115,7 +115,7 @@ _FIND_EVENT = DirectStatement(
         PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
     )
 )
-_INSERT_EVENT = insert(table_of(PaymentEventRow))
+_INSERT_EVENT = DirectStatement(insert(table_of(PaymentEventRow)))
 
 
 def lock_payment(session: Session, payment_id: str) -> Payment | None:
@@ -200,9 +200,8 @@ def _apply_report(
     event, review_reason = _classify(payment, order, report)
     after = next_payment_status(before, event) if event is not None else None
 
-    execute_core(
+    _INSERT_EVENT.run(
         session,
-        _INSERT_EVENT,
         dict(
             merchant_id=payment.merchant_id,
             gateway_account_id=account_key,

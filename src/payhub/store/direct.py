@@ -1,5 +1,4 @@
-"""SELECT and UPDATE statements compiled once and run on the DBAPI cursor, for the webhook
-path.
+"""Statements compiled once and run on the DBAPI cursor, for the webhook path.
 
 Going through SQLAlchemy's `Connection.execute` costs about 35 µs of CPU per statement on
 this machine, for statements that SQLite runs in 2 to 4 µs; a paid webhook runs five of
@@ -11,9 +10,12 @@ the session's transaction) and converts the rows back. Database errors are raise
 SQLAlchemy's `DBAPIError` subclasses, as `Connection.execute` would raise them, with the
 parameters hidden.
 
-Only SELECT and UPDATE: INSERTs can have Python-side column defaults, which SQLAlchemy's
-execution path fills in and this one would not. Use a statement only where its SQL and
-types are plain (no expanding IN, no literal execution); the constructor refuses the rest.
+SQLAlchemy's execution path also fills in Python-side column defaults (`default=`,
+`onupdate=`); this one does not, so an INSERT must name every column that has one, and an
+UPDATE must set every column that has an `onupdate`: compiling refuses the statement
+otherwise, naming the columns. Engine events (`before_cursor_execute`) and `echo` do not
+see these statements. Use them only where the SQL and types are plain (no expanding IN, no
+literal execution); compiling refuses the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, Update
+from sqlalchemy import Connection, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -43,16 +45,20 @@ class _Plan:
 
 
 class DirectStatement:
-    """A Core SELECT or UPDATE (with or without RETURNING) run straight on the DBAPI cursor.
+    """A Core SELECT, INSERT or UPDATE (with or without RETURNING) run straight on the DBAPI
+    cursor.
 
-    For an `update(table).where(...)` without `.values()`, the columns to set are named per
-    run (`set_columns`), as `Connection.execute` derives them from the parameters."""
+    An INSERT sets the columns its parameters name. For an `update(table).where(...)`
+    without `.values()`, the columns to set are named per run (`set_columns`), as
+    `Connection.execute` derives them from the parameters."""
 
     __slots__ = ("_plans", "statement")
 
-    def __init__(self, statement: Select[Any] | Update) -> None:
-        if not isinstance(statement, Select | Update):
-            raise TypeError(f"only SELECT and UPDATE run directly, not {type(statement).__name__}")
+    def __init__(self, statement: Select[Any] | Insert | Update) -> None:
+        if not isinstance(statement, Select | Insert | Update):
+            raise TypeError(
+                f"only SELECT, INSERT and UPDATE run directly, not {type(statement).__name__}"
+            )
         self.statement = statement
         self._plans: dict[tuple[type[Dialect], tuple[str, ...]], _Plan] = {}
 
@@ -62,28 +68,52 @@ class DirectStatement:
         params: Mapping[str, Any],
         set_columns: Sequence[str] = (),
     ) -> list[tuple[Any, ...]]:
-        """Run in the session's transaction; the rows it returns (none for a plain UPDATE)."""
+        """Run in the session's transaction; the rows it returns (none without RETURNING)."""
         connection = session_connection(session)
-        dialect = connection.dialect
-        key = (type(dialect), tuple(set_columns))
+        plan = self._plan_for(connection.dialect, params, set_columns)
+        return _execute(connection, plan, _bind(plan, params))
+
+    def run_many(
+        self,
+        session: Session,
+        rows: Sequence[Mapping[str, Any]],
+        set_columns: Sequence[str] = (),
+    ) -> None:
+        """Run once per parameter set, in one executemany; every set names the same keys."""
+        if not rows:
+            return
+        connection = session_connection(session)
+        plan = self._plan_for(connection.dialect, rows[0], set_columns)
+        if plan.result_processors:
+            raise ValueError(f"RETURNING needs run(), not run_many(): {plan.sql!r}")
+        _execute(connection, plan, [_bind(plan, params) for params in rows], many=True)
+
+    def _plan_for(
+        self, dialect: Dialect, params: Mapping[str, Any], set_columns: Sequence[str]
+    ) -> _Plan:
+        columns = tuple(params) if isinstance(self.statement, Insert) else tuple(set_columns)
+        key = (type(dialect), columns)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = self._compile(dialect, key[1])
-        values = []
-        for name, convert in zip(plan.bind_names, plan.bind_processors, strict=True):
-            if name in params:
-                value = params[name]
-            elif name in plan.defaults:
-                value = plan.defaults[name]
-            else:
-                raise KeyError(f"no value for the parameter {name!r} of {plan.sql!r}")
-            values.append(value if convert is None else convert(value))
-        return _execute(connection, dialect, plan, values)
+            plan = self._plans[key] = self._compile(dialect, columns)
+        return plan
 
     def _compile(self, dialect: Dialect, set_columns: tuple[str, ...]) -> _Plan:
-        compiled = self.statement.compile(
-            dialect=dialect, column_keys=list(set_columns) if set_columns else None
+        statement = self.statement
+        compiled = statement.compile(
+            dialect=dialect,
+            column_keys=list(set_columns) if set_columns else None,
+            # An INSERT compiled as for executemany gets no implicit RETURNING of its new
+            # primary key (PostgreSQL): only the RETURNING the statement asks for.
+            for_executemany=isinstance(statement, Insert),
         )
+        filled_in = [*compiled.insert_prefetch, *compiled.update_prefetch]
+        if filled_in:
+            raise ValueError(
+                f"set {', '.join(sorted(c.key for c in filled_in))} explicitly: SQLAlchemy "
+                f"fills in their Python-side defaults only on its own execution path "
+                f"({compiled.string})"
+            )
         if getattr(compiled, "escaped_bind_names", None) or getattr(
             compiled, "literal_execute_params", None
         ):
@@ -105,22 +135,42 @@ class DirectStatement:
                 binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
             ),
             defaults=defaults,
+            # The compiler's own record of the columns its SQL returns (the statement's
+            # memoized column collections can be stale on a generative copy).
             result_processors=tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.exported_columns
+                entry.type.dialect_impl(dialect).result_processor(dialect, None)
+                for entry in compiled._result_columns
             ),
         )
 
 
+def _bind(plan: _Plan, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+    values = []
+    for name, convert in zip(plan.bind_names, plan.bind_processors, strict=True):
+        if name in params:
+            value = params[name]
+        elif name in plan.defaults:
+            value = plan.defaults[name]
+        else:
+            raise KeyError(f"no value for the parameter {name!r} of {plan.sql!r}")
+        values.append(value if convert is None else convert(value))
+    return values if plan.positional else dict(zip(plan.bind_names, values, strict=True))
+
+
 def _execute(
-    connection: Connection, dialect: Dialect, plan: _Plan, values: list[Any]
+    connection: Connection,
+    plan: _Plan,
+    parameters: Any,
+    *,
+    many: bool = False,
 ) -> list[tuple[Any, ...]]:
+    dialect = connection.dialect
     dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
-    parameters: Sequence[Any] | dict[str, Any] = (
-        values if plan.positional else dict(zip(plan.bind_names, values, strict=True))
-    )
     cursor = connection.connection.cursor()
     try:
+        if many:
+            cursor.executemany(plan.sql, parameters)
+            return []
         cursor.execute(plan.sql, parameters)
         fetched = cursor.fetchall() if cursor.description is not None else []
     except dbapi_error as exc:

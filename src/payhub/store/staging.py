@@ -18,17 +18,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Insert, Update
 from sqlalchemy.orm import Session
+
+from payhub.store.direct import DirectStatement
 
 _KEY = "payhub.staged_inserts"
 
 
-def stage_write(session: Session, statement: Insert | Update, values: Mapping[str, Any]) -> None:
-    """Queue one execution of `statement` (a Core INSERT, or an UPDATE whose effect nobody
+def stage_write(session: Session, statement: DirectStatement, values: Mapping[str, Any]) -> None:
+    """Queue one execution of `statement` (an INSERT, or an UPDATE whose effect nobody
     reads before the commit) for this session's commit. The values given to one statement
     must all carry the same keys."""
-    staged: dict[Insert | Update, list[Mapping[str, Any]]] | None = session.info.get(_KEY)
+    staged: dict[DirectStatement, list[Mapping[str, Any]]] | None = session.info.get(_KEY)
     if staged is None:
         staged = session.info[_KEY] = {}
     staged.setdefault(statement, []).append(values)
@@ -37,10 +38,9 @@ def stage_write(session: Session, statement: Insert | Update, values: Mapping[st
 def write_staged(session: Session) -> None:
     """Flush the ORM's pending changes (staged rows may refer to them), then make the
     staged writes, each statement's in the order they were staged."""
-    staged: dict[Insert | Update, list[Mapping[str, Any]]] | None = session.info.pop(_KEY, None)
+    staged: dict[DirectStatement, list[Mapping[str, Any]]] | None = session.info.pop(_KEY, None)
     session.flush()
     if not staged:
         return
-    connection = session.connection()
     for statement, rows in staged.items():
-        connection.execute(statement, rows)
+        statement.run_many(session, rows)
