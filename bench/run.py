@@ -16,7 +16,7 @@ For each database:
    second set of orders.
 4. The money invariants (payhub.store.invariants), and credit grants == paid orders.
 
-    uv run python -m bench.run [--orders 12000] [--duration 10] [--backends sqlite,postgres]
+    uv run python -m bench.run [--orders 20000] [--duration 10] [--backends sqlite,postgres]
 
 PostgreSQL: PAYHUB_TEST_DATABASE_URL (make bench exports it) or the project's throwaway
 cluster (scripts/postgres.sh); each run gets a fresh database, dropped afterwards.
@@ -669,8 +669,8 @@ def report(results: list[Result], info: dict[str, str], args: argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--orders", type=int, default=12_000, help="orders for the HTTP run")
-    parser.add_argument("--inproc-orders", type=int, default=12_000)
+    parser.add_argument("--orders", type=int, default=20_000, help="orders for the HTTP run")
+    parser.add_argument("--inproc-orders", type=int, default=20_000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=64)
