@@ -11,13 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from payhub.store.group_commit import GroupCommitWriter
@@ -25,6 +27,46 @@ from payhub.store.staging import write_staged
 
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
+
+
+_DATETIME_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+_SQLALCHEMY_FORMAT = SQLITE_DATETIME()._storage_format  # type: ignore[no-untyped-call]
+
+
+class _SQLiteDateTime(SQLITE_DATETIME):
+    """SQLite's DATETIME, writing exactly the text SQLAlchemy's writes, in half the time.
+
+    SQLAlchemy formats each value through a dict of its fields (2 µs); a webhook binds a
+    dozen datetimes, most of them the same `now`. This formats from a tuple (1.1 µs) and
+    keeps the last value's text, so a repeat of the same object costs 0.1 µs. Any other
+    storage format, and dates, go to SQLAlchemy's own processor."""
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        fallback = super().bind_processor(dialect)
+        if self._storage_format != _SQLALCHEMY_FORMAT or fallback is None:
+            return fallback
+        last: tuple[object, str] = (None, "")
+
+        def process(value: Any) -> Any:
+            nonlocal last
+            seen = last  # one read: other threads may replace it meanwhile
+            if value is seen[0] and value is not None:
+                return seen[1]
+            if type(value) is not datetime:
+                return fallback(value)
+            text = _DATETIME_TEXT % (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+            )
+            last = (value, text)
+            return text
+
+        return process
 
 
 class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
@@ -36,6 +78,7 @@ class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
 
     supports_statement_cache = True  # it compiles exactly as its parent does
     begin_statement = "BEGIN IMMEDIATE"
+    colspecs = {**SQLiteDialect_pysqlite.colspecs, DateTime: _SQLiteDateTime}  # noqa: RUF012
 
     def do_begin(self, dbapi_connection: Any) -> None:
         dbapi_connection.execute(self.begin_statement)
