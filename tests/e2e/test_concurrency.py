@@ -5,7 +5,6 @@ credit grants, checked in SQL along with every other money invariant."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 
@@ -13,46 +12,16 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from payhub.gateways.payos.signing import sign_data
 from payhub.gateways.registry import entry
 from payhub.store.invariants import check_invariants
 from payhub.store.models import CreditEntry, Order, PaymentEvent
-from tests.support.hub import connect_gateway, make_hub, simulator_app
+from tests.support.hub import connect_gateway, make_hub, paid_payos_webhook, simulator_app
 from tests.support.servers import free_port, serve_app
 
 pytestmark = pytest.mark.e2e
 
 ORDERS = 200
 COPIES = 20
-
-
-def _webhook(order_code: str, link_id: str, amount: int, key: str) -> bytes:
-    data = {
-        "orderCode": int(order_code),
-        "amount": amount,
-        "description": "concurrency",
-        "accountNumber": "12345678",
-        "reference": f"FT{order_code[-10:]}",
-        "transactionDateTime": "2026-11-22 10:00:00",
-        "currency": "VND",
-        "paymentLinkId": link_id,
-        "code": "00",
-        "desc": "success",
-        "counterAccountBankId": "",
-        "counterAccountBankName": "",
-        "counterAccountName": "",
-        "counterAccountNumber": "",
-        "virtualAccountName": "",
-        "virtualAccountNumber": "",
-    }
-    body = {
-        "code": "00",
-        "desc": "success",
-        "success": True,
-        "data": data,
-        "signature": sign_data(data, key),
-    }
-    return json.dumps(body).encode()
 
 
 def test_duplicate_storm_grants_credits_exactly_once(db_url: str) -> None:
@@ -96,7 +65,7 @@ def test_duplicate_storm_grants_credits_exactly_once(db_url: str) -> None:
                     row = s.scalar(select(Payment).where(Payment.id == p["id"]))
                     assert row is not None
                     link_id = row.gateway_data["paymentLinkId"]
-                body = _webhook(p["gateway_reference"], link_id, p["amount"], key)
+                body = paid_payos_webhook(p["gateway_reference"], link_id, p["amount"], key)
                 calls += [("hook", body)] * COPIES
                 calls += [("return", p["id"])] * 2
             random.Random(7).shuffle(calls)

@@ -4,6 +4,7 @@ merchant with an API key, and gateway accounts pointed at simulators."""
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 
 from payhub.asgi import create_app
 from payhub.gateways.base import Environment
+from payhub.gateways.payos import signing as payos_signing
 from payhub.gateways.registry import entry
 from payhub.gateways.simkit import RetryPolicy, SimulatorOptions
 from payhub.services.accounts import configure_account
@@ -161,3 +163,33 @@ def run_worker_task(hub: Hub, task: Any, *args: Any) -> Any:
             hub.forget_adapters()
 
     return anyio.run(run)
+
+
+def paid_payos_webhook(order_code: str, link_id: str, amount: int, key: str) -> bytes:
+    """The body PayOS sends for a paid link (all 16 `data` keys), signed with `key`."""
+    data = {
+        "orderCode": int(order_code),
+        "amount": amount,
+        "description": "concurrency",
+        "accountNumber": "12345678",
+        "reference": f"FT{order_code[-10:]}",
+        "transactionDateTime": "2026-11-22 10:00:00",
+        "currency": "VND",
+        "paymentLinkId": link_id,
+        "code": "00",
+        "desc": "success",
+        "counterAccountBankId": "",
+        "counterAccountBankName": "",
+        "counterAccountName": "",
+        "counterAccountNumber": "",
+        "virtualAccountName": "",
+        "virtualAccountNumber": "",
+    }
+    body = {
+        "code": "00",
+        "desc": "success",
+        "success": True,
+        "data": data,
+        "signature": payos_signing.sign_data(data, key),
+    }
+    return json.dumps(body).encode()
