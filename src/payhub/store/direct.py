@@ -1,8 +1,9 @@
 """Statements compiled once and run on the DBAPI cursor, for the webhook path.
 
 Going through SQLAlchemy's `Connection.execute` costs about 35 µs of CPU per statement on
-this machine, for statements that SQLite runs in 2 to 4 µs; a paid webhook runs five of
-them in the writer thread, which is what limits ingestion (docs/performance.md). A
+this machine, for statements that SQLite runs in 2 to 4 µs; a paid webhook runs seven of
+them and stages seven more rows, in the writer thread that limits ingestion
+(docs/performance.md). A
 `DirectStatement` is an ordinary Core statement that SQLAlchemy compiles once per dialect,
 with the type processors its bind parameters and result columns need; each run then only
 converts the values, executes the SQL string on the session connection's DBAPI cursor (in
