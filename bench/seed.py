@@ -16,7 +16,6 @@ under the account's checksum key.
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
-from tests.support.hub import HubUnderTest, connect_gateway, make_hub
+from tests.support.hub import HubUnderTest, connect_gateway, make_hub, paid_payos_webhook
 
-from payhub.gateways.payos import signing, wire
+from payhub.gateways.payos import wire
 from payhub.gateways.payos.simulator import ACCOUNT_NUMBER
 from payhub.gateways.registry import entry
 from payhub.store.ids import new_id
@@ -173,32 +172,17 @@ def seed_orders(th: HubUnderTest, account_id: str, count: int, label: str) -> Se
 
 def _webhook(code: int, link_id: str, i: int, now: datetime, key: str) -> bytes:
     """The PayOS sandbox's webhook for a fully paid link (see simulator.pay)."""
-    data = {
-        "orderCode": code,
-        "amount": PRICE,
-        "description": wire.sanitize_description(f"DH{code}"),
-        "accountNumber": ACCOUNT_NUMBER,
-        "reference": f"FT{now.astimezone(UTC):%y%m%d}{i:08d}",
-        "transactionDateTime": wire.format_webhook_time(now),
-        "currency": wire.CURRENCY,
-        "paymentLinkId": link_id,
-        "code": "00",
-        "desc": "success",
-        "counterAccountBankId": "",
-        "counterAccountBankName": "",
-        "counterAccountName": "",
-        "counterAccountNumber": "",
-        "virtualAccountName": "",
-        "virtualAccountNumber": "",
-    }
-    body = {
-        "code": "00",
-        "desc": "success",
-        "success": True,
-        "data": data,
-        "signature": signing.sign_data(data, key),
-    }
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    assert wire.CURRENCY == "VND"
+    return paid_payos_webhook(
+        code,
+        link_id,
+        PRICE,
+        key,
+        description=wire.sanitize_description(f"DH{code}"),
+        reference=f"FT{now.astimezone(UTC):%y%m%d}{i:08d}",
+        paid_at=wire.format_webhook_time(now),
+        account_number=ACCOUNT_NUMBER,
+    )
 
 
 def with_duplicates(bodies: list[bytes], fraction: float, seed: int = 2) -> tuple[list[bytes], int]:

@@ -165,15 +165,25 @@ def run_worker_task(hub: Hub, task: Any, *args: Any) -> Any:
     return anyio.run(run)
 
 
-def paid_payos_webhook(order_code: str, link_id: str, amount: int, key: str) -> bytes:
+def paid_payos_webhook(
+    order_code: str | int,
+    link_id: str,
+    amount: int,
+    key: str,
+    *,
+    description: str = "concurrency",
+    reference: str | None = None,
+    paid_at: str = "2026-11-22 10:00:00",
+    account_number: str = "12345678",
+) -> bytes:
     """The body PayOS sends for a paid link (all 16 `data` keys), signed with `key`."""
     data = {
         "orderCode": int(order_code),
         "amount": amount,
-        "description": "concurrency",
-        "accountNumber": "12345678",
-        "reference": f"FT{order_code[-10:]}",
-        "transactionDateTime": "2026-11-22 10:00:00",
+        "description": description,
+        "accountNumber": account_number,
+        "reference": reference or f"FT{str(order_code)[-10:]}",
+        "transactionDateTime": paid_at,
         "currency": "VND",
         "paymentLinkId": link_id,
         "code": "00",
@@ -192,4 +202,4 @@ def paid_payos_webhook(order_code: str, link_id: str, amount: int, key: str) -> 
         "data": data,
         "signature": payos_signing.sign_data(data, key),
     }
-    return json.dumps(body).encode()
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
