@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payhub.store.db import Database
 from payhub.store.direct import DirectStatement
-from payhub.store.models import AuditEntry, InboundRequest, Order, Payment
+from payhub.store.models import AuditEntry, InboundRequest, Order, Payment, TimelineEntry
 from payhub.store.tables import table_of
 from tests.store.conftest import NOW
 
@@ -185,6 +185,23 @@ def test_a_column_with_a_python_default_must_be_given(seeded: Database) -> None:
                     "received_at": NOW,
                 },
             )
+
+
+def test_every_inserted_row_names_the_same_columns(seeded: Database) -> None:
+    add_timeline = DirectStatement(insert(table_of(TimelineEntry)))
+    row = {
+        "merchant_id": "mer_1",
+        "order_id": "ord_1",
+        "payment_id": None,
+        "kind": "note",
+        "message": "first",
+        "created_at": NOW,
+    }
+    shorter = {k: v for k, v in row.items() if k != "payment_id"}
+    with seeded.transaction() as session, pytest.raises(ValueError, match="same columns"):
+        add_timeline.run_many(session, [row, {**row, "message": "second"}, shorter])
+    with seeded.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(table_of(TimelineEntry))).scalar() == 0
 
 
 def test_returning_rows_need_run_not_run_many(seeded: Database) -> None:

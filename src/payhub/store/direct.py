@@ -85,6 +85,11 @@ class DirectStatement:
             return
         connection = session_connection(session)
         plan = self._plan_for(connection.dialect, rows[0], set_columns)
+        if isinstance(self.statement, Insert):
+            # The INSERT names the first set's columns: another key set would be cut short.
+            keys = rows[0].keys()
+            if any(params.keys() != keys for params in rows):
+                raise ValueError(f"every parameter set must name the same columns: {plan.sql!r}")
         if plan.result_processors:
             raise ValueError(f"RETURNING needs run(), not run_many(): {plan.sql!r}")
         _execute(connection, plan, [_bind(plan, params) for params in rows], many=True)
