@@ -23,10 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
-from tests.support.hub import HubUnderTest, connect_gateway, make_hub, paid_payos_webhook
+from tests.support.hub import HubUnderTest, connect_gateway, make_hub
 
-from payhub.gateways.payos import wire
-from payhub.gateways.payos.simulator import ACCOUNT_NUMBER
+from payhub.gateways.payos import simulator, wire
 from payhub.gateways.registry import entry
 from payhub.store.ids import new_id
 from payhub.store.models import CreditAccount, Customer, Order, OrderItem, Payment, Product
@@ -172,17 +171,15 @@ def seed_orders(th: HubUnderTest, account_id: str, count: int, label: str) -> Se
 
 def _webhook(code: int, link_id: str, i: int, now: datetime, key: str) -> bytes:
     """The PayOS sandbox's webhook for a fully paid link (see simulator.pay)."""
-    assert wire.CURRENCY == "VND"
-    return paid_payos_webhook(
-        code,
-        link_id,
-        PRICE,
-        key,
+    data = simulator.paid_webhook_data(
+        order_code=code,
+        amount=PRICE,
         description=wire.sanitize_description(f"DH{code}"),
         reference=f"FT{now.astimezone(UTC):%y%m%d}{i:08d}",
-        paid_at=wire.format_webhook_time(now),
-        account_number=ACCOUNT_NUMBER,
+        paid_at=now,
+        link_id=link_id,
     )
+    return simulator.signed_webhook(data, key)
 
 
 def with_duplicates(bodies: list[bytes], fraction: float, seed: int = 2) -> tuple[list[bytes], int]:

@@ -7,21 +7,24 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from payhub.gateways.payos import simulator as payos_sim
 from payhub.gateways.registry import entry
 from payhub.store.invariants import check_invariants
 from payhub.store.models import CreditEntry, Order, PaymentEvent
-from tests.support.hub import connect_gateway, make_hub, paid_payos_webhook, simulator_app
+from tests.support.hub import connect_gateway, make_hub, simulator_app
 from tests.support.servers import free_port, serve_app
 
 pytestmark = pytest.mark.e2e
 
 ORDERS = 200
 COPIES = 20
+PAID_AT = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 def test_duplicate_storm_grants_credits_exactly_once(db_url: str) -> None:
@@ -65,7 +68,15 @@ def test_duplicate_storm_grants_credits_exactly_once(db_url: str) -> None:
                     row = s.scalar(select(Payment).where(Payment.id == p["id"]))
                     assert row is not None
                     link_id = row.gateway_data["paymentLinkId"]
-                body = paid_payos_webhook(p["gateway_reference"], link_id, p["amount"], key)
+                data = payos_sim.paid_webhook_data(
+                    order_code=int(p["gateway_reference"]),
+                    amount=p["amount"],
+                    description="concurrency",
+                    reference=f"FT{p['gateway_reference'][-10:]}",
+                    paid_at=PAID_AT,
+                    link_id=link_id,
+                )
+                body = payos_sim.signed_webhook(data, key)
                 calls += [("hook", body)] * COPIES
                 calls += [("return", p["id"])] * 2
             random.Random(7).shuffle(calls)

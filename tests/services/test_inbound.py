@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import anyio
 from sqlalchemy import event, func, select
 
 from payhub.gateways.base import InboundRequest
+from payhub.gateways.payos import simulator as payos_sim
 from payhub.gateways.registry import entry
 from payhub.services.inbound import receive_notification
 from payhub.store.models import InboundRequest as InboundRow
-from tests.support.hub import connect_gateway, make_hub, paid_payos_webhook
+from tests.support.hub import connect_gateway, make_hub
 
 COPIES = 32
 
@@ -25,7 +28,17 @@ def test_an_expired_account_is_loaded_once_by_concurrent_notifications(db_url: s
         path=f"/callbacks/payos/{account_id}",
         query_string=b"",
         headers={"content-type": "application/json"},
-        body=paid_payos_webhook("987654321", "link-unknown", 20_000, key),
+        body=payos_sim.signed_webhook(
+            payos_sim.paid_webhook_data(
+                order_code=987654321,
+                amount=20_000,
+                description="DH987654321",
+                reference="FT26112200000001",
+                paid_at=datetime(2026, 11, 22, 3, 0, tzinfo=UTC),
+                link_id="link-unknown",
+            ),
+            key,
+        ),
         remote_addr="127.0.0.1",
     )
     account_loads: list[str] = []

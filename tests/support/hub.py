@@ -4,7 +4,6 @@ merchant with an API key, and gateway accounts pointed at simulators."""
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from pydantic import SecretStr
 
 from payhub.asgi import create_app
 from payhub.gateways.base import Environment
-from payhub.gateways.payos import signing as payos_signing
 from payhub.gateways.registry import entry
 from payhub.gateways.simkit import RetryPolicy, SimulatorOptions
 from payhub.services.accounts import configure_account
@@ -163,43 +161,3 @@ def run_worker_task(hub: Hub, task: Any, *args: Any) -> Any:
             hub.forget_adapters()
 
     return anyio.run(run)
-
-
-def paid_payos_webhook(
-    order_code: str | int,
-    link_id: str,
-    amount: int,
-    key: str,
-    *,
-    description: str = "concurrency",
-    reference: str | None = None,
-    paid_at: str = "2026-11-22 10:00:00",
-    account_number: str = "12345678",
-) -> bytes:
-    """The body PayOS sends for a paid link (all 16 `data` keys), signed with `key`."""
-    data = {
-        "orderCode": int(order_code),
-        "amount": amount,
-        "description": description,
-        "accountNumber": account_number,
-        "reference": reference or f"FT{str(order_code)[-10:]}",
-        "transactionDateTime": paid_at,
-        "currency": "VND",
-        "paymentLinkId": link_id,
-        "code": "00",
-        "desc": "success",
-        "counterAccountBankId": "",
-        "counterAccountBankName": "",
-        "counterAccountName": "",
-        "counterAccountNumber": "",
-        "virtualAccountName": "",
-        "virtualAccountNumber": "",
-    }
-    body = {
-        "code": "00",
-        "desc": "success",
-        "success": True,
-        "data": data,
-        "signature": payos_signing.sign_data(data, key),
-    }
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -98,6 +98,48 @@ def webhook_data_keys() -> tuple[str, ...]:
     return tuple(CONFIRM_SAMPLE_DATA)
 
 
+def paid_webhook_data(
+    *,
+    order_code: int,
+    amount: int,
+    description: str,
+    reference: str,
+    paid_at: datetime,
+    link_id: str,
+    account_number: str = ACCOUNT_NUMBER,
+) -> dict[str, Any]:
+    """Webhook `data` for a transfer of `amount` to a link, as the sandbox sends it."""
+    return {
+        "orderCode": order_code,
+        "amount": amount,
+        "description": description,
+        "accountNumber": account_number,
+        "reference": reference,
+        "transactionDateTime": wire.format_webhook_time(paid_at),
+        "currency": wire.CURRENCY,
+        "paymentLinkId": link_id,
+        "code": "00",
+        "desc": "success",
+        "counterAccountBankId": "",
+        "counterAccountBankName": "",
+        "counterAccountName": "",
+        "counterAccountNumber": "",
+        "virtualAccountName": "",
+        "virtualAccountNumber": "",
+    }
+
+
+def webhook_body(data: dict[str, Any], signature: str) -> bytes:
+    """The webhook's JSON body around `data` and its signature."""
+    body = {"code": "00", "desc": "success", "success": True, "data": data, "signature": signature}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def signed_webhook(data: dict[str, Any], checksum_key: str) -> bytes:
+    """The webhook body for `data`, signed as the gateway signs it."""
+    return webhook_body(data, signing.sign_data(data, checksum_key))
+
+
 @dataclass(slots=True)
 class Link:
     id: str
@@ -334,13 +376,7 @@ class PayOSSimulator:
         return self.signed(link.as_wire())
 
     async def confirm_webhook(self, url: str) -> Response:
-        body = {
-            "code": "00",
-            "desc": "success",
-            "success": True,
-            "data": CONFIRM_SAMPLE_DATA,
-            "signature": signing.sign_data(CONFIRM_SAMPLE_DATA, self.checksum_key),
-        }
+        content = signed_webhook(CONFIRM_SAMPLE_DATA, self.checksum_key)
         problem: str | None = None
         try:
             async with httpx.AsyncClient(
@@ -348,7 +384,7 @@ class PayOSSimulator:
             ) as client:
                 response = await client.post(
                     url,
-                    content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                    content=content,
                     headers={"Content-Type": "application/json"},
                 )
             if not 200 <= response.status_code < 300:
@@ -396,24 +432,14 @@ class PayOSSimulator:
         )
         link.amount_paid += amount
         link.status = "PAID" if link.amount_paid >= link.amount else "UNDERPAID"
-        data: dict[str, Any] = {
-            "orderCode": link.order_code,
-            "amount": amount,
-            "description": link.description,
-            "accountNumber": ACCOUNT_NUMBER,
-            "reference": reference,
-            "transactionDateTime": wire.format_webhook_time(now),
-            "currency": wire.CURRENCY,
-            "paymentLinkId": link.id,
-            "code": "00",
-            "desc": "success",
-            "counterAccountBankId": "",
-            "counterAccountBankName": "",
-            "counterAccountName": "",
-            "counterAccountNumber": "",
-            "virtualAccountName": "",
-            "virtualAccountNumber": "",
-        }
+        data = paid_webhook_data(
+            order_code=link.order_code,
+            amount=amount,
+            description=link.description,
+            reference=reference,
+            paid_at=now,
+            link_id=link.id,
+        )
         return self.send_webhook(data, label=f"payment {link.order_code} {reference}")
 
     def send_webhook(self, data: dict[str, Any], label: str) -> simkit.Delivery | None:
@@ -423,13 +449,7 @@ class PayOSSimulator:
         signature = signing.sign_data(data, self.checksum_key)
         if fault is simkit.Fault.TAMPER:
             data = {**data, "amount": data["amount"] + 1000}
-        body = {
-            "code": "00",
-            "desc": "success",
-            "success": True,
-            "data": data,
-            "signature": signature,
-        }
+        content = webhook_body(data, signature)
         if self.webhook_url is None:
             skipped = simkit.Delivery(
                 id=secrets.token_hex(8),
@@ -443,7 +463,7 @@ class PayOSSimulator:
         call = simkit.OutboundCall(
             method="POST",
             url=self.webhook_url,
-            content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            content=content,
             headers={"Content-Type": "application/json"},
             label=label,
         )
