@@ -1,10 +1,15 @@
-"""Idempotency-Key handling for merchant POSTs, as ASGI middleware around /v1."""
+"""Idempotency-Key handling for merchant POSTs, as ASGI middleware around /v1.
+
+A claimed key is always settled: the response is stored, or, when the request ends in a
+5xx, an exception or a cancellation, the claim is released so the client's retry runs.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from anyio import to_thread
+from anyio import CancelScope, to_thread
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +20,8 @@ from payhub.api.security import merchant_for_key
 from payhub.domain.errors import DomainError
 from payhub.services import idempotency
 from payhub.services.context import Hub
+
+log = logging.getLogger(__name__)
 
 
 class IdempotencyGate:
@@ -73,11 +80,25 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
                 media_type="application/json",
                 headers={"idempotent-replayed": "true"},
             )
-        response = await call_next(request)
-        chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
+        try:
+            response = await call_next(request)
+            chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
+        except BaseException:
+            # The route raised (answered 500 by the server) or the request was cancelled:
+            # nothing is stored, so release the claim. Kept, it would answer every retry
+            # with 409 "in flight" until the key expired.
+            with CancelScope(shield=True):
+                await self._release(caller.merchant_id, key)
+            raise
         content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
         await to_thread.run_sync(
             idempotency.finish, self.hub, caller.merchant_id, key, response.status_code, content
         )
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(content, status_code=response.status_code, headers=headers)
+
+    async def _release(self, merchant_id: str, key: str) -> None:
+        try:
+            await to_thread.run_sync(idempotency.finish, self.hub, merchant_id, key, 500, b"")
+        except Exception:
+            log.exception("releasing an Idempotency-Key after a failed request failed")
