@@ -191,7 +191,7 @@ def _raise_connect(request: httpx.Request) -> httpx.Response:
     ("handler", "code", "unknown"),
     [
         (_raise_timeout, "timeout", True),
-        (_raise_connect, "connection", True),
+        (_raise_connect, "connection", False),  # not connected: nothing was sent
         (lambda r: httpx.Response(502, text="Bad gateway"), "http_502", True),
         (lambda r: httpx.Response(200, text="<html>oops</html>"), "bad_response", True),
         (lambda r: httpx.Response(429, json={}), "http_429", False),
@@ -216,7 +216,7 @@ async def test_create_failures_are_unavailable(
     adapter = adapter_with(momo_config, handler)
     with pytest.raises(GatewayUnavailable) as error:
         await adapter.create_checkout(checkout_request())
-    assert error.value.code == code
+    assert error.value.gateway_code == code
     assert error.value.outcome_unknown is unknown
     assert error.value.retry_safe is (not unknown)
 
@@ -227,7 +227,7 @@ async def test_create_business_refusal_is_rejected(momo_config: GatewayConfig) -
     )
     with pytest.raises(GatewayRejected) as error:
         await adapter.create_checkout(checkout_request())
-    assert error.value.code == "22" and error.value.retry_safe
+    assert error.value.gateway_code == "22" and error.value.retry_safe
 
 
 def _create_answer(request: httpx.Request, fields: tuple[str, ...], key: str) -> httpx.Response:
@@ -274,7 +274,7 @@ async def test_bad_response_signature_lenient_by_default_strict_on_request(
     )
     with pytest.raises(GatewayUnavailable) as error:
         await adapter_with(strict, forged).create_checkout(checkout_request())
-    assert error.value.code == "response_signature"
+    assert error.value.gateway_code == "response_signature"
 
 
 async def test_base_url_may_include_the_api_prefix(momo_config: GatewayConfig) -> None:
