@@ -22,8 +22,10 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   ├── OrderAlreadyPaid      no  / yes   order-already-paid
     │   │   ├── OrderNotPayable       no  / yes   order-not-payable
     │   │   ├── AttemptInFlight       yes / yes   attempt-in-flight  (retry shortly)
-    │   │   └── InsufficientStock     no  / yes   insufficient-stock
+    │   │   ├── InsufficientStock     no  / yes   insufficient-stock
+    │   │   └── IdempotencyInFlight   no  / yes   idempotency-key-in-flight (services.idempotency)
     │   ├── InvalidRequest            no  / yes   invalid-request
+    │   │   └── IdempotencyKeyReused  no  / yes   idempotency-key-reused (services.idempotency)
     │   ├── GatewayNotAvailable       no  / yes   gateway-not-available
     │   ├── RefundNotAllowed          no  / yes   refund-not-allowed
     │   │   └── RefundsNotSupported   no  / yes   refunds-not-supported (services.refunds)
@@ -40,9 +42,10 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │                                 (no answer to use: lost → no / no; refused for now,
     │                                  e.g. 429 or nothing sent → yes / yes;
     │                                  see ``payhub.gateways.transport``)
-    ├── GatewayCallFailed             instance    (services.checkout) the attempt was not made
+    ├── GatewayCallFailed             instance    gateway-call-failed  the attempt was not made
     │   ├── GatewayCallLost           no  / no    gateway-outcome-unknown
     │   └── GatewayCallRefused        instance / yes  gateway-refused
+    │                                 (raised by services.checkout)
     └── VaultError                    no  / yes   vault-error      (services.vault)
 
 ``GatewayError`` and ``GatewayCallFailed`` also carry ``gateway_code``, the gateway's own
