@@ -20,6 +20,9 @@ from payhub.gateways.base import (
     InboundRequest,
     InvalidSignature,
     MalformedNotification,
+    PaymentRef,
+    RefundRequest,
+    RefundStatus,
 )
 from payhub.gateways.momo import MomoGateway, signing
 from payhub.money import Money
@@ -291,3 +294,52 @@ async def test_base_url_may_include_the_api_prefix(momo_config: GatewayConfig) -
     )
     await adapter_with(config, handler).create_checkout(checkout_request())
     assert seen == ["https://test-payment.momo.vn/v2/gateway/api/create"]
+
+
+# --------------------------------------------------------------------------- refund: pending
+
+PAID = PaymentRef(
+    "PH240501-1-abcdef",
+    Money(50_000, "VND"),
+    NOW,
+    {"orderId": "PH240501-1-abcdef"},
+    gateway_txn_id="4088878653",
+)
+
+
+def _refund_answer(http_status: int, result_code: int) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        answer = {
+            "partnerCode": "MOMO",
+            "orderId": sent["orderId"],
+            "requestId": sent["requestId"],
+            "amount": sent["amount"],
+            "transId": 4088878700,
+            "resultCode": result_code,
+            "message": "refund",
+            "responseTime": 1714532400000,
+        }
+        return httpx.Response(http_status, json=answer)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("http_status", "result_code", "status"),
+    [
+        pytest.param(200, 7000, RefundStatus.PENDING, id="7000 being processed"),
+        pytest.param(200, 7002, RefundStatus.PENDING, id="7002 processed by the provider"),
+        pytest.param(422, 7000, RefundStatus.PENDING, id="422 7000 already in progress"),
+        pytest.param(200, 0, RefundStatus.SUCCEEDED, id="0 refunded"),
+        pytest.param(200, 1080, RefundStatus.FAILED, id="1080 failed, retry later"),
+    ],
+)
+async def test_a_refund_momo_is_still_processing_is_pending_never_succeeded(
+    momo_config: GatewayConfig, http_status: int, result_code: int, status: RefundStatus
+) -> None:
+    adapter = adapter_with(momo_config, _refund_answer(http_status, result_code))
+    request = RefundRequest(PAID, "RF240501-1-abcdef", Money(20_000, "VND"), False, "r", NOW)
+    result = await adapter.refund(request)
+    assert result.status is status
+    assert result.gateway_code == str(result_code)

@@ -628,3 +628,54 @@ async def test_cancel_and_register_url_are_not_supported() -> None:
             await rig.adapter.cancel(ref)
         with pytest.raises(NotSupported):
             await rig.adapter.register_notification_url(HUB_IPN_URL)
+
+
+# --------------------------------------------------------------------------- refund: pending
+
+
+def refund_answer(response_code: str, transaction_status: str = "") -> object:
+    """A VNPay refund answer, signed as VNPay signs it when the response code is 00."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        answer = {
+            "vnp_ResponseId": "r1",
+            "vnp_Command": "refund",
+            "vnp_ResponseCode": response_code,
+            "vnp_Message": "Refund",
+            "vnp_TmnCode": TMN_CODE,
+            "vnp_TxnRef": body["vnp_TxnRef"],
+            "vnp_Amount": body["vnp_Amount"],
+            "vnp_BankCode": "NCB",
+            "vnp_PayDate": "20240521100000",
+            "vnp_TransactionNo": "14422575",
+            "vnp_TransactionType": body["vnp_TransactionType"],
+            "vnp_TransactionStatus": transaction_status,
+            "vnp_OrderInfo": body["vnp_OrderInfo"],
+        }
+        answer["vnp_SecureHash"] = signing.sign_fields(
+            HASH_SECRET, answer, signing.REFUND_RESPONSE_FIELDS
+        )
+        return httpx.Response(200, json=answer)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("response_code", "transaction_status", "status"),
+    [
+        pytest.param("00", "05", RefundStatus.PENDING, id="05 VNPay processing"),
+        pytest.param("00", "06", RefundStatus.PENDING, id="06 sent to the bank"),
+        pytest.param("94", "", RefundStatus.PENDING, id="94 already requested, processing"),
+        pytest.param("00", "00", RefundStatus.SUCCEEDED, id="00 refunded"),
+        pytest.param("00", "09", RefundStatus.FAILED, id="09 refund rejected"),
+    ],
+)
+async def test_a_refund_vnpay_is_still_processing_is_pending_never_succeeded(
+    response_code: str, transaction_status: str, status: RefundStatus
+) -> None:
+    adapter = mock_adapter(refund_answer(response_code, transaction_status))
+    request = RefundRequest(REF, "RF1", Money(50_000, "VND"), False, "r", datetime.now(UTC))
+    result = await adapter.refund(request)
+    assert result.status is status
+    assert result.gateway_code == (transaction_status or response_code)
