@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from payhub.api.problems import problem
+from payhub.api.problems import problem, status_for
 from payhub.api.security import merchant_for_key
 from payhub.domain.errors import DomainError
 from payhub.services import idempotency
@@ -71,7 +71,7 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
             )
         except DomainError as exc:
             return problem(
-                exc.status, exc.code, exc.code.replace("-", " ").capitalize(), exc.detail
+                status_for(exc), exc.code, exc.code.replace("-", " ").capitalize(), exc.detail
             )
         if stored is not None:
             return Response(

@@ -1,20 +1,86 @@
-"""RFC 9457 problem+json answers with a stable `type` per error code."""
+"""RFC 9457 problem+json answers with a stable `type` per error code.
+
+`STATUS` is the one table from error class to HTTP status; the errors themselves carry no
+status (their retry semantics are drawn in `payhub.errors`). The most specific class in an
+error's MRO that the table names wins. Input payhub or a gateway refuses is always 4xx;
+5xx says payhub or the gateway failed.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from payhub.domain.errors import DomainError
-from payhub.services.checkout import GatewayCallFailed
-from payhub.services.vault import VaultError
+from payhub.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    GatewayCallFailed,
+    GatewayCallLost,
+    GatewayCallRefused,
+    GatewayError,
+    GatewayMisconfigured,
+    GatewayNotAvailable,
+    GatewayRejected,
+    GatewayUnavailable,
+    HubError,
+    InvalidPaymentRequest,
+    InvalidRequest,
+    InvalidSignature,
+    MalformedNotification,
+    NotFound,
+    NotSupported,
+    RefundNotAllowed,
+    Unauthorized,
+    VaultError,
+)
 
 PROBLEM_BASE = "https://payhub.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+
+
+STATUS: Final[Mapping[type, int]] = MappingProxyType(
+    {
+        HubError: 500,
+        # refused by the rules
+        DomainError: 422,
+        NotFound: 404,
+        Conflict: 409,
+        InvalidRequest: 422,
+        GatewayNotAvailable: 422,
+        RefundNotAllowed: 422,
+        Unauthorized: 401,
+        Forbidden: 403,
+        # a gateway call for a use case
+        GatewayCallFailed: 502,
+        GatewayCallRefused: 502,
+        GatewayCallLost: 504,
+        # raw adapter errors (the use cases translate them; these are the fallbacks)
+        GatewayError: 502,
+        InvalidSignature: 400,
+        MalformedNotification: 400,
+        NotSupported: 422,
+        InvalidPaymentRequest: 422,
+        GatewayMisconfigured: 502,
+        GatewayRejected: 502,
+        GatewayUnavailable: 503,
+        VaultError: 500,
+    }
+)
+
+
+def status_for(exc: HubError) -> int:
+    """The HTTP status of `exc`: the table's entry for the most specific class in its MRO."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    raise AssertionError("HubError is in the table")  # pragma: no cover
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -28,24 +94,37 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         title = exc.code.replace("-", " ").capitalize()
         return problem(
-            exc.status, exc.code, title, exc.detail, retry_safe=exc.retry_safe, **exc.extra
+            status_for(exc), exc.code, title, exc.detail, retry_safe=exc.retry_safe, **exc.extra
         )
 
     @app.exception_handler(GatewayCallFailed)
     async def _gateway(_: Request, exc: GatewayCallFailed) -> JSONResponse:
-        status = 504 if exc.outcome_unknown else 502
         return problem(
-            status,
-            "gateway-outcome-unknown" if exc.outcome_unknown else "gateway-refused",
+            status_for(exc),
+            exc.code,
             "Gateway call failed",
             exc.message,
             retry_safe=exc.retry_safe,
-            gateway_code=exc.code,
+            gateway_code=exc.gateway_code,
         )
 
     @app.exception_handler(VaultError)
     async def _vault(_: Request, exc: VaultError) -> JSONResponse:
-        return problem(500, "vault-error", "Credential vault error", str(exc), retry_safe=False)
+        return problem(
+            status_for(exc), exc.code, "Credential vault error", str(exc), retry_safe=False
+        )
+
+    @app.exception_handler(HubError)
+    async def _hub(_: Request, exc: HubError) -> JSONResponse:
+        # Any other error of the tree (an adapter error no use case translated): the public
+        # message only, never the internal text, which may quote the gateway.
+        return problem(
+            status_for(exc),
+            exc.code,
+            exc.code.replace("-", " ").capitalize(),
+            exc.public_message,
+            retry_safe=exc.retry_safe,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,9 +5,11 @@ gateway's wire protocol. It receives its credentials and an `httpx.AsyncClient` 
 constructed and never touches the database. Everything a later query, refund or cancel needs
 is handed back in `Checkout.gateway_data` and given again in `PaymentRef.gateway_data`.
 
-Statuses are mapped through an explicit table in each adapter whose default is `PENDING`;
-a timeout, connection error or 5xx becomes `UNKNOWN` (or raises `GatewayUnavailable` with
-`outcome_unknown=True`), to be resolved later by a query, never guessed.
+Statuses are mapped through an explicit table in each adapter whose default is `PENDING`.
+HTTP failures are classified once, in `payhub.gateways.transport`, the same way for every
+adapter: a request that may have taken effect raises `GatewayUnavailable` with
+`outcome_unknown=True`, to be resolved later by a query, never guessed. The errors are drawn
+in `payhub.errors`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
+from payhub.errors import (
+    GatewayError,
+    GatewayMisconfigured,
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidPaymentRequest,
+    InvalidSignature,
+    MalformedNotification,
+    NotSupported,
+)
 from payhub.money import Money
 from payhub.secret import Secret
 
@@ -86,59 +98,6 @@ class GatewayConfig:
         if value is None or not value.is_set():
             raise GatewayMisconfigured(f"credential {name!r} is not set")
         return value.reveal()
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class GatewayError(Exception):
-    """Base of every adapter error. `retry_safe` says whether repeating the call is safe."""
-
-    retry_safe: bool = False
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-class InvalidSignature(GatewayError):
-    """The signature did not verify over the bytes received. Nothing may change."""
-
-
-class MalformedNotification(GatewayError):
-    """The inbound request is not a notification this gateway would send."""
-
-
-class NotSupported(GatewayError):
-    """The gateway has no such operation (e.g. ToyyibPay refunds)."""
-
-
-class GatewayMisconfigured(GatewayError):
-    """Credentials or settings are missing or wrong (e.g. HTTP 401 from the gateway)."""
-
-
-class InvalidPaymentRequest(GatewayError):
-    """payhub refused the request before calling the gateway (amount limits, charset...)."""
-
-
-class GatewayRejected(GatewayError):
-    """The gateway answered and said no; the attempt did not happen. Safe to retry with a
-    corrected request; `code` is the gateway's own code."""
-
-    retry_safe = True
-
-
-class GatewayUnavailable(GatewayError):
-    """Timeout, connection failure, 5xx or 429. If `outcome_unknown`, the request may have
-    taken effect: resolve it with a query, do not resend blindly."""
-
-    def __init__(
-        self, message: str, *, code: str | None = None, outcome_unknown: bool = True
-    ) -> None:
-        super().__init__(message, code=code)
-        self.outcome_unknown = outcome_unknown
-        self.retry_safe = not outcome_unknown
 
 
 # --------------------------------------------------------------------------- normalised types
@@ -389,3 +348,40 @@ class GatewayEntry:
     create_simulator: Callable[..., Any]
     # Credentials/settings of the simulator's test channel (PAYHUB_SANDBOX_* or defaults).
     sandbox_profile: Callable[[], SandboxProfile]
+
+
+# The adapter errors live in the one error tree, `payhub.errors`; adapters import them from
+# here, beside the types they describe.
+__all__ = [
+    "AmountLimits",
+    "ApplyOutcome",
+    "Capabilities",
+    "Checkout",
+    "CheckoutRequest",
+    "CredentialField",
+    "Environment",
+    "Gateway",
+    "GatewayConfig",
+    "GatewayEntry",
+    "GatewayError",
+    "GatewayMisconfigured",
+    "GatewayRejected",
+    "GatewayStatus",
+    "GatewayUnavailable",
+    "InboundRequest",
+    "InvalidPaymentRequest",
+    "InvalidSignature",
+    "LineItem",
+    "MalformedNotification",
+    "NotSupported",
+    "Notification",
+    "Payer",
+    "PaymentRef",
+    "RefundRequest",
+    "RefundResult",
+    "RefundStatus",
+    "Reply",
+    "ReturnInfo",
+    "SandboxProfile",
+    "StatusReport",
+]

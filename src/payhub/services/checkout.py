@@ -33,6 +33,7 @@ from payhub.domain.lifecycle import (
     PaymentStatus,
     next_payment_status,
 )
+from payhub.errors import GatewayCallFailed as GatewayCallFailed
 from payhub.gateways.base import (
     Checkout,
     CheckoutRequest,
@@ -68,17 +69,6 @@ from payhub.store.ids import new_id
 from payhub.store.models import Customer, Order, OrderItem, Payment
 
 log = logging.getLogger(__name__)
-
-
-class GatewayCallFailed(Exception):
-    """The gateway did not create the attempt. Carries whether a retry is safe."""
-
-    def __init__(self, message: str, *, retry_safe: bool, outcome_unknown: bool, code: str | None):
-        super().__init__(message)
-        self.message = message
-        self.retry_safe = retry_safe
-        self.outcome_unknown = outcome_unknown
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +112,8 @@ async def start_payment(
             else PaymentEvent.GATEWAY_REJECTED
         )
         await to_thread.run_sync(_record_create_failure, hub, payment_id, event, exc)
-        raise GatewayCallFailed(
-            f"{gateway} did not answer: {exc.message}",
-            retry_safe=exc.retry_safe,
-            outcome_unknown=exc.outcome_unknown,
-            code=exc.code,
+        raise GatewayCallFailed.from_gateway(
+            f"{gateway} did not answer: {exc.message}", exc
         ) from None
     except InvalidPaymentRequest as exc:
         await to_thread.run_sync(
@@ -137,11 +124,8 @@ async def start_payment(
         await to_thread.run_sync(
             _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_REJECTED, exc
         )
-        raise GatewayCallFailed(
-            f"{gateway} refused the payment: {exc.message}",
-            retry_safe=exc.retry_safe,
-            outcome_unknown=False,
-            code=exc.code,
+        raise GatewayCallFailed.from_gateway(
+            f"{gateway} refused the payment: {exc.message}", exc
         ) from None
     await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, checkout)
     return StartedPayment(payment_id=payment_id, reused=False)
@@ -299,7 +283,7 @@ def _record_create_failure(
         after = next_payment_status(PaymentStatus(payment.status), event)
         if after is not None:
             payment.status = after.value
-        payment.failure_code = exc.code
+        payment.failure_code = exc.gateway_code
         payment.failure_message = exc.message[:500]
         payment.updated_at = now
         add_timeline(

@@ -195,20 +195,40 @@ async def create_refund(
         raise InvalidRequest(f"{exc.message}") from None
     except NotSupported as exc:
         return await to_thread.run_sync(
-            _settle_refund, hub, refund_id, "failed", exc.code or "not_supported", None, exc.message
+            _settle_refund,
+            hub,
+            refund_id,
+            "failed",
+            exc.gateway_code or "not_supported",
+            None,
+            exc.message,
         )
     except GatewayError as exc:
-        if getattr(exc, "outcome_unknown", False):
+        if not exc.outcome_known:
             # Keep it pending: the amount stays reserved until someone checks the gateway.
             return await to_thread.run_sync(
-                _settle_refund, hub, refund_id, "pending", exc.code or "unknown", None, exc.message
+                _settle_refund,
+                hub,
+                refund_id,
+                "pending",
+                exc.gateway_code or "unknown",
+                None,
+                exc.message,
             )
         return await to_thread.run_sync(
-            _settle_refund, hub, refund_id, "failed", exc.code or "rejected", None, exc.message
+            _settle_refund,
+            hub,
+            refund_id,
+            "failed",
+            exc.gateway_code or "rejected",
+            None,
+            exc.message,
         )
     status = {
         RefundStatus.SUCCEEDED: "succeeded",
-        RefundStatus.PENDING: "succeeded",  # accepted by the gateway, money on its way back
+        # Accepted but still processing at the gateway (VNPay 05/06/94, MoMo 7000/7002): the
+        # refund stays pending, its amount reserved; the order and credits are untouched.
+        RefundStatus.PENDING: "pending",
         RefundStatus.FAILED: "failed",
     }[result.status]
     return await to_thread.run_sync(

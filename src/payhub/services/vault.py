@@ -22,14 +22,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from payhub.errors import VaultError as VaultError
 from payhub.secret import Secret
 
 NONCE_BYTES = 12
 _HKDF_INFO = b"payhub gateway credentials v1"
-
-
-class VaultError(Exception):
-    """The vault cannot encrypt or decrypt (missing/invalid key, tampered ciphertext)."""
 
 
 class MasterKey:

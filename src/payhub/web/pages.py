@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
+from payhub.errors import GatewayCallFailed
 from payhub.gateways.registry import entry
 from payhub.money import Money
 from payhub.services import checkout, hosted, orders
 from payhub.services.accounts import account_status
-from payhub.services.checkout import GatewayCallFailed
 from payhub.services.context import Hub
 from payhub.store.models import CreditAccount, GatewayAccount, Order, Payment, Product
 

@@ -20,6 +20,9 @@ from payhub.gateways.base import (
     InboundRequest,
     InvalidSignature,
     MalformedNotification,
+    PaymentRef,
+    RefundRequest,
+    RefundStatus,
 )
 from payhub.gateways.momo import MomoGateway, signing
 from payhub.money import Money
@@ -191,7 +194,7 @@ def _raise_connect(request: httpx.Request) -> httpx.Response:
     ("handler", "code", "unknown"),
     [
         (_raise_timeout, "timeout", True),
-        (_raise_connect, "connection", True),
+        (_raise_connect, "connection", False),  # not connected: nothing was sent
         (lambda r: httpx.Response(502, text="Bad gateway"), "http_502", True),
         (lambda r: httpx.Response(200, text="<html>oops</html>"), "bad_response", True),
         (lambda r: httpx.Response(429, json={}), "http_429", False),
@@ -216,7 +219,7 @@ async def test_create_failures_are_unavailable(
     adapter = adapter_with(momo_config, handler)
     with pytest.raises(GatewayUnavailable) as error:
         await adapter.create_checkout(checkout_request())
-    assert error.value.code == code
+    assert error.value.gateway_code == code
     assert error.value.outcome_unknown is unknown
     assert error.value.retry_safe is (not unknown)
 
@@ -227,7 +230,7 @@ async def test_create_business_refusal_is_rejected(momo_config: GatewayConfig) -
     )
     with pytest.raises(GatewayRejected) as error:
         await adapter.create_checkout(checkout_request())
-    assert error.value.code == "22" and error.value.retry_safe
+    assert error.value.gateway_code == "22" and error.value.retry_safe
 
 
 def _create_answer(request: httpx.Request, fields: tuple[str, ...], key: str) -> httpx.Response:
@@ -274,7 +277,7 @@ async def test_bad_response_signature_lenient_by_default_strict_on_request(
     )
     with pytest.raises(GatewayUnavailable) as error:
         await adapter_with(strict, forged).create_checkout(checkout_request())
-    assert error.value.code == "response_signature"
+    assert error.value.gateway_code == "response_signature"
 
 
 async def test_base_url_may_include_the_api_prefix(momo_config: GatewayConfig) -> None:
@@ -291,3 +294,52 @@ async def test_base_url_may_include_the_api_prefix(momo_config: GatewayConfig) -
     )
     await adapter_with(config, handler).create_checkout(checkout_request())
     assert seen == ["https://test-payment.momo.vn/v2/gateway/api/create"]
+
+
+# --------------------------------------------------------------------------- refund: pending
+
+PAID = PaymentRef(
+    "PH240501-1-abcdef",
+    Money(50_000, "VND"),
+    NOW,
+    {"orderId": "PH240501-1-abcdef"},
+    gateway_txn_id="4088878653",
+)
+
+
+def _refund_answer(http_status: int, result_code: int) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        answer = {
+            "partnerCode": "MOMO",
+            "orderId": sent["orderId"],
+            "requestId": sent["requestId"],
+            "amount": sent["amount"],
+            "transId": 4088878700,
+            "resultCode": result_code,
+            "message": "refund",
+            "responseTime": 1714532400000,
+        }
+        return httpx.Response(http_status, json=answer)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("http_status", "result_code", "status"),
+    [
+        pytest.param(200, 7000, RefundStatus.PENDING, id="7000 being processed"),
+        pytest.param(200, 7002, RefundStatus.PENDING, id="7002 processed by the provider"),
+        pytest.param(422, 7000, RefundStatus.PENDING, id="422 7000 already in progress"),
+        pytest.param(200, 0, RefundStatus.SUCCEEDED, id="0 refunded"),
+        pytest.param(200, 1080, RefundStatus.FAILED, id="1080 failed, retry later"),
+    ],
+)
+async def test_a_refund_momo_is_still_processing_is_pending_never_succeeded(
+    momo_config: GatewayConfig, http_status: int, result_code: int, status: RefundStatus
+) -> None:
+    adapter = adapter_with(momo_config, _refund_answer(http_status, result_code))
+    request = RefundRequest(PAID, "RF240501-1-abcdef", Money(20_000, "VND"), False, "r", NOW)
+    result = await adapter.refund(request)
+    assert result.status is status
+    assert result.gateway_code == str(result_code)

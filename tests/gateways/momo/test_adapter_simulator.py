@@ -275,7 +275,7 @@ async def test_partial_then_full_refund_then_over_refund_refused(harness: Harnes
 
     with pytest.raises(GatewayRejected) as refused:
         await harness.adapter.refund(refund("RF-1-c", 1_000, False))
-    assert refused.value.code == "1081"
+    assert refused.value.gateway_code == "1081"
 
 
 async def test_refund_without_known_trans_id_queries_first(harness: Harness) -> None:
@@ -313,7 +313,7 @@ async def test_refund_of_an_unpaid_order_is_refused(harness: Harness) -> None:
                 now=NOW,
             )
         )
-    assert refused.value.code == "1088"
+    assert refused.value.gateway_code == "1088"
 
 
 async def test_browser_return_is_verified_even_with_ampersand_in_order_info(
@@ -352,7 +352,7 @@ async def test_duplicate_order_id_is_rejected_with_41(harness: Harness) -> None:
     await harness.adapter.create_checkout(request)
     with pytest.raises(GatewayRejected) as rejected:
         await harness.adapter.create_checkout(request)
-    assert rejected.value.code == "41"
+    assert rejected.value.gateway_code == "41"
 
 
 @pytest.mark.parametrize("amount", [999, 50_000_001])
@@ -360,7 +360,7 @@ async def test_amount_limits_are_checked_before_calling_momo(harness: Harness, a
     request = checkout_request(harness.adapter, amount=amount)
     with pytest.raises(InvalidPaymentRequest) as refused:
         await harness.adapter.create_checkout(request)
-    assert refused.value.code == "amount_limits"
+    assert refused.value.gateway_code == "amount_limits"
     assert (await harness.sim("GET", f"/__sim/orders/{request.reference}")).status_code == 404
 
 
@@ -385,7 +385,7 @@ async def test_wrong_secret_key_is_a_misconfiguration(momo_config: GatewayConfig
         adapter = MomoGateway(wrong, harness.http)
         with pytest.raises(GatewayMisconfigured) as error:
             await adapter.create_checkout(checkout_request(adapter))
-        assert error.value.code == "20"
+        assert error.value.gateway_code == "20"
         assert "not-the-real-key" not in str(error.value)
         assert "F8BBA842ECF85" not in str(error.value)
     finally:

@@ -174,11 +174,11 @@ async def test_business_errors_are_rejections(gateway: PayOSGateway) -> None:
     await gateway.create_checkout(req)
     with pytest.raises(GatewayRejected) as duplicate:
         await gateway.create_checkout(req)
-    assert duplicate.value.code == "231"
+    assert duplicate.value.gateway_code == "231"
     unknown = PaymentRef(reference="999", amount=Money(1000, "VND"), created_at=NOW)
     with pytest.raises(GatewayRejected) as missing:
         await gateway.query(unknown)
-    assert missing.value.code not in (None, "00")
+    assert missing.value.gateway_code not in (None, "00")
 
 
 async def test_wrong_checksum_key(sim_http: httpx.AsyncClient, gateway: PayOSGateway) -> None:
@@ -186,11 +186,13 @@ async def test_wrong_checksum_key(sim_http: httpx.AsyncClient, gateway: PayOSGat
     wrong = PayOSGateway(make_config(checksum_key="not-the-key"), sim_http)
     with pytest.raises(GatewayRejected) as rejected:
         await wrong.create_checkout(checkout_request(wrong, serial=2))
-    assert rejected.value.code == "201"
+    assert rejected.value.gateway_code == "201"
     # A response whose signature does not verify is not trusted.
     with pytest.raises(GatewayUnavailable) as unverified:
         await wrong.query(ref_for(checkout))
-    assert unverified.value.code == "bad_signature" and unverified.value.outcome_unknown
+    assert unverified.value.gateway_code == "bad_signature"
+    # A query changes nothing at PayOS: whatever its answer, no outcome is left unknown.
+    assert unverified.value.outcome_known and unverified.value.retry_safe
 
 
 async def test_wrong_api_key_is_misconfiguration(sim_http: httpx.AsyncClient) -> None:
@@ -264,9 +266,10 @@ def ok_ref() -> PaymentRef:
             True,
         ),
         (
+            # Not connected: nothing was sent (payhub.gateways.transport).
             lambda r: (_ for _ in ()).throw(httpx.ConnectError("down", request=r)),
             GatewayUnavailable,
-            True,
+            False,
         ),
         (lambda r: httpx.Response(502, text="bad gateway"), GatewayUnavailable, True),
         (lambda r: httpx.Response(429, json={"code": "429"}), GatewayUnavailable, False),
@@ -300,15 +303,16 @@ async def test_failure_shapes(
     handler: Any, error: type[Exception], outcome_unknown: bool | None
 ) -> None:
     gateway = mocked(handler)
-    for call in (
-        lambda: gateway.create_checkout(checkout_request(gateway)),
-        lambda: gateway.query(ok_ref()),
+    # `outcome_unknown` is the create's; a query changes nothing, so it never leaves one.
+    for call, unknown in (
+        (lambda: gateway.create_checkout(checkout_request(gateway)), outcome_unknown),
+        (lambda: gateway.query(ok_ref()), None if outcome_unknown is None else False),
     ):
         with pytest.raises(error) as exc:
             await call()
-        if outcome_unknown is not None:
+        if unknown is not None:
             assert isinstance(exc.value, GatewayUnavailable)
-            assert exc.value.outcome_unknown is outcome_unknown
+            assert exc.value.outcome_unknown is unknown
 
 
 async def test_requests_carry_credentials_and_signature() -> None:
@@ -322,7 +326,7 @@ async def test_requests_carry_credentials_and_signature() -> None:
     req = checkout_request(gateway)
     with pytest.raises(GatewayRejected) as exc:
         await gateway.create_checkout(req)
-    assert exc.value.code == "20"
+    assert exc.value.gateway_code == "20"
     (request,) = seen
     assert request.url == "https://payos.invalid/v2/payment-requests"
     assert request.headers["x-api-key"] == DEFAULT_API_KEY
@@ -350,7 +354,7 @@ async def test_register_notification_url_fails_when_hub_refuses() -> None:
     hub.gateway = PayOSGateway(make_config(checksum_key="another-key"), httpx.AsyncClient())
     with pytest.raises(GatewayRejected) as exc:
         await with_hub(hub)
-    assert exc.value.code == "20"
+    assert exc.value.gateway_code == "20"
     assert hub.outcomes == [ApplyOutcome.INVALID_SIGNATURE]
 
 

@@ -309,7 +309,7 @@ async def test_requests_refused_before_calling(overrides: dict[str, object], cod
         await make_adapter(lambda r: pytest.fail("called")).create_checkout(
             checkout_request(**overrides)
         )
-    assert caught.value.code == code
+    assert caught.value.gateway_code == code
 
 
 @pytest.mark.anyio
@@ -331,9 +331,7 @@ def raise_connect(request: httpx.Request) -> httpx.Response:
     ("handler", "code"),
     [
         (raise_timeout, "timeout"),
-        (raise_connect, "connection"),
         (lambda r: httpx.Response(502, text="Bad Gateway"), "http_502"),
-        (lambda r: httpx.Response(429), "http_429"),
         (lambda r: httpx.Response(200, text="<html>maintenance</html>"), "garbage"),
         (lambda r: httpx.Response(200, text="[]"), "no_bill_code"),
         (lambda r: httpx.Response(200, text='[{"BillCode":"../x"}]'), "bad_bill_code"),
@@ -345,7 +343,25 @@ async def test_create_failures_leave_the_outcome_unknown(
     with pytest.raises(GatewayUnavailable) as caught:
         await make_adapter(handler).create_checkout(checkout_request())
     assert caught.value.outcome_unknown is True
-    assert caught.value.code == code
+    assert caught.value.gateway_code == code
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("handler", "code"),
+    [
+        (raise_connect, "connection"),  # not connected: nothing was sent
+        (lambda r: httpx.Response(429), "http_429"),  # refused before processing
+    ],
+)
+async def test_create_failures_known_to_have_done_nothing(
+    handler: Callable[[httpx.Request], httpx.Response], code: str
+) -> None:
+    with pytest.raises(GatewayUnavailable) as caught:
+        await make_adapter(handler).create_checkout(checkout_request())
+    assert caught.value.outcome_unknown is False and caught.value.retry_safe
+    assert caught.value.gateway_code == code
     assert SECRET not in str(caught.value)
 
 
@@ -364,7 +380,7 @@ async def test_create_error_bodies(text: str, error: type[Exception], code: str)
         await make_adapter(lambda r: httpx.Response(200, text=text)).create_checkout(
             checkout_request()
         )
-    assert caught.value.code == code  # type: ignore[attr-defined]
+    assert caught.value.gateway_code == code  # type: ignore[attr-defined]
 
 
 @pytest.mark.anyio

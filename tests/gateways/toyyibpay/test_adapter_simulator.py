@@ -224,7 +224,7 @@ async def test_validate_category(harness: Harness) -> None:
     await harness.adapter(category_code=SEEDED_CATEGORY).validate_category()
     with pytest.raises(GatewayMisconfigured) as missing:
         await harness.adapter(category_code="nosuch01").validate_category()
-    assert missing.value.code == "CATEGORY-DOES-NOT-EXIST"
+    assert missing.value.gateway_code == "CATEGORY-DOES-NOT-EXIST"
     # Without a category the key itself is checked.
     await harness.adapter().validate_category()
     with pytest.raises(GatewayMisconfigured):
@@ -233,7 +233,7 @@ async def test_validate_category(harness: Harness) -> None:
         await harness.adapter_with(
             "wrong-key", {"category_code": SEEDED_CATEGORY}
         ).validate_category()
-    assert bad_key.value.code == "KEY-DID-NOT-EXIST"
+    assert bad_key.value.gateway_code == "KEY-DID-NOT-EXIST"
 
 
 # --------------------------------------------------------------------------- create
@@ -521,7 +521,7 @@ async def test_cancel_is_refused_while_a_transaction_is_pending(harness: Harness
     await harness.sim.post(f"/__sim/pay/{checkout.gateway_data['bill_code']}", json={"bank": "C"})
     with pytest.raises(GatewayRejected) as rejected:
         await adapter.cancel(ref_of(checkout))
-    assert rejected.value.code == "pending_transaction"
+    assert rejected.value.gateway_code == "pending_transaction"
 
 
 async def test_expired_bill_refuses_payment(harness: Harness) -> None:
@@ -544,7 +544,7 @@ async def test_unknown_key_is_a_misconfiguration(harness: Harness) -> None:
     adapter = harness.adapter_with("not-the-key", {"category_code": SEEDED_CATEGORY})
     with pytest.raises(GatewayMisconfigured) as caught:
         await adapter.create_checkout(checkout_request())
-    assert caught.value.code == "KEY-DID-NOT-EXIST"
+    assert caught.value.gateway_code == "KEY-DID-NOT-EXIST"
     assert "not-the-key" not in str(caught.value)
     with pytest.raises(GatewayMisconfigured):
         await harness.adapter_with("not-the-key", {}).create_checkout(checkout_request())
@@ -553,7 +553,7 @@ async def test_unknown_key_is_a_misconfiguration(harness: Harness) -> None:
 async def test_unknown_category_is_a_misconfiguration(harness: Harness) -> None:
     with pytest.raises(GatewayMisconfigured) as caught:
         await harness.adapter(category_code="gone0001").create_checkout(checkout_request())
-    assert caught.value.code == "CATEGORY-DOES-NOT-EXIST"
+    assert caught.value.gateway_code == "CATEGORY-DOES-NOT-EXIST"
 
 
 async def test_validation_error_object_is_a_rejection(harness: Harness) -> None:
@@ -563,7 +563,7 @@ async def test_validation_error_object_is_a_rejection(harness: Harness) -> None:
         await harness.adapter(category_code=SEEDED_CATEGORY).create_checkout(
             checkout_request(now=stale_now, expires_in=timedelta(hours=1))
         )
-    assert caught.value.code == "error"
+    assert caught.value.gateway_code == "error"
     assert "billExpiryDate must be in the future" in caught.value.message
 
 

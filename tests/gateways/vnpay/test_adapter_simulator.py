@@ -450,7 +450,7 @@ async def test_query_rate_limited_is_unavailable_but_safe_to_retry() -> None:
         await rig.client.post("/__sim/faults", json={"fault": "querydr_busy"})
         with pytest.raises(GatewayUnavailable) as caught:
             await rig.adapter.query(ref)
-        assert caught.value.code == "94"
+        assert caught.value.gateway_code == "94"
         assert caught.value.outcome_unknown is False
 
 
@@ -461,7 +461,7 @@ async def test_query_with_wrong_secret_is_misconfiguration() -> None:
         ref = PaymentRef("PH1", Money(150_000, "VND"), datetime.now(UTC))
         with pytest.raises(GatewayMisconfigured) as caught:
             await adapter.query(ref)
-        assert caught.value.code == "97"
+        assert caught.value.gateway_code == "97"
 
 
 def mock_adapter(handler: object) -> VnpayGateway:
@@ -490,22 +490,24 @@ def refused(request: httpx.Request) -> httpx.Response:
     ("handler", "unknown"),
     [
         pytest.param(timeout, True, id="timeout"),
-        pytest.param(refused, True, id="connect error"),
+        # Not connected: nothing was sent. 429: refused before processing.
+        pytest.param(refused, False, id="connect error"),
         pytest.param(lambda r: httpx.Response(502, text="bad gateway"), True, id="502"),
         pytest.param(lambda r: httpx.Response(200, text="<html>"), True, id="garbage"),
         pytest.param(lambda r: httpx.Response(200, json=[1]), True, id="not an object"),
-        pytest.param(lambda r: httpx.Response(429), True, id="429"),
+        pytest.param(lambda r: httpx.Response(429), False, id="429"),
     ],
 )
 async def test_query_and_refund_failure_shapes(handler: object, unknown: bool) -> None:
     adapter = mock_adapter(handler)
+    # `unknown` is the refund's; querydr changes nothing, so it never leaves one.
     with pytest.raises(GatewayUnavailable) as caught:
         await adapter.query(REF)
-    assert caught.value.outcome_unknown is unknown
+    assert caught.value.outcome_unknown is False
     refund = RefundRequest(REF, "RF1", Money(150_000, "VND"), True, "r", datetime.now(UTC))
     with pytest.raises(GatewayUnavailable) as caught:
         await adapter.refund(refund)
-    assert caught.value.outcome_unknown is True
+    assert caught.value.outcome_unknown is unknown
 
 
 async def test_query_answer_with_a_bad_signature_is_rejected() -> None:
@@ -573,7 +575,7 @@ async def test_full_refund_then_over_refund_is_refused() -> None:
             await rig.adapter.refund(
                 RefundRequest(paid, "RF2", Money(1_000, "VND"), False, "again", now)
             )
-        assert caught.value.code == "03"
+        assert caught.value.gateway_code == "03"
 
 
 async def test_partial_refunds_up_to_the_amount_paid() -> None:
@@ -616,7 +618,7 @@ async def test_refund_of_a_failed_payment_is_refused() -> None:
             await rig.adapter.refund(
                 RefundRequest(ref, "RF1", ref.amount, True, "x", datetime.now(UTC))
             )
-        assert caught.value.code == "95"
+        assert caught.value.gateway_code == "95"
 
 
 async def test_cancel_and_register_url_are_not_supported() -> None:
@@ -626,3 +628,54 @@ async def test_cancel_and_register_url_are_not_supported() -> None:
             await rig.adapter.cancel(ref)
         with pytest.raises(NotSupported):
             await rig.adapter.register_notification_url(HUB_IPN_URL)
+
+
+# --------------------------------------------------------------------------- refund: pending
+
+
+def refund_answer(response_code: str, transaction_status: str = "") -> object:
+    """A VNPay refund answer, signed as VNPay signs it when the response code is 00."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        answer = {
+            "vnp_ResponseId": "r1",
+            "vnp_Command": "refund",
+            "vnp_ResponseCode": response_code,
+            "vnp_Message": "Refund",
+            "vnp_TmnCode": TMN_CODE,
+            "vnp_TxnRef": body["vnp_TxnRef"],
+            "vnp_Amount": body["vnp_Amount"],
+            "vnp_BankCode": "NCB",
+            "vnp_PayDate": "20240521100000",
+            "vnp_TransactionNo": "14422575",
+            "vnp_TransactionType": body["vnp_TransactionType"],
+            "vnp_TransactionStatus": transaction_status,
+            "vnp_OrderInfo": body["vnp_OrderInfo"],
+        }
+        answer["vnp_SecureHash"] = signing.sign_fields(
+            HASH_SECRET, answer, signing.REFUND_RESPONSE_FIELDS
+        )
+        return httpx.Response(200, json=answer)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("response_code", "transaction_status", "status"),
+    [
+        pytest.param("00", "05", RefundStatus.PENDING, id="05 VNPay processing"),
+        pytest.param("00", "06", RefundStatus.PENDING, id="06 sent to the bank"),
+        pytest.param("94", "", RefundStatus.PENDING, id="94 already requested, processing"),
+        pytest.param("00", "00", RefundStatus.SUCCEEDED, id="00 refunded"),
+        pytest.param("00", "09", RefundStatus.FAILED, id="09 refund rejected"),
+    ],
+)
+async def test_a_refund_vnpay_is_still_processing_is_pending_never_succeeded(
+    response_code: str, transaction_status: str, status: RefundStatus
+) -> None:
+    adapter = mock_adapter(refund_answer(response_code, transaction_status))
+    request = RefundRequest(REF, "RF1", Money(50_000, "VND"), False, "r", datetime.now(UTC))
+    result = await adapter.refund(request)
+    assert result.status is status
+    assert result.gateway_code == (transaction_status or response_code)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from payhub.gateways import transport
 from payhub.gateways.base import (
     AmountLimits,
     ApplyOutcome,
@@ -127,41 +128,31 @@ class MomoGateway:
             raise InvalidPaymentRequest(
                 f"MoMo request type {request_type!r} is not supported; "
                 f"use one of {', '.join(wire.ADAPTER_REQUEST_TYPES)}",
-                code="request_type",
+                gateway_code="request_type",
             )
         return request_type
 
-    async def _post(self, api: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """POST to `/v2/gateway/api/<api>`; transport failures and 5xx become Unavailable."""
+    async def _post(
+        self, api: str, body: Mapping[str, Any], *, effectful: bool = True
+    ) -> tuple[int, dict[str, Any]]:
+        """POST to `/v2/gateway/api/<api>`; transport failures are classified by `transport`."""
         url = f"{self._base}{wire.API_PREFIX}/{api}"
         content = json.dumps(dict(body), ensure_ascii=False).encode("utf-8")
-        try:
-            response = await self._http.post(
-                url, content=content, headers=_JSON_HEADERS, timeout=self._timeout()
-            )
-        except httpx.TimeoutException:
-            raise GatewayUnavailable(f"MoMo {api}: timed out", code="timeout") from None
-        except httpx.HTTPError as exc:
-            raise GatewayUnavailable(
-                f"MoMo {api}: {type(exc).__name__}", code="connection"
-            ) from None
+        response = await transport.exchange(
+            self._http.post(url, content=content, headers=_JSON_HEADERS, timeout=self._timeout()),
+            gateway="MoMo",
+            operation=api,
+            effectful=effectful,
+        )
         status = response.status_code
-        if status >= 500:
-            raise GatewayUnavailable(f"MoMo {api}: HTTP {status}", code=f"http_{status}")
-        if status == 429:
-            raise GatewayUnavailable(
-                f"MoMo {api}: rate limited", code="http_429", outcome_unknown=False
-            )
-        if status in (401, 403):
-            raise GatewayMisconfigured(f"MoMo {api}: HTTP {status}", code=f"http_{status}")
         try:
             parsed = json.loads(response.content.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             parsed = None
         if not isinstance(parsed, dict):
-            raise GatewayUnavailable(
+            raise transport.unusable_answer(
                 f"MoMo {api}: HTTP {status} with a body that is not a JSON object",
-                code="bad_response",
+                effectful=effectful,
             )
         return status, parsed
 
@@ -179,26 +170,29 @@ class MomoGateway:
             sub_errors=tuple(subs),
         )
 
-    def _raise_for(self, api: str, status: int, body: Mapping[str, Any]) -> None:
-        """Raise the typed error for a non-success answer (resultCode != 0)."""
+    def _raise_for(
+        self, api: str, status: int, body: Mapping[str, Any], *, effectful: bool = True
+    ) -> None:
+        """Raise the typed error for a non-success answer (resultCode != 0). A query is not
+        effectful: nothing can be left unknown by it (see `payhub.gateways.transport`)."""
         error = self._wire_error(status, body)
         code = error.result_code
         text = self._scrub(f"MoMo {api} refused: {error.describe()}")
         code_text = str(code) if code is not None else f"http_{status}"
         if code is None:
-            raise GatewayUnavailable(text, code=code_text)
+            raise transport.unusable_answer(text, gateway_code=code_text, effectful=effectful)
         if code in wire.IN_FLIGHT_CODES or code == 99:
             # The same request is still running at MoMo (or MoMo does not know): it may
             # still take effect. Resolve with a query.
-            raise GatewayUnavailable(text, code=code_text, outcome_unknown=True)
+            raise GatewayUnavailable(text, gateway_code=code_text, outcome_unknown=effectful)
         if code in wire.RETRY_LATER_CODES:
-            raise GatewayUnavailable(text, code=code_text, outcome_unknown=False)
+            raise GatewayUnavailable(text, gateway_code=code_text, outcome_unknown=False)
         if code in wire.MISCONFIGURED_CODES or (
             code == 20 and any(name == "signature" for name, _ in error.sub_errors)
         ):
             # A signature MoMo cannot verify means the keys on this account are wrong.
-            raise GatewayMisconfigured(text, code=code_text)
-        raise GatewayRejected(text, code=code_text)
+            raise GatewayMisconfigured(text, gateway_code=code_text)
+        raise GatewayRejected(text, gateway_code=code_text)
 
     # ------------------------------------------------------------------ references
 
@@ -211,7 +205,7 @@ class MomoGateway:
         request_type = self._request_type(req)
         if req.amount.currency != wire.CURRENCY:
             raise InvalidPaymentRequest(
-                f"MoMo only accepts VND, not {req.amount.currency}", code="currency"
+                f"MoMo only accepts VND, not {req.amount.currency}", gateway_code="currency"
             )
         limits = wire.AMOUNT_LIMITS[request_type]
         amount = wire.amount_to_wire(req.amount)
@@ -219,10 +213,12 @@ class MomoGateway:
             raise InvalidPaymentRequest(
                 f"MoMo {request_type} accepts {limits.min_minor:,}–{limits.max_minor:,} VND; "
                 f"{amount:,} VND is outside that range",
-                code="amount_limits",
+                gateway_code="amount_limits",
             )
         if not wire.order_id_is_valid(req.reference):
-            raise InvalidPaymentRequest("reference is not a valid MoMo orderId", code="reference")
+            raise InvalidPaymentRequest(
+                "reference is not a valid MoMo orderId", gateway_code="reference"
+            )
         order_info = wire.sanitize_text(req.description, wire.ORDER_INFO_MAX) or (
             f"Payment {req.reference}"
         )
@@ -265,7 +261,9 @@ class MomoGateway:
         self._check_create_answer(answer, request_id, req.reference, amount)
         pay_url = answer.get("payUrl")
         if not isinstance(pay_url, str) or not pay_url:
-            raise GatewayUnavailable("MoMo create: success without payUrl", code="bad_response")
+            raise GatewayUnavailable(
+                "MoMo create: success without payUrl", gateway_code="bad_response"
+            )
         qr = answer.get("qrCodeUrl")
         deeplink = answer.get("deeplink")
         return Checkout(
@@ -287,7 +285,7 @@ class MomoGateway:
         if str(answer.get("orderId")) != order_id or str(answer.get("amount")) != str(amount):
             raise GatewayUnavailable(
                 "MoMo create: the answer is for a different order or amount",
-                code="bad_response",
+                gateway_code="bad_response",
             )
         signature = answer.get("signature")
         if not isinstance(signature, str) or not signature:
@@ -306,20 +304,20 @@ class MomoGateway:
                 return
         if self._config.settings.get(SETTING_RESPONSE_SIGNATURE, "lenient") == "strict":
             raise GatewayUnavailable(
-                "MoMo create: response signature did not verify", code="response_signature"
+                "MoMo create: response signature did not verify", gateway_code="response_signature"
             )
 
     # ------------------------------------------------------------------ notifications
 
     def verify_notification(self, raw: InboundRequest) -> Notification:
         if raw.method.upper() != "POST":
-            raise MalformedNotification("MoMo IPN must be a POST", code="method")
+            raise MalformedNotification("MoMo IPN must be a POST", gateway_code="method")
         try:
             exact = wire.loads_exact(raw.body)
         except ValueError:
-            raise MalformedNotification("MoMo IPN body is not JSON", code="json") from None
+            raise MalformedNotification("MoMo IPN body is not JSON", gateway_code="json") from None
         if not isinstance(exact, dict):
-            raise MalformedNotification("MoMo IPN body is not a JSON object", code="json")
+            raise MalformedNotification("MoMo IPN body is not a JSON object", gateway_code="json")
         values = self._result_values(exact)
         self._verify_result_signature(exact, values)
         return self._notification_from(values, raw.body)
@@ -328,7 +326,7 @@ class MomoGateway:
         missing = [name for name in _REQUIRED_RESULT_FIELDS if name not in fields]
         if missing or not isinstance(fields.get("signature"), str):
             raise MalformedNotification(
-                f"MoMo result lacks {', '.join(missing) or 'signature'}", code="fields"
+                f"MoMo result lacks {', '.join(missing) or 'signature'}", gateway_code="fields"
             )
         try:
             return {
@@ -338,7 +336,7 @@ class MomoGateway:
             }
         except ValueError:
             raise MalformedNotification(
-                "MoMo result has a non-scalar signed field", code="fields"
+                "MoMo result has a non-scalar signed field", gateway_code="fields"
             ) from None
 
     def _verify_result_signature(self, fields: Mapping[str, Any], values: dict[str, str]) -> None:
@@ -350,18 +348,24 @@ class MomoGateway:
         if normalised != values and self._verify(signing.RESULT_FIELDS, normalised, signature):
             values.update(normalised)
             return
-        raise InvalidSignature("MoMo result signature does not verify", code="signature")
+        raise InvalidSignature("MoMo result signature does not verify", gateway_code="signature")
 
     def _notification_from(self, values: Mapping[str, str], body: bytes) -> Notification:
         if values["partnerCode"] != self._partner_code():
-            raise MalformedNotification("MoMo IPN is for another partnerCode", code="partner")
+            raise MalformedNotification(
+                "MoMo IPN is for another partnerCode", gateway_code="partner"
+            )
         result_code = wire.parse_result_code(values["resultCode"])
         if result_code is None:
-            raise MalformedNotification("MoMo IPN resultCode is not a number", code="fields")
+            raise MalformedNotification(
+                "MoMo IPN resultCode is not a number", gateway_code="fields"
+            )
         try:
             amount = wire.amount_from_wire(values["amount"])
         except ValueError:
-            raise MalformedNotification("MoMo IPN amount is not whole VND", code="amount") from None
+            raise MalformedNotification(
+                "MoMo IPN amount is not whole VND", gateway_code="amount"
+            ) from None
         trans_id = values["transId"]
         occurred_at = None
         if values["responseTime"].isdigit():
@@ -435,7 +439,7 @@ class MomoGateway:
             "lang": "en",
             "signature": self._sign(signing.QUERY_FIELDS, values),
         }
-        status, answer = await self._post("query", body)
+        status, answer = await self._post("query", body, effectful=False)
         code = wire.parse_result_code(answer.get("resultCode"))
         message = str(answer.get("message", ""))
         if code == wire.NOT_FOUND:
@@ -448,7 +452,7 @@ class MomoGateway:
                 raw=answer,
             )
         if code is None or code in wire.CALL_ERROR_CODES or status != 200:
-            self._raise_for("query", status, answer)
+            self._raise_for("query", status, answer, effectful=False)
             raise AssertionError("unreachable")  # pragma: no cover
         gateway_status = wire.status_for(code)
         trans_id = _as_text(answer.get("transId"))
@@ -458,7 +462,9 @@ class MomoGateway:
                 paid = wire.amount_from_wire(_as_text(answer.get("amount")))
             except ValueError:
                 raise GatewayUnavailable(
-                    "MoMo query: amount is not whole VND", code="bad_response"
+                    "MoMo query: amount is not whole VND",
+                    gateway_code="bad_response",
+                    outcome_unknown=False,
                 ) from None
         occurred_at = None
         response_time = _as_text(answer.get("responseTime"))
@@ -480,21 +486,23 @@ class MomoGateway:
 
     async def refund(self, req: RefundRequest) -> RefundResult:
         if req.amount.currency != wire.CURRENCY:
-            raise InvalidPaymentRequest("MoMo refunds are in VND", code="currency")
+            raise InvalidPaymentRequest("MoMo refunds are in VND", gateway_code="currency")
         amount = wire.amount_to_wire(req.amount)
         limits = wire.REFUND_LIMITS
         if not limits.min_minor <= amount <= limits.max_minor:
             raise InvalidPaymentRequest(
                 f"MoMo refunds must be {limits.min_minor:,}–{limits.max_minor:,} VND",
-                code="amount_limits",
+                gateway_code="amount_limits",
             )
         if req.payment.amount.currency == wire.CURRENCY and amount > req.payment.amount.minor:
-            raise InvalidPaymentRequest("refund is larger than the payment", code="amount_limits")
+            raise InvalidPaymentRequest(
+                "refund is larger than the payment", gateway_code="amount_limits"
+            )
         if not wire.order_id_is_valid(req.reference):
             raise InvalidPaymentRequest(
                 "refund reference is not a valid MoMo orderId "
                 "(letters and digits, joined by - _ or ., at most 200)",
-                code="reference",
+                gateway_code="reference",
             )
         trans_id = req.payment.gateway_txn_id or req.payment.gateway_data.get("transId")
         if not trans_id:
@@ -503,7 +511,7 @@ class MomoGateway:
         if not trans_id or not trans_id.isdigit():
             raise InvalidPaymentRequest(
                 "MoMo has no transaction id for this payment; it cannot be refunded",
-                code="trans_id",
+                gateway_code="trans_id",
             )
         partner = self._partner_code()
         request_id = wire.make_request_id(req.now)
@@ -532,7 +540,9 @@ class MomoGateway:
         refund_id = _as_text(answer.get("transId")) or None
         if code == wire.SUCCESS:
             return RefundResult(RefundStatus.SUCCEEDED, "0", refund_id, message)
-        if status == 200 and code in wire.IN_FLIGHT_CODES:
+        if code in wire.IN_FLIGHT_CODES:
+            # 7000/7002: MoMo is still processing this refund (HTTP 200, or 422 for a request
+            # already in progress). Not a success until a later check says so.
             return RefundResult(RefundStatus.PENDING, str(code), refund_id, message)
         if code == 1080:
             return RefundResult(
@@ -544,11 +554,13 @@ class MomoGateway:
     async def cancel(self, ref: PaymentRef) -> None:
         raise NotSupported(
             "MoMo cannot cancel a one-time payment link; it expires on its own",
-            code="cancel",
+            gateway_code="cancel",
         )
 
     async def register_notification_url(self, url: str) -> None:
-        raise NotSupported("MoMo takes the ipnUrl with every create request", code="ipn_url")
+        raise NotSupported(
+            "MoMo takes the ipnUrl with every create request", gateway_code="ipn_url"
+        )
 
 
 # ---------------------------------------------------------------------- module helpers
@@ -573,7 +585,9 @@ def _refunded_sum(refund_trans: Any) -> Money | None:
             total += wire.amount_to_wire(wire.amount_from_wire(_as_text(item.get("amount"))))
         except ValueError:
             raise GatewayUnavailable(
-                "MoMo query: refund amount is not whole VND", code="bad_response"
+                "MoMo query: refund amount is not whole VND",
+                gateway_code="bad_response",
+                outcome_unknown=False,
             ) from None
     return Money(total, wire.CURRENCY)
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from payhub.gateways import transport
 from payhub.gateways.base import (
     AmountLimits,
     ApplyOutcome,
@@ -27,7 +28,6 @@ from payhub.gateways.base import (
     CredentialField,
     Environment,
     GatewayConfig,
-    GatewayMisconfigured,
     GatewayRejected,
     GatewayStatus,
     GatewayUnavailable,
@@ -120,55 +120,64 @@ class PayOSGateway:
             "Content-Type": "application/json",
         }
 
-    async def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        effectful: bool = True,
+    ) -> dict[str, Any]:
         """Send one request; return the parsed envelope of a 2xx answer or raise."""
         content = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        try:
-            response = await self._http.request(
+        response = await transport.exchange(
+            self._http.request(
                 method, self._base_url + path, content=content, headers=self._headers()
-            )
-        except httpx.TimeoutException as exc:
-            raise GatewayUnavailable(f"PayOS timed out on {path}", code="timeout") from exc
-        except httpx.HTTPError as exc:
-            raise GatewayUnavailable(
-                f"PayOS unreachable on {path}: {type(exc).__name__}", code="network"
-            ) from exc
+            ),
+            gateway="PayOS",
+            operation=path,
+            effectful=effectful,
+        )
         status = response.status_code
-        if status in (401, 403):
-            raise GatewayMisconfigured(
-                f"PayOS refused the client id / api key (HTTP {status})", code=str(status)
-            )
-        if status == 429:
-            raise GatewayUnavailable(
-                "PayOS rate limit (HTTP 429)", code="429", outcome_unknown=False
-            )
-        if status >= 500:
-            raise GatewayUnavailable(f"PayOS server error (HTTP {status})", code=str(status))
         envelope = _parse_envelope(response.content)
         if status >= 300 or envelope is None:
             if envelope is not None and isinstance(envelope.get("code"), str):
                 raise GatewayRejected(
                     f"PayOS answered HTTP {status}: {envelope.get('desc', '')}",
-                    code=envelope["code"],
+                    gateway_code=envelope["code"],
                 )
             if status >= 400:
-                raise GatewayRejected(f"PayOS answered HTTP {status}", code=f"http_{status}")
-            raise GatewayUnavailable(f"PayOS sent an unreadable answer (HTTP {status})")
+                raise GatewayRejected(
+                    f"PayOS answered HTTP {status}", gateway_code=f"http_{status}"
+                )
+            raise transport.unusable_answer(
+                f"PayOS sent an unreadable answer (HTTP {status})",
+                gateway_code=None,
+                effectful=effectful,
+            )
         code = envelope.get("code")
         if code != wire.SUCCESS_CODE:
             raise GatewayRejected(
-                f"PayOS rejected the request: {envelope.get('desc', '')}", code=str(code)
+                f"PayOS rejected the request: {envelope.get('desc', '')}", gateway_code=str(code)
             )
         return envelope
 
-    def _signed_data(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+    def _signed_data(
+        self, envelope: Mapping[str, Any], *, effectful: bool = True
+    ) -> dict[str, Any]:
         """The envelope's `data` once its signature has verified over it as received."""
         data = envelope.get("data")
         signature = envelope.get("signature")
         if not isinstance(data, dict) or not isinstance(signature, str):
-            raise GatewayUnavailable("PayOS answer lacks signed data", code="unsigned")
+            raise transport.unusable_answer(
+                "PayOS answer lacks signed data", gateway_code="unsigned", effectful=effectful
+            )
         if not signing.verify_data(data, signature, self._config.secret("checksum_key")):
-            raise GatewayUnavailable("PayOS answer signature did not verify", code="bad_signature")
+            raise transport.unusable_answer(
+                "PayOS answer signature did not verify",
+                gateway_code="bad_signature",
+                effectful=effectful,
+            )
         return data
 
     # ------------------------------------------------------------------------ create
@@ -180,15 +189,17 @@ class PayOSGateway:
         if not limits.min_minor <= req.amount.minor <= limits.max_minor:
             raise InvalidPaymentRequest(
                 f"PayOS amount must be {limits.min_minor}..{limits.max_minor} VND",
-                code="amount",
+                gateway_code="amount",
             )
         try:
             order_code = wire.order_code_from_reference(req.reference)
         except ValueError as exc:
-            raise InvalidPaymentRequest(str(exc), code="reference") from exc
+            raise InvalidPaymentRequest(str(exc), gateway_code="reference") from exc
         expired_at = wire.unix_seconds(req.expires_at)
         if expired_at > wire.MAX_EXPIRED_AT:
-            raise InvalidPaymentRequest("PayOS expiredAt must fit in 32 bits", code="expiry")
+            raise InvalidPaymentRequest(
+                "PayOS expiredAt must fit in 32 bits", gateway_code="expiry"
+            )
         limit = int(self._config.settings.get(DESCRIPTION_LIMIT_SETTING, wire.DESCRIPTION_LIMIT))
         description = wire.sanitize_description(req.description, limit) or (
             wire.sanitize_description(f"DH{order_code}", limit)
@@ -225,7 +236,7 @@ class PayOSGateway:
             or not isinstance(link_id, str)
             or not isinstance(checkout_url, str)
         ):
-            raise GatewayUnavailable("PayOS answered for a different link", code="mismatch")
+            raise GatewayUnavailable("PayOS answered for a different link", gateway_code="mismatch")
         answered_expiry = data.get("expiredAt")
         expires_at = (
             datetime.fromtimestamp(answered_expiry, UTC)
@@ -248,16 +259,24 @@ class PayOSGateway:
         link_id = ref.gateway_data.get("paymentLinkId")
         return link_id or str(wire.order_code_from_reference(ref.reference))
 
-    def _status_report(self, ref: PaymentRef, data: Mapping[str, Any]) -> StatusReport:
+    def _status_report(
+        self, ref: PaymentRef, data: Mapping[str, Any], *, effectful: bool = True
+    ) -> StatusReport:
         if str(data.get("orderCode")) != ref.reference:
-            raise GatewayUnavailable("PayOS answered for a different order", code="mismatch")
+            raise transport.unusable_answer(
+                "PayOS answered for a different order", gateway_code="mismatch", effectful=effectful
+            )
         status_text = data.get("status")
         if not isinstance(status_text, str):
-            raise GatewayUnavailable("PayOS link has no status", code="malformed")
+            raise transport.unusable_answer(
+                "PayOS link has no status", gateway_code="malformed", effectful=effectful
+            )
         try:
             amount_paid = wire.from_wire_amount(data.get("amountPaid"))
         except ValueError as exc:
-            raise GatewayUnavailable("PayOS link has no amountPaid", code="malformed") from exc
+            raise transport.unusable_answer(
+                "PayOS link has no amountPaid", gateway_code="malformed", effectful=effectful
+            ) from exc
         transactions = data.get("transactions")
         last: Mapping[str, Any] = {}
         if isinstance(transactions, list) and transactions and isinstance(transactions[-1], dict):
@@ -282,8 +301,11 @@ class PayOSGateway:
         )
 
     async def query(self, ref: PaymentRef) -> StatusReport:
-        envelope = await self._call("GET", f"/v2/payment-requests/{self._link_id(ref)}", None)
-        return self._status_report(ref, self._signed_data(envelope))
+        envelope = await self._call(
+            "GET", f"/v2/payment-requests/{self._link_id(ref)}", None, effectful=False
+        )
+        data = self._signed_data(envelope, effectful=False)
+        return self._status_report(ref, data, effectful=False)
 
     async def cancel(self, ref: PaymentRef) -> None:
         envelope = await self._call(
@@ -294,7 +316,7 @@ class PayOSGateway:
         report = self._status_report(ref, self._signed_data(envelope))
         if report.status is not GatewayStatus.CANCELLED:
             raise GatewayRejected(
-                f"PayOS left the link {report.gateway_code}", code=report.gateway_code
+                f"PayOS left the link {report.gateway_code}", gateway_code=report.gateway_code
             )
 
     async def refund(self, req: RefundRequest) -> RefundResult:
@@ -378,7 +400,7 @@ class PayOSGateway:
             reference=order_code if order_code.isdigit() else None,
             claimed_status=claimed,
             signature_valid=False,  # PayOS does not sign the redirect: display only
-            message=f"code={code} status={status_text} id={first('id')}",
+            message=f"gateway_code={code} status={status_text} id={first('id')}",
         )
 
 

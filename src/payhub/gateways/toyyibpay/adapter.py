@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from payhub.clock import MALAYSIA, to_local
+from payhub.gateways import transport
 from payhub.gateways.base import (
     AmountLimits,
     ApplyOutcome,
@@ -128,7 +129,7 @@ class ToyyibPayGateway:
         try:
             channel = wire.payment_channel_code(channel_choice)
         except ValueError as exc:
-            raise InvalidPaymentRequest(str(exc), code="payment_channel") from None
+            raise InvalidPaymentRequest(str(exc), gateway_code="payment_channel") from None
 
         learned: dict[str, str] = {}
         category = self._config.settings.get("category_code", "").strip()
@@ -169,19 +170,19 @@ class ToyyibPayGateway:
         if charge is not None:
             form["billChargeToCustomer"] = charge
 
-        body = await self._post("createBill", form, outcome_unknown=True)
+        body = await self._post("createBill", form, effectful=True)
         bill_code = body.first("BillCode")
         if bill_code is None:
-            self._raise_for_error(body, "createBill", outcome_unknown=True)
+            self._raise_for_error(body, "createBill", effectful=True)
             raise GatewayUnavailable(
                 "ToyyibPay createBill answered without a BillCode",
-                code="no_bill_code",
+                gateway_code="no_bill_code",
                 outcome_unknown=True,
             )
         if not _BILL_CODE.match(bill_code):
             raise GatewayUnavailable(
                 "ToyyibPay createBill answered an unusable BillCode",
-                code="bad_bill_code",
+                gateway_code="bad_bill_code",
                 outcome_unknown=True,
             )
         return Checkout(
@@ -196,18 +197,18 @@ class ToyyibPayGateway:
         limits = self.capabilities.limits_for(req.amount.currency)
         if limits is None:
             raise InvalidPaymentRequest(
-                f"ToyyibPay takes MYR only, not {req.amount.currency}", code="currency"
+                f"ToyyibPay takes MYR only, not {req.amount.currency}", gateway_code="currency"
             )
         if not limits.min_minor <= req.amount.minor <= limits.max_minor:
             raise InvalidPaymentRequest(
                 f"ToyyibPay takes {Money(limits.min_minor, 'MYR')} to "
                 f"{Money(limits.max_minor, 'MYR')}, not {req.amount}",
-                code="amount",
+                gateway_code="amount",
             )
         if not wire.reference_is_valid(req.reference):
             raise InvalidPaymentRequest("reference is not a valid ToyyibPay reference")
         if req.expires_at <= req.now:
-            raise InvalidPaymentRequest("the bill would already be expired", code="expiry")
+            raise InvalidPaymentRequest("the bill would already be expired", gateway_code="expiry")
 
     # ------------------------------------------------------------------ category
 
@@ -218,13 +219,13 @@ class ToyyibPayGateway:
             "catdescription": CATEGORY_DESCRIPTION,
             "userSecretKey": self._config.secret("user_secret_key"),
         }
-        body = await self._post("createCategory", form, outcome_unknown=False)
+        body = await self._post("createCategory", form, effectful=False)
         code = body.first("CategoryCode")
         if code is None:
-            self._raise_for_error(body, "createCategory", outcome_unknown=False)
+            self._raise_for_error(body, "createCategory", effectful=False)
             raise GatewayUnavailable(
                 "ToyyibPay createCategory answered without a CategoryCode",
-                code="no_category_code",
+                gateway_code="no_category_code",
                 outcome_unknown=False,
             )
         return code
@@ -235,43 +236,40 @@ class ToyyibPayGateway:
         category = self._config.settings.get("category_code", "").strip()
         key = self._config.secret("user_secret_key")
         if not category:
-            body = await self._post(
-                "checkDuitNowQRStatus", {"userSecretKey": key}, outcome_unknown=False
-            )
+            body = await self._post("checkDuitNowQRStatus", {"userSecretKey": key}, effectful=False)
             if body.object_status() == "success":
                 return
             if body.error_code is None and body.object_status() == "error":
                 raise GatewayMisconfigured(
-                    "ToyyibPay does not know this userSecretKey", code="invalid_key"
+                    "ToyyibPay does not know this userSecretKey", gateway_code="invalid_key"
                 )
-            self._raise_for_error(body, "checkDuitNowQRStatus", outcome_unknown=False)
+            self._raise_for_error(body, "checkDuitNowQRStatus", effectful=False)
             return
         body = await self._post(
             "getCategoryDetails",
             {"userSecretKey": key, "categoryCode": category},
-            outcome_unknown=False,
+            effectful=False,
         )
         if body.rows:
             return
         if body.is_empty:
             raise GatewayMisconfigured(
-                f"ToyyibPay category {category!r} does not exist", code="CATEGORY-DOES-NOT-EXIST"
+                f"ToyyibPay category {category!r} does not exist",
+                gateway_code="CATEGORY-DOES-NOT-EXIST",
             )
-        self._raise_for_error(body, "getCategoryDetails", outcome_unknown=False, misconfig=True)
+        self._raise_for_error(body, "getCategoryDetails", effectful=False, misconfig=True)
 
     # ------------------------------------------------------------------ query / cancel
 
     async def query(self, ref: PaymentRef) -> StatusReport:
         bill_code = self._bill_code(ref)
         # The official plugin sends only billCode here; so do we.
-        body = await self._post(
-            "getBillTransactions", {"billCode": bill_code}, outcome_unknown=False
-        )
+        body = await self._post("getBillTransactions", {"billCode": bill_code}, effectful=False)
         if body.rows is None and not body.is_empty:
-            self._raise_for_error(body, "getBillTransactions", outcome_unknown=False)
+            self._raise_for_error(body, "getBillTransactions", effectful=False)
             raise GatewayUnavailable(
                 "ToyyibPay getBillTransactions answered something unreadable",
-                code="garbage",
+                gateway_code="garbage",
                 outcome_unknown=False,
             )
         rows = body.rows or ()
@@ -303,7 +301,7 @@ class ToyyibPayGateway:
         if status is GatewayStatus.SUCCEEDED and amount is None:
             raise GatewayUnavailable(
                 "ToyyibPay reported a payment without a readable amount",
-                code="garbage",
+                gateway_code="garbage",
                 outcome_unknown=False,
             )
         raw["successful_transactions"] = len(paid)
@@ -324,7 +322,7 @@ class ToyyibPayGateway:
             "secretKey": self._config.secret("user_secret_key"),
             "billCode": self._bill_code(ref),
         }
-        body = await self._post("inactiveBill", form, outcome_unknown=True)
+        body = await self._post("inactiveBill", form, effectful=True)
         status = body.object_status().lower()
         message = body.object_message()
         if status == "success":
@@ -336,13 +334,15 @@ class ToyyibPayGateway:
             if "pending" in lowered:
                 raise GatewayRejected(
                     "ToyyibPay refuses: the bill has a pending transaction",
-                    code="pending_transaction",
+                    gateway_code="pending_transaction",
                 )
-            raise GatewayRejected(f"ToyyibPay inactiveBill failed: {message[:200]}", code="failed")
-        self._raise_for_error(body, "inactiveBill", outcome_unknown=True)
+            raise GatewayRejected(
+                f"ToyyibPay inactiveBill failed: {message[:200]}", gateway_code="failed"
+            )
+        self._raise_for_error(body, "inactiveBill", effectful=True)
         raise GatewayUnavailable(
             "ToyyibPay inactiveBill answered something unreadable",
-            code="garbage",
+            gateway_code="garbage",
             outcome_unknown=True,
         )
 
@@ -422,65 +422,57 @@ class ToyyibPayGateway:
     def _bill_code(self, ref: PaymentRef) -> str:
         bill_code = ref.gateway_data.get("bill_code", "").strip()
         if not bill_code:
-            raise InvalidPaymentRequest("payment has no ToyyibPay bill_code", code="bill_code")
+            raise InvalidPaymentRequest(
+                "payment has no ToyyibPay bill_code", gateway_code="bill_code"
+            )
         return bill_code
 
     async def _post(
-        self, endpoint: str, form: Mapping[str, str], *, outcome_unknown: bool
+        self, endpoint: str, form: Mapping[str, str], *, effectful: bool
     ) -> wire.ApiBody:
+        """POST a form. `effectful` is False for reads and for setup calls made before any
+        bill exists: their failures cannot leave a payment unknown."""
         url = f"{self._base}{wire.API_PREFIX}{endpoint}"
-        try:
-            response = await self._http.post(url, data=dict(form))
-        except httpx.TimeoutException:
-            raise GatewayUnavailable(
-                f"ToyyibPay {endpoint} timed out", code="timeout", outcome_unknown=outcome_unknown
-            ) from None
-        except httpx.HTTPError as exc:
-            raise GatewayUnavailable(
-                f"ToyyibPay {endpoint} unreachable ({type(exc).__name__})",
-                code="connection",
-                outcome_unknown=outcome_unknown,
-            ) from None
+        response = await transport.exchange(
+            self._http.post(url, data=dict(form)),
+            gateway="ToyyibPay",
+            operation=endpoint,
+            effectful=effectful,
+        )
         status = response.status_code
-        if status >= 500 or status == 429:
-            raise GatewayUnavailable(
-                f"ToyyibPay {endpoint} answered HTTP {status}",
-                code=f"http_{status}",
-                outcome_unknown=outcome_unknown,
-            )
-        if status in (401, 403, 404):
+        if status == 404:
             raise GatewayMisconfigured(
                 f"ToyyibPay {endpoint} answered HTTP {status}: check base URL and key",
-                code=f"http_{status}",
+                gateway_code=f"http_{status}",
             )
         if status >= 400:
             raise GatewayRejected(
-                f"ToyyibPay {endpoint} answered HTTP {status}", code=f"http_{status}"
+                f"ToyyibPay {endpoint} answered HTTP {status}", gateway_code=f"http_{status}"
             )
         return wire.parse_api_body(response.text)
 
     @staticmethod
     def _raise_for_error(
-        body: wire.ApiBody, endpoint: str, *, outcome_unknown: bool, misconfig: bool = False
+        body: wire.ApiBody, endpoint: str, *, effectful: bool, misconfig: bool = False
     ) -> None:
         """Raise the typed error an error-shaped body means; return if it is not one."""
         if body.error_code is not None:
             detail = f" {body.error_detail[:200]}" if body.error_detail else ""
             message = f"ToyyibPay {endpoint}: [{body.error_code}]{detail}"
             if misconfig or body.error_code in wire.MISCONFIGURATION_CODES:
-                raise GatewayMisconfigured(message, code=body.error_code)
-            raise GatewayRejected(message, code=body.error_code)
+                raise GatewayMisconfigured(message, gateway_code=body.error_code)
+            raise GatewayRejected(message, gateway_code=body.error_code)
         if body.obj is not None:
             status = body.object_status() or "error"
             message = body.object_message()[:200] or "no message"
             if misconfig:
-                raise GatewayMisconfigured(f"ToyyibPay {endpoint}: {message}", code=status)
-            raise GatewayRejected(f"ToyyibPay {endpoint}: {message}", code=status)
+                raise GatewayMisconfigured(f"ToyyibPay {endpoint}: {message}", gateway_code=status)
+            raise GatewayRejected(f"ToyyibPay {endpoint}: {message}", gateway_code=status)
         if body.garbage:
-            raise GatewayUnavailable(
+            raise transport.unusable_answer(
                 f"ToyyibPay {endpoint} answered something unreadable",
-                code="garbage",
-                outcome_unknown=outcome_unknown,
+                gateway_code="garbage",
+                effectful=effectful,
             )
 
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from payhub.clock import Clock, SystemClock
+from payhub.gateways import transport
 from payhub.gateways.base import (
     AmountLimits,
     ApplyOutcome,
@@ -251,31 +252,32 @@ class VnpayGateway:
     # -- API calls ------------------------------------------------------------------------
 
     async def _post(self, body: Mapping[str, str], operation: str) -> dict[str, Any]:
-        try:
-            response = await self._http.post(self.api_url, json=dict(body))
-        except httpx.TimeoutException as exc:
-            raise GatewayUnavailable(f"VNPay {operation} timed out") from exc
-        except httpx.HTTPError as exc:
-            raise GatewayUnavailable(f"VNPay {operation} failed: {type(exc).__name__}") from exc
-        if response.status_code in (401, 403):
-            raise GatewayMisconfigured(
-                f"VNPay {operation}: HTTP {response.status_code}", code=str(response.status_code)
-            )
-        if response.status_code == 429 or response.status_code >= 500:
-            raise GatewayUnavailable(
-                f"VNPay {operation}: HTTP {response.status_code}", code=str(response.status_code)
-            )
+        # querydr reads; refund may move money.
+        effectful = operation != "querydr"
+        response = await transport.exchange(
+            self._http.post(self.api_url, json=dict(body)),
+            gateway="VNPay",
+            operation=operation,
+            effectful=effectful,
+        )
         if response.status_code != 200:
-            raise GatewayUnavailable(
+            raise transport.unusable_answer(
                 f"VNPay {operation}: unexpected HTTP {response.status_code}",
-                code=str(response.status_code),
+                gateway_code=str(response.status_code),
+                effectful=effectful,
             )
         try:
             data = response.json()
-        except ValueError as exc:
-            raise GatewayUnavailable(f"VNPay {operation}: answer is not JSON") from exc
+        except ValueError:
+            raise transport.unusable_answer(
+                f"VNPay {operation}: answer is not JSON", gateway_code=None, effectful=effectful
+            ) from None
         if not isinstance(data, dict) or not isinstance(data.get("vnp_ResponseCode"), str):
-            raise GatewayUnavailable(f"VNPay {operation}: answer has no vnp_ResponseCode")
+            raise transport.unusable_answer(
+                f"VNPay {operation}: answer has no vnp_ResponseCode",
+                gateway_code=None,
+                effectful=effectful,
+            )
         return data
 
     def _new_request_id(self, hint: str = "") -> str:
@@ -325,7 +327,9 @@ class VnpayGateway:
                 pay_date = str(data.get("vnp_PayDate") or "")
                 occurred_at = wire.parse_vnp_time(pay_date) if pay_date else None
             except ValueError as exc:
-                raise GatewayUnavailable(f"VNPay querydr answer unreadable: {exc}") from exc
+                raise transport.unusable_answer(
+                    f"VNPay querydr answer unreadable: {exc}", gateway_code=None, effectful=False
+                ) from exc
             txn_no = str(data.get("vnp_TransactionNo") or "")
             return StatusReport(
                 reference=ref.reference,
@@ -354,12 +358,14 @@ class VnpayGateway:
     def _api_error(self, code: str, message: str, operation: str) -> Exception:
         text = f"VNPay {operation} answered {code}: {message}"
         if code in ("02", "97"):
-            return GatewayMisconfigured(text, code=code)
+            return GatewayMisconfigured(text, gateway_code=code)
         if code == "94":
-            return GatewayUnavailable(text, code=code, outcome_unknown=False)
+            return GatewayUnavailable(text, gateway_code=code, outcome_unknown=False)
         if code == "99":
-            return GatewayUnavailable(text, code=code, outcome_unknown=operation != "querydr")
-        return GatewayRejected(text, code=code)
+            return GatewayUnavailable(
+                text, gateway_code=code, outcome_unknown=operation != "querydr"
+            )
+        return GatewayRejected(text, gateway_code=code)
 
     async def refund(self, req: RefundRequest) -> RefundResult:
         payment = req.payment
