@@ -55,23 +55,20 @@ def _order_json(sandbox: MomoSandbox, order: Order) -> dict[str, Any]:
     }
 
 
-class MomoControl(simkit.SandboxControl):
+class MomoControl(simkit.SandboxControl[MomoSandbox]):
     """What the MoMo sandbox adds to the shared `/__sim/` routes."""
 
     records = "orders"
+    not_found = "unknown orderId"
 
-    def __init__(self, sandbox: MomoSandbox) -> None:
-        super().__init__(sandbox.notifier)
-        self.sandbox = sandbox
+    def find(self, key: str) -> Order | None:
+        return self.sandbox.order_by_id(key)
 
-    def order(self, key: str) -> Order:
-        order = self.sandbox.order_by_id(key)
-        if order is None:
-            raise simkit.ControlError(404, "unknown orderId")
-        return order
+    def describe(self, record: Order) -> Any:
+        return _order_json(self.sandbox, record)
 
     def drive(self, key: str, body: simkit.JsonBody) -> Any:
-        order = self.order(key)
+        order: Order = self.record(key)
         outcome = str(body.get("outcome", "paid"))
         if outcome not in OUTCOMES:
             raise simkit.ControlError(400, f"unknown outcome {outcome!r}", known=list(OUTCOMES))
@@ -79,12 +76,6 @@ class MomoControl(simkit.SandboxControl):
             raise simkit.ControlError(409, "order already finished", resultCode=order.result_code)
         delivery = self.sandbox.finish(order, outcome)
         return _order_json(self.sandbox, order) | {"delivery": delivery.as_dict()}
-
-    def show(self, key: str) -> Any:
-        return _order_json(self.sandbox, self.order(key))
-
-    def reset(self) -> None:
-        self.sandbox.reset()
 
     def extra_faults(self) -> dict[str, Any]:
         def api_fault(name: str) -> Any:

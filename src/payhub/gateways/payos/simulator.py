@@ -54,28 +54,27 @@ def _json(answer: Answer) -> Response:
     )
 
 
-class PayOSControl(simkit.SandboxControl):
+class PayOSControl(simkit.SandboxControl[PayOSSimulator]):
     """What the PayOS sandbox adds to the shared `/__sim/` routes."""
 
     records = "links"
+    not_found = "no such link"
 
-    def __init__(self, sim: PayOSSimulator) -> None:
-        super().__init__(sim.notifier)
-        self.sim = sim
+    def find(self, key: str) -> Link | None:
+        return self.sandbox.find(key)
 
-    def link(self, key: str) -> Link:
-        link = self.sim.find(key)
-        if link is None:
-            raise simkit.ControlError(404, "no such link")
-        return link
+    def describe(self, record: Link) -> Any:
+        return record.as_wire()
 
     def drive(self, key: str, body: simkit.JsonBody) -> Any:
-        link = self.link(key)
+        link: Link = self.record(key)
         amount = body.get("amount")
         if amount is not None and not is_int(amount):
             raise simkit.ControlError(400, "amount must be an integer")
         try:
-            target, delivery = self.sim.apply_outcome(link, str(body.get("outcome", "")), amount)
+            target, delivery = self.sandbox.apply_outcome(
+                link, str(body.get("outcome", "")), amount
+            )
         except ValueError as exc:
             raise simkit.ControlError(409, str(exc)) from None
         return {
@@ -84,12 +83,6 @@ class PayOSControl(simkit.SandboxControl):
             "delivery": delivery.as_dict() if delivery else None,
         }
 
-    def show(self, key: str) -> Any:
-        return self.link(key).as_wire()
-
-    def reset(self) -> None:
-        self.sim.reset()
-
     def routes(self) -> list[Route]:
         return [simkit.control_route("webhook-url", self.set_webhook_url)]
 
@@ -97,8 +90,8 @@ class PayOSControl(simkit.SandboxControl):
         url = body.get("url")
         if url is not None and not isinstance(url, str):
             raise simkit.ControlError(400, "url must be a string or null")
-        self.sim.webhook_url = url or None
-        return {"webhook_url": self.sim.webhook_url}
+        self.sandbox.webhook_url = url or None
+        return {"webhook_url": self.sandbox.webhook_url}
 
 
 def create_simulator(options: simkit.SimulatorOptions) -> Starlette:

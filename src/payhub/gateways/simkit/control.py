@@ -13,8 +13,9 @@ Tests and the demo drive a sandbox without a browser through these routes:
 | `POST /__sim/reset` | forget every payment, fault and delivery |
 
 A gateway's sandbox supplies only what differs, by subclassing `SandboxControl`: how an
-outcome is driven (`drive`), how one payment is shown (`show`, under `records`), the faults
-it knows beyond the shared `Fault`s (`extra_faults`), and its own control routes (`routes`).
+outcome is driven (`drive`), how one payment is found and shown (`find`, `describe`, under
+`records`), the faults it knows beyond the shared `Fault`s (`extra_faults`), and its own
+control routes (`routes`).
 The answer shapes have defaults; a sandbox whose existing clients read another shape
 overrides the `*_answer` method, so no client sees a change.
 """
@@ -25,7 +26,7 @@ import contextlib
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -90,19 +91,32 @@ def control_route(path: str, handler: Handler, methods: tuple[str, ...] = ("POST
     return Route(f"/__sim/{path}", endpoint, methods=list(methods))
 
 
-class SandboxControl:
+class Sandbox(Protocol):
+    """A sandbox's state, as the control API needs it."""
+
+    notifier: Notifier
+
+    def reset(self) -> None: ...
+
+
+S = TypeVar("S", bound=Sandbox)
+
+
+class SandboxControl(Generic[S]):
     """What one sandbox gives the shared `/__sim/` routes. Subclass it; override what differs.
 
-    `drive` and `reset` are required; the rest have defaults.
+    `drive` is required; the rest have defaults.
     """
 
-    # `GET /__sim/{records}/{key}` shows one payment with `show`; None: no such route.
+    # `GET /__sim/{records}/{key}` shows one payment (`find`, then `describe`); None: no route.
     records: str | None = None
+    not_found = "no such payment"  # the 404 when `find` finds nothing
     # How long `POST /__sim/flush` waits by default (the body may say `{"timeout": s}`).
     flush_timeout: float = 10.0
 
-    def __init__(self, notifier: Notifier) -> None:
-        self.notifier = notifier
+    def __init__(self, sandbox: S) -> None:
+        self.sandbox = sandbox
+        self.notifier = sandbox.notifier
 
     # -- what every sandbox supplies ------------------------------------------------------
 
@@ -110,15 +124,19 @@ class SandboxControl:
         """Drive the outcome `body` names for payment `key`; raise `ControlError` if not."""
         raise NotImplementedError
 
-    def reset(self) -> None:
-        """Forget every payment and delivery; back to the state of a fresh start."""
-        raise NotImplementedError
-
     # -- optional -------------------------------------------------------------------------
 
-    def show(self, key: str) -> Any:
-        """One payment as the sandbox holds it (`GET /__sim/{records}/{key}`)."""
-        raise ControlError(404, "no such payment")
+    def find(self, key: str) -> Any | None:
+        """The payment `key` names (a link, order or bill...), or None."""
+        return None
+
+    def describe(self, record: Any) -> Any:
+        """One payment as `GET /__sim/{records}/{key}` shows it."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget every payment, fault and delivery: the state of a fresh start."""
+        self.sandbox.reset()
 
     def extra_faults(self) -> Mapping[str, Callable[[int], None]]:
         """Faults of this sandbox beyond `Fault` (name -> queue `count` of them)."""
@@ -127,6 +145,13 @@ class SandboxControl:
     def routes(self) -> list[Route]:
         """This sandbox's own control routes (build them with `control_route`)."""
         return []
+
+    def record(self, key: str) -> Any:
+        """`find(key)`, or a 404 saying `not_found`."""
+        found = self.find(key)
+        if found is None:
+            raise ControlError(404, self.not_found)
+        return found
 
     # -- answer shapes --------------------------------------------------------------------
 
@@ -175,7 +200,7 @@ class SandboxControl:
         return self.reset_answer()
 
 
-def control_routes(control: SandboxControl) -> list[Route]:
+def control_routes(control: SandboxControl[Any]) -> list[Route]:
     """Every `/__sim/` route of one sandbox: the shared ones, then the sandbox's own."""
 
     def faults(request: Request, body: JsonBody) -> Any:
@@ -194,7 +219,7 @@ def control_routes(control: SandboxControl) -> list[Route]:
         routes.append(
             control_route(
                 control.records + "/{key}",
-                lambda request, body: control.show(request.path_params["key"]),
+                lambda request, body: control.describe(control.record(request.path_params["key"])),
                 ("GET",),
             )
         )
@@ -203,7 +228,7 @@ def control_routes(control: SandboxControl) -> list[Route]:
 
 def sandbox_app(
     routes: Sequence[BaseRoute],
-    control: SandboxControl,
+    control: SandboxControl[Any],
     *,
     on_close: Callable[[], None] | None = None,
 ) -> Starlette:

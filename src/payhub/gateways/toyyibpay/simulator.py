@@ -63,23 +63,20 @@ def _error(msg: str) -> StarletteResponse:
     return _json({"status": "error", "msg": msg})
 
 
-class ToyyibPayControl(simkit.SandboxControl):
+class ToyyibPayControl(simkit.SandboxControl[ToyyibPaySandbox]):
     """What the ToyyibPay sandbox adds to the shared `/__sim/` routes."""
 
     records = "bills"
+    not_found = "no such bill"
 
-    def __init__(self, sandbox: ToyyibPaySandbox) -> None:
-        super().__init__(sandbox.notifier)
-        self.sandbox = sandbox
+    def find(self, key: str) -> Bill | None:
+        return self.sandbox.bills.get(key)
 
-    def bill(self, key: str) -> Bill:
-        bill = self.sandbox.bills.get(key)
-        if bill is None:
-            raise simkit.ControlError(404, "no such bill")
-        return bill
+    def describe(self, record: Bill) -> Any:
+        return record.as_dict()
 
     def drive(self, key: str, body: simkit.JsonBody) -> Any:
-        bill = self.bill(key)
+        bill: Bill = self.record(key)
         bank = str(body.get("bank") or OUTCOME_TO_BANK.get(str(body.get("outcome")), ""))
         try:
             txn = self.sandbox.pay(bill, bank.upper())
@@ -92,12 +89,6 @@ class ToyyibPayControl(simkit.SandboxControl):
             "transaction": txn.as_row(bill),
             "return_url": self.sandbox.return_redirect(bill, txn),
         }
-
-    def show(self, key: str) -> Any:
-        return self.bill(key).as_dict()
-
-    def reset(self) -> None:
-        self.sandbox.reset()
 
     def faults_answer(self) -> Any:
         return {"pending_faults": self.notifier.pending_faults()}
@@ -137,7 +128,7 @@ class ToyyibPayControl(simkit.SandboxControl):
         return {"now": self.sandbox.now().isoformat()}
 
     def settle(self, request: Request, body: simkit.JsonBody) -> Any:
-        bill = self.bill(request.path_params["key"])
+        bill: Bill = self.record(request.path_params["key"])
         status = "3" if body.get("outcome") in {"fail", "failed"} else "1"
         pending = [t for t in bill.transactions if t.status == "2"]
         for txn in pending:

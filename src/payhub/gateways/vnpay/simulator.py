@@ -37,29 +37,28 @@ from payhub.gateways.vnpay.sim_state import (
     OUTCOMES,
     QUERYDR_BUSY,
     Terminal,
+    Transaction,
     VnpaySandbox,
     registered_ipn_url,
     sandbox_profile,
 )
 
 
-class VnpayControl(simkit.SandboxControl):
+class VnpayControl(simkit.SandboxControl[VnpaySandbox]):
     """What the VNPay sandbox adds to the shared `/__sim/` routes."""
 
+    not_found = "no such vnp_TxnRef"
     flush_timeout = 30.0
 
-    def __init__(self, sandbox: VnpaySandbox) -> None:
-        super().__init__(sandbox.notifier)
-        self.sandbox = sandbox
+    def find(self, key: str) -> Transaction | None:
+        return self.sandbox.find_open(key)
 
     def drive(self, key: str, body: simkit.JsonBody) -> Any:
         sandbox = self.sandbox
-        txn = sandbox.find_open(key)
         outcome = str(body.get("outcome", "success"))
         if outcome not in OUTCOMES:
             raise simkit.ControlError(400, f"outcome must be one of {', '.join(OUTCOMES)}")
-        if txn is None:
-            raise simkit.ControlError(404, "no such vnp_TxnRef")
+        txn: Transaction = self.record(key)
         if txn.outcome is not None:
             raise simkit.ControlError(409, "this transaction is already finished")
         deliveries_before = len(sandbox.notifier.deliveries)
@@ -71,9 +70,6 @@ class VnpayControl(simkit.SandboxControl):
             "params": txn.callback,
             "deliveries": [d.id for d in sandbox.notifier.deliveries[deliveries_before:]],
         }
-
-    def reset(self) -> None:
-        self.sandbox.reset()
 
     def extra_faults(self) -> dict[str, Any]:
         def querydr_busy(count: int) -> None:
