@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from payhub.gateways import simkit
+from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry, gateway_names
 
 pytestmark = pytest.mark.anyio
@@ -77,3 +78,10 @@ def test_sandbox_options_wire_the_notification_url_where_the_gateway_keeps_one(
     on_port = simkit.sandbox_options(profile, port=9999)
     assert on_port.public_url == "http://127.0.0.1:9999"
     assert dict(on_port.extra) == {}
+
+
+@pytest.mark.parametrize("name", gateway_names())
+def test_the_adapter_points_its_simulator_environment_at_the_sandbox_port(name: str) -> None:
+    gw = entry(name)
+    port = gw.sandbox_profile().default_port
+    assert gw.adapter.default_base_urls[Environment.SIMULATOR] == f"http://127.0.0.1:{port}"
