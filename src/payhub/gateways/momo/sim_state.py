@@ -29,6 +29,7 @@ from payhub.gateways.momo import signing, wire
 
 # An API answer: (HTTP status, JSON body).
 Answer = tuple[int, dict[str, Any]]
+
 ENV_PREFIX: Final = "PAYHUB_SANDBOX_MOMO_"
 DEFAULT_PORT: Final = 8103
 
