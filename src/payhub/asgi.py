@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse
 from payhub.api import callbacks, merchant
 from payhub.api.idempotency import IdempotencyGate
 from payhub.api.problems import install_problem_handlers
+from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
 
 DESCRIPTION = """
-payhub takes payments through PayOS, VNPay, MoMo and ToyyibPay behind one API.
+payhub takes payments through {gateways} behind one API.
 
 Authenticate with `Authorization: Bearer sk_test_…`. Amounts are integers in the currency's
 minor units (VND has none: 150000 is 150,000 ₫; MYR counts sen: 1050 is RM 10.50).
@@ -47,7 +48,8 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
         await hub.http.aclose()
         hub.db.dispose()
 
-    app = FastAPI(title="payhub", version="1", description=DESCRIPTION, lifespan=lifespan)
+    description = DESCRIPTION.format(gateways=display_list())
+    app = FastAPI(title="payhub", version="1", description=description, lifespan=lifespan)
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)

@@ -170,8 +170,8 @@ def gateway_list(merchant: str) -> None:
 
 @gateway_app.command("check")
 def gateway_check(merchant: str, gateway: str) -> None:
-    """Check an account: credentials complete, decryptable, and (PayOS) the webhook URL
-    confirmed with the gateway."""
+    """Check an account: credentials complete, decryptable, and (where the gateway keeps
+    one) the webhook URL confirmed with the gateway."""
     from payhub.services.accounts import build_adapter, enabled_account
     from payhub.services.checkout import callback_url
 

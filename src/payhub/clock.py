@@ -1,6 +1,6 @@
 """An injectable clock. payhub keeps UTC inside; gateway-local wall time only at the edge.
 
-Vietnamese gateways speak GMT+7 (Asia/Ho_Chi_Minh), ToyyibPay speaks GMT+8
+Vietnamese gateways speak GMT+7 (Asia/Ho_Chi_Minh), Malaysian ones GMT+8
 (Asia/Kuala_Lumpur). The host timezone never matters: every conversion names its zone.
 """
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from payhub.gateways.base import Environment, NotSupported
 from payhub.gateways.registry import entry, gateway_names
-from payhub.gateways.simkit import SimulatorOptions
+from payhub.gateways.simkit import sandbox_options
 
 console = Console()
 VAR = Path("var")
@@ -116,6 +116,8 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
         upsert_product(hub, DEMO_MERCHANT, actor="demo", **product)
     api_key = issue_api_key(hub, DEMO_MERCHANT, label="demo", actor="demo")
 
+    # Each gateway's package says where its sandbox runs and how it learns the hub's
+    # notification URL (its sandbox profile); this loop names no gateway.
     simulators: list[tuple[str, Any, int]] = []
     for name in gateway_names():
         gw = entry(name)
@@ -139,12 +141,7 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
             row = session.get(GatewayAccount, account_id)
             assert row is not None
             row.base_url = sim_url
-        notify = callback_url(hub, name, account_id)
-        options = SimulatorOptions(
-            public_url=sim_url,
-            profile=profile,
-            extra={"ipn_url": notify, "webhook_url": notify},
-        )
+        options = sandbox_options(profile, notify_url=callback_url(hub, name, account_id))
         simulators.append((name, gw.create_simulator(options), profile.default_port))
     hub.forget_adapters()
 
@@ -160,7 +157,7 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
             raise SystemExit("a server failed to start (is the port in use?)")
         await asyncio.sleep(0.05)
 
-    # Register the webhook URL where the gateway supports it (PayOS confirm-webhook).
+    # Register the notification URL with each gateway that takes one (NotSupported elsewhere).
     with hub.db.session() as session:
         accounts = session.scalars(
             select(GatewayAccount).where(GatewayAccount.merchant_id == DEMO_MERCHANT)
@@ -197,7 +194,7 @@ def _print_banner(public_url: str, api_key: str, simulators: list[tuple[str, Any
   -d '{{"merchant_reference":"demo-1","currency":"VND","items":[{{"sku":"credits-100"}}],
        "customer":{{"external_id":"alice"}}}}'
 curl -s {public_url}/v1/orders/ORDER_ID/payments -H 'Authorization: Bearer {api_key}' \\
-  -H 'Content-Type: application/json' -d '{{"gateway":"payos"}}'""",
+  -H 'Content-Type: application/json' -d '{{"gateway":"{gateway_names()[0]}"}}'""",
         soft_wrap=True,
     )
     console.rule()
@@ -210,7 +207,6 @@ async def run_simulators(gateway: str | None, port: int | None) -> None:
         gw = entry(name)
         profile = gw.sandbox_profile()
         p = port if (port and gateway) else profile.default_port
-        options = SimulatorOptions(public_url=f"http://127.0.0.1:{p}", profile=profile)
-        servers.append(_server(gw.create_simulator(options), p))
+        servers.append(_server(gw.create_simulator(sandbox_options(profile, port=p)), p))
         console.print(f"{name:<10} sandbox on http://127.0.0.1:{p}")
     await asyncio.gather(*(s.serve() for s in servers))

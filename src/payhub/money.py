@@ -2,7 +2,7 @@
 
 There are no floats anywhere in payhub's money path. VND has exponent 0 (one đồng is the
 smallest unit), MYR has exponent 2 (amounts are counted in sen). Gateway-specific unit quirks
-(VNPay's ×100, ToyyibPay's sen strings) live in each gateway package, never here.
+(an amount sent ×100, sen written as strings) live in each gateway package, never here.
 """
 
 from __future__ import annotations

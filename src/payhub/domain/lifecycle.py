@@ -59,8 +59,8 @@ PAYMENT_TRANSITIONS: Final[dict[tuple[PaymentStatus, PaymentEvent], PaymentStatu
     **{(s, PE.REPORTED_EXPIRED): P.EXPIRED for s in _OPEN},
     **{(s, PE.NEEDS_REVIEW): P.REVIEW for s in _OPEN},
     **{(s, PE.CANCEL_REQUESTED): P.CANCELLED for s in (P.INITIATED, P.PENDING, P.UNKNOWN)},
-    # A failed attempt the gateway lets the customer retry (a ToyyibPay bill after a failed
-    # FPX attempt) may still succeed; settlement then checks the order is still unpaid.
+    # A failed attempt the gateway lets the customer retry (a bill paid again after a failed
+    # bank attempt) may still succeed; settlement then checks the order is still unpaid.
     (P.FAILED, PE.REPORTED_SUCCEEDED): P.SUCCEEDED,
     # Money arriving on an attempt that was cancelled or expired: never settle silently.
     **{(s, PE.REPORTED_SUCCEEDED): P.REVIEW for s in (P.CANCELLED, P.EXPIRED)},

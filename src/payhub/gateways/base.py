@@ -48,7 +48,7 @@ class Environment(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CredentialField:
-    """One credential a gateway needs, e.g. PayOS `checksum_key` (secret) or `client_id`."""
+    """One credential a gateway needs, e.g. a signing key (secret) or a client id."""
 
     name: str
     secret: bool
@@ -74,8 +74,9 @@ class Capabilities:
     query: bool
     cancel: bool
     link_ttl: timedelta
-    # A notification whose signature does not cover amount and reference (ToyyibPay's md5
-    # hash) must be confirmed by a server-side query before it may settle anything.
+    # A notification whose signature does not cover amount and reference (say, a hash over
+    # the status and ids only) must be confirmed by a server-side query before it may settle
+    # anything.
     notification_needs_confirmation: bool = False
 
     def limits_for(self, currency: str) -> AmountLimits | None:
@@ -89,7 +90,7 @@ class GatewayConfig:
     credentials: Mapping[str, Secret]
     base_url: str
     environment: Environment
-    # Non-secret per-account settings (e.g. a ToyyibPay category code, MoMo request type).
+    # Non-secret per-account settings (e.g. a bill category code, a wallet request type).
     settings: Mapping[str, str] = field(default_factory=dict)
 
     def secret(self, name: str) -> str:
@@ -107,9 +108,9 @@ class GatewayStatus(enum.StrEnum):
     """A gateway's view of one payment attempt, normalised."""
 
     PENDING = "pending"
-    AUTHORIZED = "authorized"  # money held, not captured (MoMo 9000)
+    AUTHORIZED = "authorized"  # money held, not captured
     SUCCEEDED = "succeeded"
-    PARTIALLY_PAID = "partially_paid"  # some money arrived, not all (PayOS UNDERPAID)
+    PARTIALLY_PAID = "partially_paid"  # some money arrived, not all (an underpaid transfer)
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
@@ -158,11 +159,11 @@ class Checkout:
     expires_at: datetime | None = None
     qr_content: str | None = None
     deeplink: str | None = None
-    # Gateway fields needed later for query/refund/cancel (PayOS paymentLinkId, VNPay
-    # vnp_CreateDate, ToyyibPay BillCode, ...). Not secret; stored on the payment row.
+    # Gateway fields needed later for query/refund/cancel (a payment link id, the create
+    # date a query must repeat, a bill code, ...). Not secret; stored on the payment row.
     gateway_data: Mapping[str, str] = field(default_factory=dict)
     # Non-secret account settings the adapter learned and the hub must remember on the
-    # gateway account (e.g. a ToyyibPay category code created on first use).
+    # gateway account (e.g. a category code the adapter created on first use).
     account_settings: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -196,7 +197,7 @@ class InboundRequest:
 class Notification:
     """A verified server-to-server notification, normalised.
 
-    `dedupe_key` is unique per gateway account for one fact (e.g. PayOS orderCode+reference);
+    `dedupe_key` is unique per gateway account for one fact (e.g. order code + transfer ref);
     the store refuses a second event with the same key.
     """
 
@@ -289,11 +290,16 @@ class RefundResult:
 
 @dataclass(frozen=True, slots=True)
 class SandboxProfile:
-    """How `payhub demo` and tests wire a hub account to this gateway's local simulator."""
+    """How `payhub demo`, `payhub sandbox` and tests wire a hub account to this gateway's
+    local simulator. Each gateway package owns its profile; nothing outside it picks these."""
 
     credentials: Mapping[str, str]
     settings: Mapping[str, str] = field(default_factory=dict)
-    default_port: int = 0
+    default_port: int = 0  # where `payhub demo` / `payhub sandbox` run this sandbox
+    # For a gateway that keeps the notification URL on its side (registered per channel or
+    # terminal, not sent with each payment): the `SimulatorOptions.extra` key under which the
+    # sandbox takes it at start. None: the URL travels with each payment.
+    notify_url_option: str | None = None
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -334,8 +340,8 @@ class Gateway(Protocol):
     async def cancel(self, ref: PaymentRef) -> None: ...
 
     async def register_notification_url(self, url: str) -> None:
-        """Tell the gateway where notifications go, where it supports that (PayOS
-        confirm-webhook); raises NotSupported elsewhere."""
+        """Tell the gateway where notifications go, where it supports that (a
+        confirm-webhook call); raises NotSupported elsewhere."""
         ...
 
 

@@ -27,6 +27,12 @@ def gateway_names() -> list[str]:
     return list(registry())
 
 
+def display_list() -> str:
+    """The gateways' display names as prose: "A, B and C"."""
+    names = [gw.adapter.display_name for gw in registry().values()]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 def entry(name: str) -> GatewayEntry:
     try:
         return registry()[name]

@@ -3,193 +3,50 @@
 It serves PayOS's real paths at the origin root, so the official SDKs work against it with
 `base_url=http://127.0.0.1:<port>`: create/get/cancel payment links, confirm-webhook, a
 checkout page at `/web/{paymentLinkId}` with outcome buttons, and webhooks signed with the
-channel's checksum key, re-sent on non-2xx. Test control lives under `/__sim/`.
+channel's checksum key, re-sent on non-2xx. Test control lives under `/__sim/` (the shared
+`simkit` routes, plus `links/{id}` and `webhook-url`).
+
+This module is the app (routes and `create_simulator`); the state is in `sim_state.py`,
+the pages in `sim_pages.py`. The names other code uses are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import html
 import json
-import os
-import secrets
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from payhub.gateways import simkit
-from payhub.gateways.base import SandboxProfile
-from payhub.gateways.payos import signing, wire
-
-ENV_PREFIX: Final = "PAYHUB_SANDBOX_PAYOS_"
-DEFAULT_PORT: Final = 8101
-DEFAULT_CLIENT_ID: Final = "payhub-sandbox-client-id"
-DEFAULT_API_KEY: Final = "payhub-sandbox-api-key"
-# The checksum key of payOS's own webhook documentation, so the confirm-webhook sample
-# this sandbox sends carries the documented signature 412e915d....
-DEFAULT_CHECKSUM_KEY: Final = "1a54716c8f0efb2744fb28b6e38b25da7f67a925d98bc1c18bd8faaecadd7675"
-DEFAULT_WEBHOOK_ATTEMPTS: Final = 3
-DEFAULT_WEBHOOK_INTERVAL: Final = 5.0
-
-BANK_BIN: Final = "970422"
-ACCOUNT_NUMBER: Final = "0000123456789"
-ACCOUNT_NAME: Final = "PAYHUB SANDBOX"
-CODE_INVALID_INPUT: Final = "20"
-CODE_BAD_SIGNATURE: Final = "201"
-CODE_DUPLICATE_ORDER: Final = "231"
-CODE_NOT_FOUND: Final = "101"  # [unconfirmed] the real number is not documented
-CODE_NOT_CANCELLABLE: Final = "102"  # [unconfirmed]
-
-# The webhook payOS sends when a URL is confirmed (payos.vn docs sample, orderCode 123).
-CONFIRM_SAMPLE_DATA: Final[dict[str, Any]] = {
-    "orderCode": 123,
-    "amount": 3000,
-    "description": "VQRIO123",
-    "accountNumber": "12345678",
-    "reference": "TF230204212323",
-    "transactionDateTime": "2023-02-04 18:25:00",
-    "currency": "VND",
-    "paymentLinkId": "124c33293c43417ab7879e14c8d9eb18",
-    "code": "00",
-    "desc": "Thành công",
-    "counterAccountBankId": "",
-    "counterAccountBankName": "",
-    "counterAccountName": "",
-    "counterAccountNumber": "",
-    "virtualAccountName": "",
-    "virtualAccountNumber": "",
-}
+from payhub.gateways.payos import sim_pages
+from payhub.gateways.payos.sim_state import (
+    CODE_INVALID_INPUT,
+    CODE_NOT_FOUND,
+    CONFIRM_SAMPLE_DATA,
+    DEFAULT_API_KEY,
+    DEFAULT_CHECKSUM_KEY,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_PORT,
+    Answer,
+    Link,
+    PayOSSimulator,
+    default_retry_policy,
+    error,
+    is_int,
+    paid_webhook_data,
+    sandbox_profile,
+    signed_webhook,
+    webhook_body,
+    webhook_data_keys,
+)
 
 
-def sandbox_profile() -> SandboxProfile:
-    """The sandbox channel: PAYHUB_SANDBOX_PAYOS_{CLIENT_ID,API_KEY,CHECKSUM_KEY} or defaults."""
-    return SandboxProfile(
-        credentials={
-            "client_id": os.environ.get(ENV_PREFIX + "CLIENT_ID") or DEFAULT_CLIENT_ID,
-            "api_key": os.environ.get(ENV_PREFIX + "API_KEY") or DEFAULT_API_KEY,
-            "checksum_key": os.environ.get(ENV_PREFIX + "CHECKSUM_KEY") or DEFAULT_CHECKSUM_KEY,
-        },
-        default_port=DEFAULT_PORT,
-    )
-
-
-def default_retry_policy() -> simkit.RetryPolicy:
-    return simkit.RetryPolicy(
-        max_attempts=simkit.env_int(ENV_PREFIX + "WEBHOOK_ATTEMPTS", DEFAULT_WEBHOOK_ATTEMPTS),
-        interval_seconds=simkit.env_float(
-            ENV_PREFIX + "WEBHOOK_INTERVAL", DEFAULT_WEBHOOK_INTERVAL
-        ),
-        backoff=1.0,
-        timeout_seconds=10.0,
-    )
-
-
-def webhook_data_keys() -> tuple[str, ...]:
-    """The 16 keys of webhook `data`, no more, no fewer (the SDK refuses extra keys)."""
-    return tuple(CONFIRM_SAMPLE_DATA)
-
-
-def paid_webhook_data(
-    *,
-    order_code: int,
-    amount: int,
-    description: str,
-    reference: str,
-    paid_at: datetime,
-    link_id: str,
-    account_number: str = ACCOUNT_NUMBER,
-) -> dict[str, Any]:
-    """Webhook `data` for a transfer of `amount` to a link, as the sandbox sends it."""
-    return {
-        "orderCode": order_code,
-        "amount": amount,
-        "description": description,
-        "accountNumber": account_number,
-        "reference": reference,
-        "transactionDateTime": wire.format_webhook_time(paid_at),
-        "currency": wire.CURRENCY,
-        "paymentLinkId": link_id,
-        "code": "00",
-        "desc": "success",
-        "counterAccountBankId": "",
-        "counterAccountBankName": "",
-        "counterAccountName": "",
-        "counterAccountNumber": "",
-        "virtualAccountName": "",
-        "virtualAccountNumber": "",
-    }
-
-
-def webhook_body(data: dict[str, Any], signature: str) -> bytes:
-    """The webhook's JSON body around `data` and its signature."""
-    body = {"code": "00", "desc": "success", "success": True, "data": data, "signature": signature}
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
-def signed_webhook(data: dict[str, Any], checksum_key: str) -> bytes:
-    """The webhook body for `data`, signed as the gateway signs it."""
-    return webhook_body(data, signing.sign_data(data, checksum_key))
-
-
-@dataclass(slots=True)
-class Link:
-    id: str
-    order_code: int
-    amount: int
-    description: str
-    cancel_url: str
-    return_url: str
-    expired_at: int | None
-    created_at: datetime
-    status: str = "PENDING"
-    amount_paid: int = 0
-    transactions: list[dict[str, Any]] = field(default_factory=list)
-    canceled_at: str | None = None
-    cancellation_reason: str | None = None
-
-    def expire_if_due(self, now: datetime) -> None:
-        if (
-            self.status == "PENDING"
-            and self.expired_at is not None
-            and now.timestamp() >= self.expired_at
-        ):
-            self.status = "EXPIRED"
-
-    @property
-    def payable(self) -> bool:
-        return self.status in ("PENDING", "UNDERPAID")
-
-    @property
-    def amount_remaining(self) -> int:
-        return max(self.amount - self.amount_paid, 0)
-
-    def as_wire(self) -> dict[str, Any]:
-        """The 10-key link object of GET and cancel."""
-        return {
-            "id": self.id,
-            "orderCode": self.order_code,
-            "amount": self.amount,
-            "amountPaid": self.amount_paid,
-            "amountRemaining": self.amount_remaining,
-            "status": self.status,
-            "createdAt": wire.format_iso_local(self.created_at),
-            "transactions": list(self.transactions),
-            "canceledAt": self.canceled_at,
-            "cancellationReason": self.cancellation_reason,
-        }
-
-
-def _json(payload: Any, status_code: int = 200) -> Response:
+def _json(answer: Answer) -> Response:
     # PayOS answers with raw UTF-8 (JSON.stringify), not \u escapes.
+    status_code, payload = answer
     return Response(
         json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         status_code=status_code,
@@ -197,360 +54,53 @@ def _json(payload: Any, status_code: int = 200) -> Response:
     )
 
 
-def _error(code: str, desc: str, status_code: int = 200, data: Any = None) -> Response:
-    return _json({"code": code, "desc": desc, "data": data}, status_code)
+class PayOSControl(simkit.SandboxControl[PayOSSimulator]):
+    """What the PayOS sandbox adds to the shared `/__sim/` routes."""
 
+    records = "links"
+    not_found = "no such link"
 
-def _with_query(url: str, params: dict[str, str]) -> str:
-    parts = urlsplit(url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    def find(self, key: str) -> Link | None:
+        return self.sandbox.find(key)
 
+    def describe(self, record: Link) -> Any:
+        return record.as_wire()
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _crc16_ccitt(text: str) -> str:
-    crc = 0xFFFF
-    for byte in text.encode("utf-8"):
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return f"{crc:04X}"
-
-
-def _tlv(tag: str, value: str) -> str:
-    return f"{tag}{len(value):02d}{value}"
-
-
-def vietqr_payload(amount: int, memo: str) -> str:
-    """An EMVCo VietQR string for a transfer to the sandbox account (display only)."""
-    account = (
-        _tlv("00", "A000000727")
-        + _tlv("01", _tlv("00", BANK_BIN) + _tlv("01", ACCOUNT_NUMBER))
-        + _tlv("02", "QRIBFTTA")
-    )
-    body = (
-        _tlv("00", "01")
-        + _tlv("01", "12")
-        + _tlv("38", account)
-        + _tlv("53", "704")
-        + _tlv("54", str(amount))
-        + _tlv("58", "VN")
-        + _tlv("62", _tlv("08", memo))
-        + "6304"
-    )
-    return body + _crc16_ccitt(body)
-
-
-class PayOSSimulator:
-    """State and behaviour of one sandbox channel."""
-
-    def __init__(self, options: simkit.SimulatorOptions) -> None:
-        self.options = options
-        self.public_url = options.public_url.rstrip("/")
-        creds = options.profile.credentials
-        self.client_id = creds["client_id"]
-        self.api_key = creds["api_key"]
-        self.checksum_key = creds["checksum_key"]
-        self.notifier = simkit.Notifier(
-            options.retry or default_retry_policy(),
-            is_acknowledged=lambda response: 200 <= response.status_code < 300,
-            transport=options.transport,
-        )
-        self.initial_webhook_url = (
-            options.extra.get("webhook_url") or os.environ.get(ENV_PREFIX + "WEBHOOK_URL") or None
-        )
-        self.webhook_url: str | None = self.initial_webhook_url
-        self.links: dict[str, Link] = {}
-        self.by_order_code: dict[int, str] = {}
-        self._reference_counter = 0
-
-    def reset(self) -> None:
-        self.links.clear()
-        self.by_order_code.clear()
-        self.notifier.reset()
-        self.webhook_url = self.initial_webhook_url
-
-    # ------------------------------------------------------------------ helpers
-
-    def authorised(self, request: Request) -> bool:
-        client_id = request.headers.get("x-client-id", "")
-        api_key = request.headers.get("x-api-key", "")
-        id_ok = secrets.compare_digest(client_id.encode(), self.client_id.encode())
-        key_ok = secrets.compare_digest(api_key.encode(), self.api_key.encode())
-        return id_ok and key_ok
-
-    def find(self, link_or_order: str) -> Link | None:
-        link_id = link_or_order
-        if link_or_order.isdigit():
-            link_id = self.by_order_code.get(int(link_or_order), "")
-        link = self.links.get(link_id)
-        if link is not None:
-            link.expire_if_due(datetime.now(UTC))
-        return link
-
-    def signed(self, data: dict[str, Any]) -> Response:
-        return _json(
-            {
-                "code": "00",
-                "desc": "success",
-                "data": data,
-                "signature": signing.sign_data(data, self.checksum_key),
-            }
-        )
-
-    # ------------------------------------------------------------------ API
-
-    def create(self, body: Any) -> Response:
-        if not isinstance(body, dict):
-            return _error(CODE_INVALID_INPUT, "Thông tin truyền lên không đúng.")
-        order_code = body.get("orderCode")
+    def drive(self, key: str, body: simkit.JsonBody) -> Any:
+        link: Link = self.record(key)
         amount = body.get("amount")
-        description = body.get("description")
-        signature = body.get("signature")
-        urls = (body.get("cancelUrl"), body.get("returnUrl"))
-        if not _is_int(order_code) or not _is_int(amount):
-            return _error(CODE_INVALID_INPUT, "orderCode and amount must be integers")
-        assert isinstance(order_code, int) and isinstance(amount, int)
-        if not isinstance(description, str) or not all(isinstance(u, str) and u for u in urls):
-            return _error(CODE_INVALID_INPUT, "description, cancelUrl and returnUrl are required")
-        if not isinstance(signature, str) or not signing.verify_payment_request(
-            body, signature, self.checksum_key
-        ):
-            return _error(CODE_BAD_SIGNATURE, "Mã kiểm tra(signature) không hợp lệ")
-        if order_code < 1:
-            return _error(CODE_INVALID_INPUT, "order_code must be a positive number")
-        if order_code > wire.MAX_ORDER_CODE:
-            return _error(
-                CODE_INVALID_INPUT, f"order_code must not be greater than {wire.MAX_ORDER_CODE}"
-            )
-        if amount < 1:
-            return _error(CODE_INVALID_INPUT, "amount must be a positive number")
-        if len(description) > wire.DESCRIPTION_LIMIT:
-            return _error(CODE_INVALID_INPUT, "description: Mô tả tối đa 25 kí tự")
-        expired_at = body.get("expiredAt")
-        if expired_at is not None and (
-            not _is_int(expired_at) or not 0 < expired_at <= wire.MAX_EXPIRED_AT
-        ):
-            return _error(CODE_INVALID_INPUT, "expiredAt must be unix seconds (Int32)")
-        if order_code in self.by_order_code:
-            return _error(CODE_DUPLICATE_ORDER, "Đơn thanh toán đã tồn tại")
-        link = Link(
-            id=uuid.uuid4().hex,
-            order_code=order_code,
-            amount=amount,
-            description=description,
-            cancel_url=str(urls[0]),
-            return_url=str(urls[1]),
-            expired_at=expired_at,
-            created_at=datetime.now(UTC),
-        )
-        self.links[link.id] = link
-        self.by_order_code[order_code] = link.id
-        data: dict[str, Any] = {
-            "bin": BANK_BIN,
-            "accountNumber": ACCOUNT_NUMBER,
-            "accountName": ACCOUNT_NAME,
-            "amount": amount,
-            "description": description,
-            "orderCode": order_code,
-            "currency": wire.CURRENCY,
-            "paymentLinkId": link.id,
-            "status": "PENDING",
-        }
-        if expired_at is not None:
-            data["expiredAt"] = expired_at
-        data["checkoutUrl"] = f"{self.public_url}/web/{link.id}"
-        data["qrCode"] = vietqr_payload(amount, wire.to_ascii(description)[:25] or "payhub")
-        return self.signed(data)
-
-    def cancel(self, link: Link, reason: str | None) -> Response:
-        if link.status != "PENDING":
-            return _error(CODE_NOT_CANCELLABLE, f"Đơn thanh toán không thể hủy ({link.status})")
-        link.status = "CANCELLED"
-        link.canceled_at = wire.format_iso_local(datetime.now(UTC))
-        link.cancellation_reason = reason
-        return self.signed(link.as_wire())
-
-    async def confirm_webhook(self, url: str) -> Response:
-        content = signed_webhook(CONFIRM_SAMPLE_DATA, self.checksum_key)
-        problem: str | None = None
+        if amount is not None and not is_int(amount):
+            raise simkit.ControlError(400, "amount must be an integer")
         try:
-            async with httpx.AsyncClient(
-                transport=self.options.transport, timeout=self.notifier.policy.timeout_seconds
-            ) as client:
-                response = await client.post(
-                    url,
-                    content=content,
-                    headers={"Content-Type": "application/json"},
-                )
-            if not 200 <= response.status_code < 300:
-                problem = f"Request failed with status code {response.status_code}"
-        except httpx.HTTPError as exc:
-            problem = f"Request failed: {type(exc).__name__}"
-        if problem is not None:
-            return _error(CODE_INVALID_INPUT, "Webhook url invalid", 400, problem)
-        self.webhook_url = url
-        return _json(
-            {
-                "code": "00",
-                "desc": "success",
-                "data": {
-                    "webhookUrl": url,
-                    "accountNumber": ACCOUNT_NUMBER,
-                    "accountName": ACCOUNT_NAME,
-                    "name": "payhub sandbox channel",
-                    "shortName": "PAYHUB",
-                },
-            }
-        )
-
-    # ------------------------------------------------------------------ outcomes
-
-    def pay(self, link: Link, amount: int) -> simkit.Delivery | None:
-        """Record a transfer of `amount` to the link and send its webhook."""
-        now = datetime.now(UTC)
-        self._reference_counter += 1
-        reference = f"FT{now:%y%m%d}{self._reference_counter:08d}"
-        link.transactions.append(
-            {
-                "reference": reference,
-                "amount": amount,
-                "accountNumber": ACCOUNT_NUMBER,
-                "description": link.description,
-                "transactionDateTime": wire.format_iso_local(now),
-                "virtualAccountName": None,
-                "virtualAccountNumber": None,
-                "counterAccountBankId": None,
-                "counterAccountBankName": None,
-                "counterAccountName": None,
-                "counterAccountNumber": None,
-            }
-        )
-        link.amount_paid += amount
-        link.status = "PAID" if link.amount_paid >= link.amount else "UNDERPAID"
-        data = paid_webhook_data(
-            order_code=link.order_code,
-            amount=amount,
-            description=link.description,
-            reference=reference,
-            paid_at=now,
-            link_id=link.id,
-        )
-        return self.send_webhook(data, label=f"payment {link.order_code} {reference}")
-
-    def send_webhook(self, data: dict[str, Any], label: str) -> simkit.Delivery | None:
-        fault = self.notifier.take_fault()
-        if fault is simkit.Fault.WRONG_AMOUNT:
-            data = {**data, "amount": data["amount"] + 1000}
-        signature = signing.sign_data(data, self.checksum_key)
-        if fault is simkit.Fault.TAMPER:
-            data = {**data, "amount": data["amount"] + 1000}
-        content = webhook_body(data, signature)
-        if self.webhook_url is None:
-            skipped = simkit.Delivery(
-                id=secrets.token_hex(8),
-                label=label,
-                url="",
-                fault=fault.value if fault else None,
-                state="no_webhook_url",
+            target, delivery = self.sandbox.apply_outcome(
+                link, str(body.get("outcome", "")), amount
             )
-            self.notifier.deliveries.append(skipped)
-            return skipped
-        call = simkit.OutboundCall(
-            method="POST",
-            url=self.webhook_url,
-            content=content,
-            headers={"Content-Type": "application/json"},
-            label=label,
-        )
-        return self.notifier.send(call, fault)
-
-    def apply_outcome(self, link: Link, outcome: str, amount: int | None) -> tuple[str, Any]:
-        """Drive `outcome`; returns (browser redirect URL, delivery or None)."""
-        if outcome in ("paid", "partial"):
-            if not link.payable:
-                raise ValueError(f"link is {link.status}, it cannot be paid")
-            if amount is None:
-                remaining = link.amount_remaining
-                amount = remaining if outcome == "paid" else max(remaining // 2, 1)
-            if amount < 1:
-                raise ValueError("amount must be positive")
-            delivery = self.pay(link, amount)
-            if link.status == "PAID":
-                return self.redirect_url(link, cancel=False), delivery
-            return f"{self.public_url}/web/{link.id}", delivery
-        if outcome == "cancel":
-            if link.status != "PENDING":
-                raise ValueError(f"link is {link.status}, it cannot be cancelled")
-            link.status = "CANCELLED"
-            link.canceled_at = wire.format_iso_local(datetime.now(UTC))
-            link.cancellation_reason = "Buyer cancelled"
-            return self.redirect_url(link, cancel=True), None
-        if outcome == "expire":
-            if link.status != "PENDING":
-                raise ValueError(f"link is {link.status}, it cannot expire")
-            link.status = "EXPIRED"
-            return f"{self.public_url}/web/{link.id}", None
-        raise ValueError(f"unknown outcome {outcome!r}")
-
-    def redirect_url(self, link: Link, cancel: bool) -> str:
-        params = {
-            "code": "00",
-            "id": link.id,
-            "cancel": "true" if cancel else "false",
-            "status": link.status,
-            "orderCode": str(link.order_code),
+        except ValueError as exc:
+            raise simkit.ControlError(409, str(exc)) from None
+        return {
+            "link": link.as_wire(),
+            "redirect_url": target,
+            "delivery": delivery.as_dict() if delivery else None,
         }
-        return _with_query(link.cancel_url if cancel else link.return_url, params)
 
-    def checkout_page(self, link: Link) -> str:
-        rows = [
-            ("Amount", f"{link.amount:,} ₫"),
-            ("Paid so far", f"{link.amount_paid:,} ₫"),
-            ("Description", link.description),
-            ("Order code", str(link.order_code)),
-            ("Status", link.status),
-        ]
-        details = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
-        action = f"/web/{html.escape(link.id)}"
-        buttons = ""
-        if link.payable:
-            buttons += (
-                f'<form method="post" action="{action}">'
-                '<input type="hidden" name="outcome" value="paid">'
-                '<button class="primary" type="submit">Pay in full</button></form>'
-                f'<form method="post" action="{action}">'
-                '<input type="hidden" name="outcome" value="partial">'
-                '<button type="submit">Pay partially</button></form>'
-            )
-        if link.status == "PENDING":
-            buttons += (
-                f'<form method="post" action="{action}">'
-                '<input type="hidden" name="outcome" value="cancel">'
-                '<button type="submit">Cancel</button></form>'
-                f'<form method="post" action="{action}">'
-                '<input type="hidden" name="outcome" value="expire">'
-                '<button type="submit">Expire</button></form>'
-            )
-        if not buttons:
-            buttons = f"<p>This payment link is {html.escape(link.status.lower())}.</p>"
-        body = (
-            f'<div class="card"><div class="amount">{link.amount_remaining:,} ₫</div>'
-            f"<dl>{details}</dl>{buttons}</div>"
-        )
-        return simkit.page("PayOS", "Pay by VietQR transfer", body)
+    def routes(self) -> list[Route]:
+        return [simkit.control_route("webhook-url", self.set_webhook_url)]
+
+    def set_webhook_url(self, request: Request, body: simkit.JsonBody) -> Any:
+        url = body.get("url")
+        if url is not None and not isinstance(url, str):
+            raise simkit.ControlError(400, "url must be a string or null")
+        self.sandbox.webhook_url = url or None
+        return {"webhook_url": self.sandbox.webhook_url}
 
 
 def create_simulator(options: simkit.SimulatorOptions) -> Starlette:
     """The PayOS sandbox as an ASGI app."""
     sim = PayOSSimulator(options)
 
-    def unauthorised() -> Response:
-        return _error("401", "Unauthorized", 401)
+    def unauthorised(request: Request) -> bool:
+        headers = request.headers
+        return not sim.authorised(headers.get("x-client-id", ""), headers.get("x-api-key", ""))
 
     async def read_json(request: Request) -> tuple[bool, Any]:
         raw = await request.body()
@@ -562,142 +112,80 @@ def create_simulator(options: simkit.SimulatorOptions) -> Starlette:
             return False, None
 
     async def create_link(request: Request) -> Response:
-        if not sim.authorised(request):
-            return unauthorised()
+        if unauthorised(request):
+            return _json(error("401", "Unauthorized", 401))
         ok, body = await read_json(request)
         if not ok:
-            return _error(CODE_INVALID_INPUT, "Thông tin truyền lên không đúng.")
-        return sim.create(body)
+            return _json(error(CODE_INVALID_INPUT, "Thông tin truyền lên không đúng."))
+        return _json(sim.create(body))
 
     async def get_link(request: Request) -> Response:
-        if not sim.authorised(request):
-            return unauthorised()
+        if unauthorised(request):
+            return _json(error("401", "Unauthorized", 401))
         link = sim.find(request.path_params["id"])
         if link is None:
-            return _error(CODE_NOT_FOUND, "Không tìm thấy thông tin đơn hàng")
-        return sim.signed(link.as_wire())
+            return _json(error(CODE_NOT_FOUND, "Không tìm thấy thông tin đơn hàng"))
+        return _json(sim.signed(link.as_wire()))
 
     async def cancel_link(request: Request) -> Response:
-        if not sim.authorised(request):
-            return unauthorised()
+        if unauthorised(request):
+            return _json(error("401", "Unauthorized", 401))
         ok, body = await read_json(request)
         if not ok or not isinstance(body, dict):
-            return _error(CODE_INVALID_INPUT, "Thông tin truyền lên không đúng.")
+            return _json(error(CODE_INVALID_INPUT, "Thông tin truyền lên không đúng."))
         link = sim.find(request.path_params["id"])
         if link is None:
-            return _error(CODE_NOT_FOUND, "Không tìm thấy thông tin đơn hàng")
+            return _json(error(CODE_NOT_FOUND, "Không tìm thấy thông tin đơn hàng"))
         reason = body.get("cancellationReason")
-        return sim.cancel(link, reason if isinstance(reason, str) else None)
+        return _json(sim.cancel(link, reason if isinstance(reason, str) else None))
 
     async def confirm_webhook(request: Request) -> Response:
-        if not sim.authorised(request):
-            return unauthorised()
+        if unauthorised(request):
+            return _json(error("401", "Unauthorized", 401))
         ok, body = await read_json(request)
         url = body.get("webhookUrl") if ok and isinstance(body, dict) else None
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            return _error(CODE_INVALID_INPUT, "Webhook url invalid", 400)
-        return await sim.confirm_webhook(url)
+            return _json(error(CODE_INVALID_INPUT, "Webhook url invalid", 400))
+        return _json(await sim.confirm_webhook(url))
 
     async def checkout_page(request: Request) -> Response:
         link = sim.find(request.path_params["link_id"])
         if link is None or link.id != request.path_params["link_id"]:
-            return HTMLResponse(
-                simkit.page("PayOS", "Link not found", "<p>No such payment link.</p>"), 404
-            )
+            return HTMLResponse(sim_pages.not_found_page(), 404)
         if request.method == "GET":
-            return HTMLResponse(sim.checkout_page(link))
+            return HTMLResponse(sim_pages.checkout_page(link))
         form = await request.form()
         outcome = str(form.get("outcome", ""))
         try:
             target, _ = sim.apply_outcome(link, outcome, None)
         except ValueError as exc:
-            return HTMLResponse(
-                simkit.page("PayOS", "Not possible", f"<p>{html.escape(str(exc))}</p>"), 409
-            )
+            return HTMLResponse(sim_pages.refused_page(str(exc)), 409)
         return RedirectResponse(target, status_code=302)
 
-    # -------------------------------------------------------------- /__sim/ control API
-
-    async def sim_pay(request: Request) -> Response:
-        link = sim.find(request.path_params["id"])
-        if link is None:
-            return JSONResponse({"error": "no such link"}, 404)
-        ok, body = await read_json(request)
-        if not ok or not isinstance(body, dict):
-            return JSONResponse({"error": "body must be a JSON object"}, 400)
-        amount = body.get("amount")
-        if amount is not None and not _is_int(amount):
-            return JSONResponse({"error": "amount must be an integer"}, 400)
-        try:
-            target, delivery = sim.apply_outcome(link, str(body.get("outcome", "")), amount)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, 409)
-        return JSONResponse(
-            {
-                "link": link.as_wire(),
-                "redirect_url": target,
-                "delivery": delivery.as_dict() if delivery else None,
-            }
-        )
-
-    async def sim_faults(request: Request) -> Response:
-        ok, body = await read_json(request)
-        try:
-            fault = simkit.Fault(str(body.get("fault")) if ok and isinstance(body, dict) else "")
-            count = int(body.get("count", 1))
-        except (ValueError, TypeError):
-            return JSONResponse(
-                {"error": f"fault is one of {[f.value for f in simkit.Fault]}"}, 400
-            )
-        sim.notifier.inject(fault, count)
-        return JSONResponse({"pending": sim.notifier.pending_faults()})
-
-    async def sim_deliveries(request: Request) -> Response:
-        return JSONResponse({"deliveries": [d.as_dict() for d in sim.notifier.deliveries]})
-
-    async def sim_flush(request: Request) -> Response:
-        await sim.notifier.wait_idle()
-        return JSONResponse({"deliveries": [d.as_dict() for d in sim.notifier.deliveries]})
-
-    async def sim_reset(request: Request) -> Response:
-        sim.reset()
-        return JSONResponse({"ok": True})
-
-    async def sim_webhook_url(request: Request) -> Response:
-        ok, body = await read_json(request)
-        url = body.get("url") if ok and isinstance(body, dict) else None
-        if url is not None and not isinstance(url, str):
-            return JSONResponse({"error": "url must be a string or null"}, 400)
-        sim.webhook_url = url or None
-        return JSONResponse({"webhook_url": sim.webhook_url})
-
-    async def sim_link(request: Request) -> Response:
-        link = sim.find(request.path_params["id"])
-        if link is None:
-            return JSONResponse({"error": "no such link"}, 404)
-        return JSONResponse(link.as_wire())
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await sim.notifier.aclose()
-
-    app = Starlette(
-        routes=[
-            Route("/v2/payment-requests", create_link, methods=["POST"]),
-            Route("/v2/payment-requests/{id}", get_link, methods=["GET"]),
-            Route("/v2/payment-requests/{id}/cancel", cancel_link, methods=["POST"]),
-            Route("/confirm-webhook", confirm_webhook, methods=["POST"]),
-            Route("/web/{link_id}", checkout_page, methods=["GET", "POST"]),
-            Route("/__sim/pay/{id}", sim_pay, methods=["POST"]),
-            Route("/__sim/links/{id}", sim_link, methods=["GET"]),
-            Route("/__sim/faults", sim_faults, methods=["POST"]),
-            Route("/__sim/deliveries", sim_deliveries, methods=["GET"]),
-            Route("/__sim/flush", sim_flush, methods=["POST"]),
-            Route("/__sim/reset", sim_reset, methods=["POST"]),
-            Route("/__sim/webhook-url", sim_webhook_url, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/v2/payment-requests", create_link, methods=["POST"]),
+        Route("/v2/payment-requests/{id}", get_link, methods=["GET"]),
+        Route("/v2/payment-requests/{id}/cancel", cancel_link, methods=["POST"]),
+        Route("/confirm-webhook", confirm_webhook, methods=["POST"]),
+        Route("/web/{link_id}", checkout_page, methods=["GET", "POST"]),
+    ]
+    app = simkit.sandbox_app(routes, PayOSControl(sim))
     app.state.simulator = sim
     return app
+
+
+__all__ = [
+    "CONFIRM_SAMPLE_DATA",
+    "DEFAULT_API_KEY",
+    "DEFAULT_CHECKSUM_KEY",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_PORT",
+    "PayOSSimulator",
+    "create_simulator",
+    "default_retry_policy",
+    "paid_webhook_data",
+    "sandbox_profile",
+    "signed_webhook",
+    "webhook_body",
+    "webhook_data_keys",
+]

@@ -1,9 +1,9 @@
-"""Shared machinery for the gateway simulators (the local sandboxes).
+"""Server-to-server notifications of a sandbox: retry schedule, fault queue, delivery log.
 
-Each gateway package has its own `simulator.py` speaking that gateway's real wire protocol;
-this module holds only what they all need: a notification sender with a compressible retry
-schedule, a fault queue (duplicate, delay, drop, reorder, tamper, wrong amount), a delivery log
-for the `/__sim/` control API, and the page shell that says plainly this is payhub's sandbox.
+A sandbox builds each notification as an `OutboundCall` after asking `take_fault()` what to
+do to it (a tampered or wrong-amount notice is shaped by the sandbox, which knows what its
+signature covers); `send()` applies the delivery faults (duplicate, delay, drop, reorder) and
+retries until the gateway's own acknowledgement rule is met.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import html
-import os
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -21,8 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-
-from payhub.gateways.base import SandboxProfile
 
 
 class Fault(enum.StrEnum):
@@ -47,25 +43,12 @@ class RetryPolicy:
 
 
 @dataclass(slots=True)
-class SimulatorOptions:
-    """How to build one simulator app."""
-
-    public_url: str  # the simulator's own origin, e.g. http://127.0.0.1:8101 (no slash)
-    profile: SandboxProfile  # its test channel's credentials and settings
-    retry: RetryPolicy | None = None  # None: the gateway's default schedule
-    # Where notifications go through; None = real network (loopback). Tests may pass an
-    # httpx.ASGITransport wrapping the hub app.
-    transport: httpx.AsyncBaseTransport | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class OutboundCall:
     """One notification as the simulator will send it."""
 
     method: str
     url: str
-    params: Mapping[str, str] | None = None  # query string (VNPay IPN is a GET)
+    params: Mapping[str, str] | None = None  # query string (for a notification sent as a GET)
     json_body: Any = None  # serialised with the gateway's own encoder into `content`
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -91,16 +74,6 @@ class Delivery:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
 
 
 class Notifier:
@@ -228,32 +201,3 @@ class Notifier:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-SANDBOX_BANNER = "payhub local sandbox — this is not the real {gateway}; no money moves."
-
-
-def page(gateway: str, title: str, body_html: str) -> str:
-    """The common page shell of every simulator page (body_html must already be escaped)."""
-    banner = html.escape(SANDBOX_BANNER.format(gateway=gateway))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} · {html.escape(gateway)} sandbox</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;
-color:#1c2430}}
-.banner{{background:#fff3cd;border:1px solid #e0c36a;padding:.6rem .8rem;border-radius:.4rem;
-font-size:.9rem}}
-.card{{border:1px solid #d5dbe3;border-radius:.6rem;padding:1rem 1.2rem;margin-top:1rem}}
-.amount{{font-size:1.8rem;font-weight:700}}
-button{{font-size:1rem;padding:.6rem 1rem;margin:.3rem .3rem 0 0;border-radius:.4rem;
-border:1px solid #8894a4;cursor:pointer}}
-button.primary{{background:#1f6feb;color:#fff;border-color:#1f6feb}}
-dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}} dt{{color:#5b6675}}
-code{{word-break:break-all}}
-</style></head>
-<body><div class="banner" role="note">{banner}</div>
-<h1>{html.escape(title)}</h1>
-{body_html}
-</body></html>"""
