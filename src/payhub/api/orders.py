@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
+from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.services import checkout, hosted, orders
-from payhub.store.models import Customer
+from payhub.services.context import Hub
+from payhub.store import reads
 
 router = APIRouter()
 
@@ -44,11 +46,17 @@ class OrderIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def order_customer(session: Any, order: Any) -> str | None:
-    if order.customer_id is None:
-        return None
-    customer = session.get(Customer, order.customer_id)
-    return None if customer is None else str(customer.external_id)
+async def order_or_404(hub: Hub, merchant_id: str, order_id: str) -> reads.OrderView:
+    """The merchant's order, or 404."""
+    view = await reads.order_view(hub.db, merchant_id, order_id)
+    if view is None:
+        raise NotFound(f"no order {order_id}")
+    return view
+
+
+async def _order_detail(hub: Hub, merchant_id: str, order_id: str) -> dict[str, Any]:
+    view = await order_or_404(hub, merchant_id, order_id)
+    return {**view.as_dict(), "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
 
 
 @router.post("/orders", status_code=201, summary="Create an order (reserves tracked stock)")
@@ -66,13 +74,7 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         metadata=body.metadata,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
-    return await to_thread.run_sync(_order_detail, hub, caller.merchant_id, order_id)
-
-
-def _order_detail(hub: Any, merchant_id: str, order_id: str) -> dict[str, Any]:
-    with hub.db.session() as session:
-        detail = orders.order_detail(session, orders.get_order(session, merchant_id, order_id))
-    return {**detail, "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
+    return await _order_detail(hub, caller.merchant_id, order_id)
 
 
 @router.get("/orders", summary="List orders, newest first")
@@ -86,31 +88,25 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     starting_after: str | None = None,
 ) -> dict[str, Any]:
-    def run() -> dict[str, Any]:
-        with hub.db.session() as session:
-            return orders.list_orders(
-                session,
-                caller.merchant_id,
-                status=status,
-                customer_external_id=customer,
-                created_after=created_after,
-                created_before=created_before,
-                limit=limit,
-                starting_after=starting_after,
-            )
-
-    return await to_thread.run_sync(run)
+    where = reads.OrderFilter(
+        status=status,
+        customer=customer,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    page = await reads.order_page(
+        hub.db, caller.merchant_id, where, limit=limit, starting_after=starting_after
+    )
+    if page is None:
+        raise InvalidRequest(f"unknown cursor {starting_after}")
+    return page.as_dict()
 
 
 @router.get("/orders/{order_id}", summary="Read an order with its attempts and timeline")
 async def get_order(order_id: str, hub: HubDep, caller: CallerDep) -> dict[str, Any]:
-    def run() -> dict[str, Any]:
-        with hub.db.session() as session:
-            order = orders.get_order(session, caller.merchant_id, order_id)
-            require_own_order(caller, order_customer(session, order))
-            return orders.order_detail(session, order)
-
-    return await to_thread.run_sync(run)
+    view = await order_or_404(hub, caller.merchant_id, order_id)
+    require_own_order(caller, view.customer_external_id)
+    return view.as_dict()
 
 
 @router.post("/orders/{order_id}/cancel", summary="Cancel an unpaid order; releases stock once")
@@ -124,4 +120,4 @@ async def cancel_order(
         actor=caller.actor,
         source_ip=request.client.host if request.client else None,
     )
-    return await to_thread.run_sync(_order_detail, hub, caller.merchant_id, order_id)
+    return await _order_detail(hub, caller.merchant_id, order_id)

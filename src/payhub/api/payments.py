@@ -8,13 +8,12 @@ from typing import Any
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from payhub.api.orders import order_customer
+from payhub.api.orders import order_or_404
 from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import NotFound
-from payhub.services import checkout, manual, orders
-from payhub.store.models import Payment
+from payhub.services import checkout, manual
+from payhub.store import reads
 
 router = APIRouter()
 
@@ -34,13 +33,9 @@ class ManualPaymentIn(BaseModel):
 async def start_payment(
     order_id: str, body: PaymentIn, request: Request, hub: HubDep, caller: CallerDep
 ) -> dict[str, Any]:
-    def check_owner() -> None:
-        with hub.db.session() as session:
-            order = orders.get_order(session, caller.merchant_id, order_id)
-            require_own_order(caller, order_customer(session, order))
-
     if caller.is_customer:
-        await to_thread.run_sync(check_owner)
+        order = await order_or_404(hub, caller.merchant_id, order_id)
+        require_own_order(caller, order.customer_external_id)
     started = await checkout.start_payment(
         hub,
         caller.merchant_id,
@@ -50,14 +45,9 @@ async def start_payment(
         options=body.options,
         actor=caller.actor,
     )
-
-    def view() -> dict[str, Any]:
-        with hub.db.session() as session:
-            payment = session.scalar(select(Payment).where(Payment.id == started.payment_id))
-            assert payment is not None
-            return {**orders.payment_view(payment), "reused": started.reused}
-
-    return await to_thread.run_sync(view)
+    payment = await reads.payment_view(hub.db, started.payment_id)
+    assert payment is not None
+    return {**payment.as_dict(), "reused": started.reused}
 
 
 @router.post(
@@ -88,12 +78,7 @@ async def get_payment(
 ) -> dict[str, Any]:
     if refresh:
         await checkout.refresh_payment(hub, payment_id, caller.merchant_id)
-
-    def run() -> dict[str, Any]:
-        with hub.db.session() as session:
-            payment = session.scalar(select(Payment).where(Payment.id == payment_id))
-            if payment is None or payment.merchant_id != caller.merchant_id:
-                raise NotFound(f"no payment {payment_id}")
-            return orders.payment_view(payment)
-
-    return await to_thread.run_sync(run)
+    payment = await reads.payment_view(hub.db, payment_id)
+    if payment is None or payment.merchant_id != caller.merchant_id:
+        raise NotFound(f"no payment {payment_id}")
+    return payment.as_dict()

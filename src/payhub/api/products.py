@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from payhub.api.security import HubDep, MerchantDep
 from payhub.services import merchants
+from payhub.store import reads
 
 router = APIRouter()
 
@@ -26,11 +27,7 @@ class ProductIn(BaseModel):
 
 @router.get("/products", summary="Products with their stock")
 async def list_products(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
-    def run() -> dict[str, Any]:
-        with hub.db.session() as session:
-            return {"data": merchants.list_products(session, caller.merchant_id)}
-
-    return await to_thread.run_sync(run)
+    return {"data": [p.as_dict() for p in await reads.products(hub.db, caller.merchant_id)]}
 
 
 @router.put("/products/{sku}", summary="Create or update a product")
