@@ -54,7 +54,8 @@ async def order_or_404(hub: Hub, merchant_id: str, order_id: str) -> reads.Order
     return view
 
 
-async def _order_detail(hub: Hub, merchant_id: str, order_id: str) -> dict[str, Any]:
+async def _order_with_checkout_url(hub: Hub, merchant_id: str, order_id: str) -> dict[str, Any]:
+    """What a write on an order answers: the order, and its hosted checkout link."""
     view = await order_or_404(hub, merchant_id, order_id)
     return {**view.as_dict(), "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
 
@@ -74,7 +75,7 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         metadata=body.metadata,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
-    return await _order_detail(hub, caller.merchant_id, order_id)
+    return await _order_with_checkout_url(hub, caller.merchant_id, order_id)
 
 
 @router.get("/orders", summary="List orders, newest first")
@@ -120,4 +121,4 @@ async def cancel_order(
         actor=caller.actor,
         source_ip=request.client.host if request.client else None,
     )
-    return await _order_detail(hub, caller.merchant_id, order_id)
+    return await _order_with_checkout_url(hub, caller.merchant_id, order_id)

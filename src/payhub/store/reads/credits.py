@@ -17,6 +17,8 @@ from payhub.store.reads.running import run_read
 
 @dataclass(frozen=True, slots=True)
 class CreditEntryView:
+    """One movement of a balance: a grant for a paid order, or its reversal."""
+
     order_id: str
     reason: str
     amount: int

@@ -156,6 +156,8 @@ class OrderSummary:
 
 @dataclass(frozen=True, slots=True)
 class CustomerView:
+    """The customer an order is for, as the merchant identified them."""
+
     id: str
     external_id: str
     name: str | None
@@ -174,6 +176,8 @@ class CustomerView:
 
 @dataclass(frozen=True, slots=True)
 class OrderItemView:
+    """One line of an order, priced when the order was created."""
+
     sku: str | None
     name: str
     quantity: int
@@ -192,6 +196,8 @@ class OrderItemView:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntryView:
+    """One step in an order's history (created, attempt started, paid, …)."""
+
     at: datetime
     kind: str
     message: str
