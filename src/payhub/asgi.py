@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from payhub.api import callbacks, merchant
+from payhub.api import callbacks, v1
 from payhub.api.idempotency import IdempotencyGate
 from payhub.api.problems import install_problem_handlers
 from payhub.gateways.registry import display_list
@@ -54,7 +54,7 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
     app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
-    app.include_router(merchant.router)
+    app.include_router(v1.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)

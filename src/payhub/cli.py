@@ -145,26 +145,26 @@ def gateway_set(
 @gateway_app.command("list")
 def gateway_list(merchant: str) -> None:
     """Show a merchant's gateway accounts: which credential fields are set, never values."""
-    from sqlalchemy import select
+    import anyio
 
-    from payhub.services.accounts import account_status
-    from payhub.store.models import GatewayAccount
+    from payhub.gateways.registry import entry, gateway_names
+    from payhub.store import reads
 
     hub = _hub()
+    known = gateway_names()
     table = Table("account", "gateway", "env", "enabled", "credentials set", "missing")
-    with hub.db.session() as session:
-        for row in session.scalars(
-            select(GatewayAccount).where(GatewayAccount.merchant_id == merchant)
-        ):
-            status = account_status(row)
-            table.add_row(
-                row.id,
-                row.gateway,
-                row.environment,
-                "yes" if row.enabled else "no",
-                ", ".join(k for k, v in status["credentials"].items() if v),
-                ", ".join(status["missing"]) or "-",
-            )
+    for account in anyio.run(reads.gateway_accounts, hub.db, merchant):
+        fields = (
+            entry(account.gateway).adapter.credential_fields if account.gateway in known else ()
+        )
+        table.add_row(
+            account.id,
+            account.gateway,
+            account.environment,
+            "yes" if account.enabled else "no",
+            ", ".join(f.name for f in fields if f.name in account.fields_set),
+            ", ".join(account.missing(f.name for f in fields if f.required)) or "-",
+        )
     console.print(table)
 
 

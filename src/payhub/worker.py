@@ -8,33 +8,15 @@ import logging
 from datetime import timedelta
 
 from anyio import to_thread
-from sqlalchemy import select
 
-from payhub.clock import as_utc
-from payhub.domain.lifecycle import PaymentStatus
 from payhub.services import idempotency, webhooks
 from payhub.services.checkout import expire_due_orders, refresh_payment
 from payhub.services.context import Hub
-from payhub.store.models import Payment
+from payhub.store import reads
 
 log = logging.getLogger(__name__)
 
 RECONCILE_AFTER = timedelta(seconds=60)
-
-
-def _stale_attempts(hub: Hub, limit: int = 100) -> list[str]:
-    now = hub.clock.now()
-    with hub.db.session() as session:
-        rows = session.execute(
-            select(Payment.id, Payment.updated_at)
-            .where(
-                Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.UNKNOWN.value]),
-                Payment.gateway_account_id.is_not(None),
-            )
-            .order_by(Payment.updated_at)
-            .limit(limit)
-        ).all()
-    return [pid for pid, updated in rows if now - as_utc(updated) >= RECONCILE_AFTER]
 
 
 async def deliver_events(hub: Hub) -> dict[str, int]:
@@ -48,7 +30,8 @@ async def run_once(hub: Hub) -> dict[str, int]:
     then expire orders."""
     delivered = await deliver_events(hub)
     reconciled = 0
-    for payment_id in await to_thread.run_sync(_stale_attempts, hub):
+    stale = await reads.stale_attempts(hub.db, hub.clock.now(), quiet_for=RECONCILE_AFTER)
+    for payment_id in stale:
         try:
             await refresh_payment(hub, payment_id)
             reconciled += 1

@@ -14,41 +14,39 @@ from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
+from payhub.api.gateways import ready
 from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
 from payhub.errors import GatewayCallFailed
 from payhub.gateways.registry import entry
 from payhub.money import Money
 from payhub.services import checkout, hosted, orders
-from payhub.services.accounts import account_status
 from payhub.services.context import Hub
-from payhub.store.models import CreditAccount, GatewayAccount, Order, Payment, Product
+from payhub.store import reads
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 FINAL = {"succeeded", "failed", "cancelled", "expired", "review"}
+DEMO_CUSTOMER = "demo-customer"  # the storefront's one shopper
 
 
 def _check_token(hub: Hub, order_id: str, token: str) -> bool:
     return hosted.token_is_valid(hub, order_id, token)
 
 
-def _gateways_for(session: Any, order: Order) -> list[dict[str, str]]:
-    rows = session.scalars(
-        select(GatewayAccount)
-        .where(GatewayAccount.merchant_id == order.merchant_id, GatewayAccount.enabled.is_(True))
-        .order_by(GatewayAccount.priority)
-    ).all()
+def _gateways_for(page: reads.HostedCheckout) -> list[dict[str, str]]:
+    order = page.order
     out = []
-    for row in rows:
-        if account_status(row)["missing"]:
+    for account in page.accounts:
+        if not ready(account):
             continue
-        limits = entry(row.gateway).adapter.capabilities.limits_for(order.currency)
-        if limits is None or not limits.min_minor <= order.total_minor <= limits.max_minor:
+        limits = entry(account.gateway).adapter.capabilities.limits_for(order.currency)
+        if limits is None or not limits.min_minor <= order.amount <= limits.max_minor:
             continue
-        out.append({"name": row.gateway, "display": entry(row.gateway).adapter.display_name})
+        out.append(
+            {"name": account.gateway, "display": entry(account.gateway).adapter.display_name}
+        )
     return out
 
 
@@ -58,21 +56,10 @@ async def hosted_checkout(
 ) -> Response:
     if not _check_token(hub, order_id, token):
         return HTMLResponse("<h1>Link invalid</h1>", status_code=403)
-
-    def load() -> dict[str, Any]:
-        with hub.db.session() as session:
-            order = session.get(Order, order_id)
-            if order is None:
-                return {}
-            return {
-                "order": orders.order_summary(order),
-                "gateways": _gateways_for(session, order),
-                "token": token,
-            }
-
-    context = await to_thread.run_sync(load)
-    if not context:
+    page = await reads.hosted_checkout(hub.db, order_id)
+    if page is None:
         return HTMLResponse("<h1>Unknown order</h1>", status_code=404)
+    context = {"order": page.order.as_dict(), "gateways": _gateways_for(page), "token": token}
     return templates.TemplateResponse(request, "checkout.html", context)
 
 
@@ -82,13 +69,7 @@ async def hosted_checkout_start(
 ) -> Response:
     if not _check_token(hub, order_id, token):
         return HTMLResponse("<h1>Link invalid</h1>", status_code=403)
-
-    def merchant_of() -> str | None:
-        with hub.db.session() as session:
-            order = session.get(Order, order_id)
-            return None if order is None else order.merchant_id
-
-    merchant_id = await to_thread.run_sync(merchant_of)
+    merchant_id = await reads.order_merchant(hub.db, order_id)
     if merchant_id is None:
         return HTMLResponse("<h1>Unknown order</h1>", status_code=404)
     try:
@@ -108,45 +89,32 @@ async def hosted_checkout_start(
             {"title": "Payment could not start", "message": message},
             status_code=409,
         )
-
-    def url() -> str | None:
-        with hub.db.session() as session:
-            payment = session.scalar(select(Payment).where(Payment.id == started.payment_id))
-            return None if payment is None else payment.checkout_url
-
-    target = await to_thread.run_sync(url)
+    payment = await reads.payment_view(hub.db, started.payment_id)
+    target = None if payment is None else payment.checkout_url
     return RedirectResponse(target or f"/pay/result/{started.payment_id}", status_code=303)
 
 
-def _status(hub: Hub, payment_id: str) -> dict[str, Any] | None:
-    with hub.db.session() as session:
-        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
-        if payment is None:
-            return None
-        order = session.get(Order, payment.order_id)
-        assert order is not None
-        balance = None
-        if order.customer_id:
-            account = session.scalar(
-                select(CreditAccount).where(CreditAccount.customer_id == order.customer_id)
-            )
-            balance = account.balance if account else 0
-        return {
-            "payment_id": payment.id,
-            "status": payment.status,
-            "final": payment.status in FINAL,
-            "order_id": order.id,
-            "order_status": order.status,
-            "amount_display": Money(payment.amount_minor, payment.currency).display(),
-            "gateway": payment.gateway,
-            "credits_granted": order.credits_to_grant if order.status == "paid" else 0,
-            "credit_balance": balance,
-        }
+async def _status(hub: Hub, payment_id: str) -> dict[str, Any] | None:
+    progress = await reads.payment_progress(hub.db, payment_id)
+    if progress is None:
+        return None
+    payment = progress.payment
+    return {
+        "payment_id": payment.id,
+        "status": payment.status,
+        "final": payment.status in FINAL,
+        "order_id": payment.order_id,
+        "order_status": progress.order_status,
+        "amount_display": Money(payment.amount, payment.currency).display(),
+        "gateway": payment.gateway,
+        "credits_granted": progress.order_credits if progress.order_status == "paid" else 0,
+        "credit_balance": progress.credit_balance,
+    }
 
 
 @router.get("/pay/status/{payment_id}")
 async def payment_status(payment_id: str, hub: HubDep) -> Response:
-    data = await to_thread.run_sync(_status, hub, payment_id)
+    data = await _status(hub, payment_id)
     if data is None:
         return JSONResponse({"error": "unknown payment"}, status_code=404)
     return JSONResponse(data)
@@ -154,7 +122,7 @@ async def payment_status(payment_id: str, hub: HubDep) -> Response:
 
 @router.get("/pay/result/{payment_id}", response_class=HTMLResponse)
 async def result_page(payment_id: str, request: Request, hub: HubDep) -> Response:
-    data = await to_thread.run_sync(_status, hub, payment_id)
+    data = await _status(hub, payment_id)
     if data is None:
         return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
     return templates.TemplateResponse(request, "result.html", {"p": data})
@@ -168,43 +136,21 @@ async def demo_store(request: Request, hub: HubDep) -> Response:
     merchant_id = getattr(request.app.state, "demo_merchant_id", None)
     if merchant_id is None:
         return HTMLResponse("<h1>No demo on this hub</h1>", status_code=404)
-
-    def load() -> dict[str, Any]:
-        with hub.db.session() as session:
-            products = session.scalars(
-                select(Product)
-                .where(Product.merchant_id == merchant_id, Product.active.is_(True))
-                .order_by(Product.currency, Product.price_minor)
-            ).all()
-            customer = "demo-customer"
-            from payhub.store.models import Customer
-
-            row = session.scalar(
-                select(Customer).where(
-                    Customer.merchant_id == merchant_id, Customer.external_id == customer
-                )
-            )
-            balance = 0
-            if row is not None:
-                account = session.scalar(
-                    select(CreditAccount).where(CreditAccount.customer_id == row.id)
-                )
-                balance = account.balance if account else 0
-            return {
-                "products": [
-                    {
-                        "sku": p.sku,
-                        "name": p.name,
-                        "price": Money(p.price_minor, p.currency).display(),
-                        "credits": p.credits,
-                        "stock": p.stock_available if p.track_stock else None,
-                    }
-                    for p in products
-                ],
-                "balance": balance,
+    products = await reads.products(hub.db, merchant_id, order_by="price")
+    context = {
+        "products": [
+            {
+                "sku": p.sku,
+                "name": p.name,
+                "price": p.price_display,
+                "credits": p.credits,
+                "stock": p.stock_available,
             }
-
-    return templates.TemplateResponse(request, "demo.html", await to_thread.run_sync(load))
+            for p in products
+        ],
+        "balance": await reads.customer_balance(hub.db, merchant_id, DEMO_CUSTOMER),
+    }
+    return templates.TemplateResponse(request, "demo.html", context)
 
 
 @router.post("/demo/buy")
@@ -213,30 +159,23 @@ async def demo_buy(request: Request, hub: HubDep, sku: str = Form()) -> Response
     if merchant_id is None:
         return HTMLResponse("<h1>No demo on this hub</h1>", status_code=404)
 
-    def create() -> str:
-        with hub.db.session() as session:
-            product = session.scalar(
-                select(Product).where(Product.merchant_id == merchant_id, Product.sku == sku)
-            )
-            if product is None:
-                raise InvalidRequest(f"unknown sku {sku}")
-            currency = product.currency
+    try:
+        product = await reads.product(hub.db, merchant_id, sku)
+        if product is None:
+            raise InvalidRequest(f"unknown sku {sku}")
         draft = orders.OrderDraft(
             merchant_reference=f"demo-{secrets.token_hex(6)}",
-            currency=currency,
+            currency=product.currency,
             items=[orders.ItemDraft(sku=sku, quantity=1)],
             customer=orders.CustomerDraft(
-                external_id="demo-customer",
+                external_id=DEMO_CUSTOMER,
                 name="Demo Customer",
                 email="demo@example.com",
                 phone="0900000000",
             ),
             description=f"Demo {sku}",
         )
-        return orders.create_order(hub, merchant_id, draft)
-
-    try:
-        order_id = await to_thread.run_sync(create)
+        order_id = await to_thread.run_sync(orders.create_order, hub, merchant_id, draft)
     except DomainError as exc:
         return templates.TemplateResponse(
             request, "message.html", {"title": "Cannot buy", "message": exc.detail}, status_code=409

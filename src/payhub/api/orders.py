@@ -1,0 +1,124 @@
+"""Merchant API v1, orders: create, list, read, cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
+from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.services import checkout, hosted, orders
+from payhub.services.context import Hub
+from payhub.store import reads
+
+router = APIRouter()
+
+
+class CustomerIn(BaseModel):
+    external_id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class ItemIn(BaseModel):
+    sku: str | None = Field(default=None, description="a product SKU; stock is reserved")
+    name: str | None = Field(default=None, description="ad-hoc item name (no SKU)")
+    unit_price: int | None = Field(default=None, ge=0, description="minor units, ad-hoc items")
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    credits: int | None = Field(default=None, ge=0)
+
+
+class OrderIn(BaseModel):
+    merchant_reference: str = Field(min_length=1, max_length=200)
+    currency: Literal["VND", "MYR"]
+    items: list[ItemIn] = Field(min_length=1, max_length=100)
+    customer: CustomerIn | None = None
+    credits: int | None = Field(default=None, ge=0, description="credits granted once paid")
+    expires_in_seconds: int | None = Field(default=None, ge=60, le=30 * 86400)
+    cancel_on_failure: bool = False
+    return_url: str | None = Field(default=None, max_length=1000)
+    description: str = Field(default="", max_length=500)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+async def order_or_404(hub: Hub, merchant_id: str, order_id: str) -> reads.OrderView:
+    """The merchant's order, or 404."""
+    view = await reads.order_view(hub.db, merchant_id, order_id)
+    if view is None:
+        raise NotFound(f"no order {order_id}")
+    return view
+
+
+async def _order_with_checkout_url(hub: Hub, merchant_id: str, order_id: str) -> dict[str, Any]:
+    """What a write on an order answers: the order, and its hosted checkout link."""
+    view = await order_or_404(hub, merchant_id, order_id)
+    return {**view.as_dict(), "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
+
+
+@router.post("/orders", status_code=201, summary="Create an order (reserves tracked stock)")
+async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    draft = orders.OrderDraft(
+        merchant_reference=body.merchant_reference,
+        currency=body.currency,
+        items=[orders.ItemDraft(**i.model_dump()) for i in body.items],
+        customer=orders.CustomerDraft(**body.customer.model_dump()) if body.customer else None,
+        credits=body.credits,
+        expires_in_seconds=body.expires_in_seconds,
+        cancel_on_failure=body.cancel_on_failure,
+        return_url=body.return_url,
+        description=body.description,
+        metadata=body.metadata,
+    )
+    order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
+    return await _order_with_checkout_url(hub, caller.merchant_id, order_id)
+
+
+@router.get("/orders", summary="List orders, newest first")
+async def list_orders(
+    hub: HubDep,
+    caller: MerchantDep,
+    status: str | None = None,
+    customer: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    starting_after: str | None = None,
+) -> dict[str, Any]:
+    where = reads.OrderFilter(
+        status=status,
+        customer=customer,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    page = await reads.order_page(
+        hub.db, caller.merchant_id, where, limit=limit, starting_after=starting_after
+    )
+    if page is None:
+        raise InvalidRequest(f"unknown cursor {starting_after}")
+    return page.as_dict()
+
+
+@router.get("/orders/{order_id}", summary="Read an order with its attempts and timeline")
+async def get_order(order_id: str, hub: HubDep, caller: CallerDep) -> dict[str, Any]:
+    view = await order_or_404(hub, caller.merchant_id, order_id)
+    require_own_order(caller, view.customer_external_id)
+    return view.as_dict()
+
+
+@router.post("/orders/{order_id}/cancel", summary="Cancel an unpaid order; releases stock once")
+async def cancel_order(
+    order_id: str, request: Request, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    await checkout.cancel_order(
+        hub,
+        caller.merchant_id,
+        order_id,
+        actor=caller.actor,
+        source_ip=request.client.host if request.client else None,
+    )
+    return await _order_with_checkout_url(hub, caller.merchant_id, order_id)

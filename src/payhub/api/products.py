@@ -1,0 +1,41 @@
+"""Merchant API v1, the product catalogue: list with stock, create or update by SKU."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from payhub.api.security import HubDep, MerchantDep
+from payhub.services import merchants
+from payhub.store import reads
+
+router = APIRouter()
+
+
+class ProductIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    price: int = Field(gt=0)
+    currency: Literal["VND", "MYR"]
+    credits: int = Field(default=0, ge=0)
+    track_stock: bool = False
+    stock: int | None = Field(default=None, ge=0)
+    low_stock_threshold: int | None = Field(default=None, ge=0)
+
+
+@router.get("/products", summary="Products with their stock")
+async def list_products(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    return {"data": [p.as_dict() for p in await reads.products(hub.db, caller.merchant_id)]}
+
+
+@router.put("/products/{sku}", summary="Create or update a product")
+async def put_product(
+    sku: str, body: ProductIn, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    return await to_thread.run_sync(
+        lambda: merchants.upsert_product(
+            hub, caller.merchant_id, sku=sku, actor=caller.actor, **body.model_dump()
+        )
+    )

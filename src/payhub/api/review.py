@@ -1,0 +1,38 @@
+"""Merchant API v1, the review queue: payments where money moved but nothing settled
+(amount mismatch, paid after expiry, a second paid attempt), and accepting one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from payhub.api.security import HubDep, MerchantDep
+from payhub.services import review
+
+router = APIRouter()
+
+
+class AcceptIn(BaseModel):
+    note: str = Field(min_length=1, max_length=500, description="why the money is accepted")
+
+
+@router.get("/review-queue", summary="Payments in review (money moved, nothing settled)")
+async def review_queue(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    return {"data": await to_thread.run_sync(review.list_review_queue, hub, caller.merchant_id)}
+
+
+@router.post(
+    "/payments/{payment_id}/accept",
+    summary="Accept a payment in review: the order becomes paid (credits once); audited",
+)
+async def accept_payment(
+    payment_id: str, body: AcceptIn, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    return await to_thread.run_sync(
+        lambda: review.accept_review(
+            hub, caller.merchant_id, payment_id, actor=caller.actor, note=body.note
+        )
+    )

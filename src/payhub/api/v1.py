@@ -1,0 +1,23 @@
+"""The merchant API, v1: one router per resource, assembled under /v1. Amounts are integers
+in the currency's minor units."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from payhub.api import (
+    customers,
+    events,
+    gateways,
+    orders,
+    payments,
+    products,
+    refunds,
+    review,
+    webhooks,
+)
+
+router = APIRouter(prefix="/v1", tags=["merchant API v1"])
+RESOURCES = (orders, payments, refunds, products, customers, gateways, webhooks, events, review)
+for resource in RESOURCES:
+    router.include_router(resource.router)

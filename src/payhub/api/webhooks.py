@@ -1,0 +1,49 @@
+"""Merchant API v1, webhook endpoints: register (the whsec_ secret is shown once), list,
+disable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from payhub.api.security import HubDep, MerchantDep
+from payhub.services import webhooks
+
+router = APIRouter()
+
+
+class WebhookEndpointIn(BaseModel):
+    url: str = Field(max_length=2000, description="where events are POSTed")
+    event_types: list[str] = Field(
+        default_factory=list, description="only these types; empty = every merchant event"
+    )
+
+
+@router.post(
+    "/webhook-endpoints",
+    status_code=201,
+    summary="Register an endpoint; the whsec_ signing secret is returned once",
+)
+async def create_webhook_endpoint(
+    body: WebhookEndpointIn, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    return await to_thread.run_sync(
+        lambda: webhooks.create_endpoint(
+            hub, caller.merchant_id, body.url, body.event_types, actor=caller.actor
+        )
+    )
+
+
+@router.get("/webhook-endpoints", summary="List endpoints (secrets are never shown again)")
+async def list_webhook_endpoints(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    return {"data": await to_thread.run_sync(webhooks.list_endpoints, hub, caller.merchant_id)}
+
+
+@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204)
+async def disable_webhook_endpoint(endpoint_id: str, hub: HubDep, caller: MerchantDep) -> None:
+    await to_thread.run_sync(
+        lambda: webhooks.disable_endpoint(hub, caller.merchant_id, endpoint_id, actor=caller.actor)
+    )

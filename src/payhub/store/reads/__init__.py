@@ -1,0 +1,75 @@
+"""Read models: what the merchant API, the web pages, the CLI and the worker read.
+
+Each read is an async function taking the `Database` (the hub's `db`) and returning frozen
+values (dataclasses whose `as_dict()` is the JSON the API answers with), or `None` for a
+row that does not exist for the caller. Each runs its queries on a read session in a worker
+thread, once (`running.run_read`), so callers never hold a session or an ORM object.
+
+    orders            order_view, order_page, payment_view
+    catalog           products, product
+    credits           credit_ledger, customer_balance
+    gateway_accounts  gateway_accounts
+    checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
+    attempts          stale_attempts (the worker's reconciliation)
+"""
+
+from __future__ import annotations
+
+from payhub.store.reads.attempts import stale_attempts
+from payhub.store.reads.catalog import ProductView, product, products
+from payhub.store.reads.checkout import (
+    HostedCheckout,
+    PaymentProgress,
+    hosted_checkout,
+    order_merchant,
+    payment_progress,
+)
+from payhub.store.reads.credits import (
+    CreditEntryView,
+    CreditLedger,
+    credit_ledger,
+    customer_balance,
+)
+from payhub.store.reads.gateway_accounts import GatewayAccountView, gateway_accounts
+from payhub.store.reads.orders import (
+    CustomerView,
+    OrderFilter,
+    OrderItemView,
+    OrderPage,
+    OrderSummary,
+    OrderView,
+    PaymentView,
+    TimelineEntryView,
+    order_page,
+    order_view,
+    payment_view,
+)
+
+__all__ = [
+    "CreditEntryView",
+    "CreditLedger",
+    "CustomerView",
+    "GatewayAccountView",
+    "HostedCheckout",
+    "OrderFilter",
+    "OrderItemView",
+    "OrderPage",
+    "OrderSummary",
+    "OrderView",
+    "PaymentProgress",
+    "PaymentView",
+    "ProductView",
+    "TimelineEntryView",
+    "credit_ledger",
+    "customer_balance",
+    "gateway_accounts",
+    "hosted_checkout",
+    "order_merchant",
+    "order_page",
+    "order_view",
+    "payment_progress",
+    "payment_view",
+    "product",
+    "products",
+    "stale_attempts",
+]

@@ -1,0 +1,82 @@
+"""The OpenAPI document is the merchant API's contract: its operations (method, path,
+operation id) are pinned here, so moving routes between modules cannot drop, add or rename
+one unnoticed."""
+
+from __future__ import annotations
+
+from payhub.api import v1
+from tests.support.hub import make_hub
+
+OPERATIONS = {
+    ("POST", "/v1/orders", "create_order_v1_orders_post"),
+    ("GET", "/v1/orders", "list_orders_v1_orders_get"),
+    ("GET", "/v1/orders/{order_id}", "get_order_v1_orders__order_id__get"),
+    ("POST", "/v1/orders/{order_id}/payments", "start_payment_v1_orders__order_id__payments_post"),
+    ("POST", "/v1/orders/{order_id}/cancel", "cancel_order_v1_orders__order_id__cancel_post"),
+    (
+        "POST",
+        "/v1/orders/{order_id}/manual-payments",
+        "record_manual_payment_v1_orders__order_id__manual_payments_post",
+    ),
+    ("GET", "/v1/payments/{payment_id}", "get_payment_v1_payments__payment_id__get"),
+    (
+        "POST",
+        "/v1/payments/{payment_id}/refunds",
+        "create_refund_v1_payments__payment_id__refunds_post",
+    ),
+    (
+        "GET",
+        "/v1/payments/{payment_id}/refunds",
+        "list_refunds_v1_payments__payment_id__refunds_get",
+    ),
+    (
+        "POST",
+        "/v1/payments/{payment_id}/accept",
+        "accept_payment_v1_payments__payment_id__accept_post",
+    ),
+    ("GET", "/v1/products", "list_products_v1_products_get"),
+    ("PUT", "/v1/products/{sku}", "put_product_v1_products__sku__put"),
+    (
+        "GET",
+        "/v1/customers/{external_id}/credits",
+        "customer_credits_v1_customers__external_id__credits_get",
+    ),
+    ("GET", "/v1/gateways", "available_gateways_v1_gateways_get"),
+    ("GET", "/v1/webhook-endpoints", "list_webhook_endpoints_v1_webhook_endpoints_get"),
+    ("POST", "/v1/webhook-endpoints", "create_webhook_endpoint_v1_webhook_endpoints_post"),
+    (
+        "DELETE",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        "disable_webhook_endpoint_v1_webhook_endpoints__endpoint_id__delete",
+    ),
+    ("GET", "/v1/events", "list_events_v1_events_get"),
+    ("GET", "/v1/events/{event_id}", "get_event_v1_events__event_id__get"),
+    (
+        "POST",
+        "/v1/events/{event_id}/redeliver",
+        "redeliver_event_v1_events__event_id__redeliver_post",
+    ),
+    ("GET", "/v1/review-queue", "review_queue_v1_review_queue_get"),
+}
+
+
+def test_openapi_operations_are_unchanged(sqlite_url: str) -> None:
+    th = make_hub(sqlite_url)
+    try:
+        spec = th.app.openapi()
+    finally:
+        th.hub.db.dispose()
+    operations = {
+        (method.upper(), path, op["operationId"])
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    }
+    assert operations == OPERATIONS
+    tags = {tag for item in spec["paths"].values() for op in item.values() for tag in op["tags"]}
+    assert tags == {"merchant API v1"}
+
+
+def test_every_resource_module_serves_under_v1() -> None:
+    for resource in v1.RESOURCES:
+        assert resource.__doc__, f"{resource.__name__} has no module docstring"
+        assert resource.router.routes, f"{resource.__name__} serves nothing"

@@ -1,0 +1,194 @@
+"""The JSON a merchant (and the result page) reads: every read endpoint's keys, in order,
+pinned, so moving a read between layers cannot change a body unnoticed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.support.hub import HubUnderTest, connect_gateway, make_hub
+
+pytestmark = pytest.mark.anyio
+
+SUMMARY = [
+    "id",
+    "merchant_reference",
+    "status",
+    "currency",
+    "amount",
+    "amount_display",
+    "refunded",
+    "credits",
+    "cancel_on_failure",
+    "description",
+    "metadata",
+    "return_url",
+    "expires_at",
+    "paid_at",
+    "created_at",
+]
+DETAIL = [*SUMMARY, "customer", "items", "payments", "timeline"]
+CUSTOMER = ["id", "external_id", "name", "email", "phone"]
+ITEM = ["sku", "name", "quantity", "unit_price", "credits"]
+PAYMENT = [
+    "id",
+    "order_id",
+    "gateway",
+    "status",
+    "amount",
+    "currency",
+    "received",
+    "refunded",
+    "gateway_reference",
+    "checkout_url",
+    "qr_content",
+    "deeplink",
+    "review_reason",
+    "failure_code",
+    "expires_at",
+    "created_at",
+]
+TIMELINE = ["at", "kind", "message", "payment_id"]
+PRODUCT = [
+    "id",
+    "sku",
+    "name",
+    "price",
+    "currency",
+    "price_display",
+    "credits",
+    "track_stock",
+    "stock_available",
+    "low_stock",
+]
+ORDER = {
+    "merchant_reference": "shape-1",
+    "currency": "VND",
+    "items": [{"sku": "pack-100"}, {"name": "gift wrap", "unit_price": 1_000, "quantity": 2}],
+    "customer": {"external_id": "bob", "email": "bob@example.com"},
+}
+
+
+@pytest.fixture
+async def client(db_url: str) -> AsyncIterator[tuple[HubUnderTest, httpx.AsyncClient]]:
+    th = make_hub(db_url)
+    transport = httpx.ASGITransport(app=th.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://hub", headers=th.headers
+    ) as c:
+        yield th, c
+    th.hub.db.dispose()
+
+
+async def test_order_bodies(client: tuple[HubUnderTest, httpx.AsyncClient]) -> None:
+    _, c = client
+    created = await c.post("/v1/orders", json=ORDER)
+    assert created.status_code == 201
+    order = created.json()
+    assert list(order) == [*DETAIL, "hosted_checkout_url"]
+    assert list(order["customer"]) == CUSTOMER
+    assert [list(i) for i in order["items"]] == [ITEM, ITEM]
+    assert [list(t) for t in order["timeline"]] == [TIMELINE]
+    assert order["amount"] == 22_000 and order["amount_display"] == "22,000 ₫"
+
+    read = (await c.get(f"/v1/orders/{order['id']}")).json()
+    assert list(read) == DETAIL
+    assert read == {k: v for k, v in order.items() if k != "hosted_checkout_url"}
+
+    page = (await c.get("/v1/orders")).json()
+    assert list(page) == ["data", "has_more", "next_cursor"]
+    assert [list(o) for o in page["data"]] == [SUMMARY]
+    assert page["data"][0] == {k: read[k] for k in SUMMARY}
+
+    missing = await c.get("/v1/orders/ord_missing")
+    assert missing.status_code == 404 and missing.json()["detail"] == "no order ord_missing"
+    bad = await c.get("/v1/orders", params={"starting_after": "ord_nope"})
+    assert bad.status_code == 422 and bad.json()["detail"] == "unknown cursor ord_nope"
+
+    cancelled = (await c.post(f"/v1/orders/{order['id']}/cancel")).json()
+    assert list(cancelled) == [*DETAIL, "hosted_checkout_url"]
+    assert cancelled["status"] == "cancelled"
+
+
+async def test_payment_and_credit_bodies(client: tuple[HubUnderTest, httpx.AsyncClient]) -> None:
+    _, c = client
+    order = (await c.post("/v1/orders", json=ORDER)).json()
+    paid = await c.post(
+        f"/v1/orders/{order['id']}/manual-payments", json={"amount": 22_000, "reference": "b-1"}
+    )
+    assert paid.status_code == 201
+    detail = (await c.get(f"/v1/orders/{order['id']}")).json()
+    assert detail["status"] == "paid" and [list(p) for p in detail["payments"]] == [PAYMENT]
+    payment_id = detail["payments"][0]["id"]
+
+    payment = (await c.get(f"/v1/payments/{payment_id}")).json()
+    assert list(payment) == PAYMENT
+    assert payment == detail["payments"][0]
+    missing = await c.get("/v1/payments/pay_missing")
+    assert missing.status_code == 404 and missing.json()["detail"] == "no payment pay_missing"
+
+    credits = (await c.get("/v1/customers/bob/credits")).json()
+    assert credits == {
+        "customer": "bob",
+        "balance": 100,
+        "entries": [
+            {
+                "order_id": order["id"],
+                "reason": "order_paid",
+                "amount": 100,
+                "at": credits["entries"][0]["at"],
+            }
+        ],
+    }
+    nobody = await c.get("/v1/customers/nobody/credits")
+    assert nobody.status_code == 404 and nobody.json()["detail"] == "no customer nobody"
+
+    status = (await c.get(f"/pay/status/{payment_id}")).json()
+    assert status == {
+        "payment_id": payment_id,
+        "status": payment["status"],
+        "final": True,
+        "order_id": order["id"],
+        "order_status": "paid",
+        "amount_display": "22,000 ₫",
+        "gateway": payment["gateway"],
+        "credits_granted": 100,
+        "credit_balance": 100,
+    }
+
+
+async def test_product_and_gateway_bodies(
+    client: tuple[HubUnderTest, httpx.AsyncClient],
+) -> None:
+    th, c = client
+    products = (await c.get("/v1/products")).json()
+    assert list(products) == ["data"]
+    assert [p["sku"] for p in products["data"]] == ["pack-100", "pack-my", "tshirt"]
+    assert all(list(p) == PRODUCT for p in products["data"])
+    tshirt = products["data"][2]
+    assert (tshirt["stock_available"], tshirt["low_stock"], tshirt["price_display"]) == (
+        5,
+        False,
+        "150,000 ₫",
+    )
+    assert products["data"][0]["stock_available"] is None
+    put = (
+        await c.put(
+            "/v1/products/tshirt",
+            json={"name": "T-shirt", "price": 150_000, "currency": "VND", "track_stock": True},
+        )
+    ).json()
+    assert put == tshirt  # the write answers the same view the listing reads
+
+    assert (await c.get("/v1/gateways")).json() == {"data": []}
+    connect_gateway(th, "payos", "http://127.0.0.1:1")
+    gateways = (await c.get("/v1/gateways", params={"amount": 20_000, "currency": "VND"})).json()
+    assert [list(g) for g in gateways["data"]] == [
+        ["gateway", "display_name", "environment", "refunds", "currencies"]
+    ]
+    assert gateways["data"][0]["gateway"] == "payos"
+    assert list(gateways["data"][0]["currencies"]["VND"]) == ["min", "max", "min_display"]
+    too_much = {"amount": 10**12, "currency": "VND"}
+    assert (await c.get("/v1/gateways", params=too_much)).json() == {"data": []}
