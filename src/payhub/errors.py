@@ -200,7 +200,7 @@ class MalformedNotification(GatewayError):
 
 
 class NotSupported(GatewayError):
-    """The gateway has no such operation (e.g. ToyyibPay refunds)."""
+    """The gateway has no such operation (e.g. refunds at a gateway without a refund API)."""
 
     code = "not-supported"
     public_message = "the gateway does not support this operation"

@@ -47,7 +47,7 @@ row above is "known, retry safe" (except a misconfiguration, which no retry fixe
 happened to the request, no payment, refund or cancellation can have come of it.
 
 Other 4xx answers are returned to the adapter: each gateway spells its business errors
-differently (PayOS and MoMo in a JSON body, ToyyibPay in text), and only the adapter can read
+differently (some in a JSON body, some in plain text), and only the adapter can read
 them.
 """
 

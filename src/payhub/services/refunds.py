@@ -226,7 +226,7 @@ async def create_refund(
         )
     status = {
         RefundStatus.SUCCEEDED: "succeeded",
-        # Accepted but still processing at the gateway (VNPay 05/06/94, MoMo 7000/7002): the
+        # Accepted but still processing at the gateway (each adapter says which codes): the
         # refund stays pending, its amount reserved; the order and credits are untouched.
         RefundStatus.PENDING: "pending",
         RefundStatus.FAILED: "failed",
