@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -633,7 +634,9 @@ async def test_cancel_and_register_url_are_not_supported() -> None:
 # --------------------------------------------------------------------------- refund: pending
 
 
-def refund_answer(response_code: str, transaction_status: str = "") -> object:
+def refund_answer(
+    response_code: str, transaction_status: str = ""
+) -> Callable[[httpx.Request], httpx.Response]:
     """A VNPay refund answer, signed as VNPay signs it when the response code is 00."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -679,3 +682,16 @@ async def test_a_refund_vnpay_is_still_processing_is_pending_never_succeeded(
     result = await adapter.refund(request)
     assert result.status is status
     assert result.gateway_code == (transaction_status or response_code)
+
+
+async def test_a_refund_answer_that_does_not_verify_leaves_the_refund_unknown() -> None:
+    def forged(request: httpx.Request) -> httpx.Response:
+        answer = json.loads(refund_answer("00", "00")(request).content)
+        answer["vnp_Amount"] = "1"  # changed after signing
+        return httpx.Response(200, json=answer)
+
+    request = RefundRequest(REF, "RF1", Money(50_000, "VND"), False, "r", datetime.now(UTC))
+    with pytest.raises(GatewayUnavailable) as caught:
+        await mock_adapter(forged).refund(request)
+    assert caught.value.outcome_unknown and not caught.value.retry_safe
+    assert caught.value.gateway_code == "bad_signature"

@@ -398,7 +398,16 @@ class VnpayGateway:
         code = data["vnp_ResponseCode"]
         message = str(data.get("vnp_Message", ""))
         if code == "00":
-            self._check_signed(data, signing.REFUND_RESPONSE_FIELDS, payment.reference, "refund")
+            try:
+                self._check_signed(
+                    data, signing.REFUND_RESPONSE_FIELDS, payment.reference, "refund"
+                )
+            except InvalidSignature as exc:
+                # The refund request did reach VNPay; an answer we cannot trust says nothing
+                # about what VNPay did with it.
+                raise transport.unusable_answer(
+                    exc.message, gateway_code="bad_signature", effectful=True
+                ) from None
             refund_no = str(data.get("vnp_TransactionNo") or "")
             return RefundResult(
                 status=wire.refund_status(str(data.get("vnp_TransactionStatus", ""))),
