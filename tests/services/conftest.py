@@ -55,6 +55,10 @@ class HubCallbacks(httpx.AsyncBaseTransport):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.replies: list[int] = []
+        # While `hold` is set, notifications are kept in `held` (answered 503, the gateway
+        # will retry) instead of being run: a test can then deliver them as it likes.
+        self.hold = False
+        self.held: list[tuple[str, str, InboundRequest]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         prefix, gateway, account_id = request.url.path.strip("/").split("/")
@@ -67,6 +71,9 @@ class HubCallbacks(httpx.AsyncBaseTransport):
             body=await request.aread(),
             remote_addr="127.0.0.1",
         )
+        if self.hold:
+            self.held.append((gateway, account_id, raw))
+            return httpx.Response(503)
         reply = await receive_notification(self.hub, gateway, account_id, raw)
         self.replies.append(reply.status_code)
         headers = {"content-type": reply.media_type} if reply.media_type else {}
