@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,24 +80,41 @@ class HubCallbacks(httpx.AsyncBaseTransport):
         return httpx.Response(reply.status_code, content=reply.body, headers=headers)
 
 
+Forward = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Fault = httpx.Response | type[httpx.TransportError] | Callable[[httpx.Request, Forward], Any]
+
+
 class ByOrigin(httpx.AsyncBaseTransport):
-    """Routes the hub's gateway calls to the simulator at the request's origin; `faults`
-    may answer a path in place of the simulator (failure shapes it cannot produce)."""
+    """Routes the hub's gateway calls to the simulator at the request's origin. `faults`
+    may stand in for the simulator on a path (failure shapes it cannot produce): a
+    response, a transport error to raise, or `async hook(request, forward)`."""
 
     def __init__(self) -> None:
         self.routes: dict[str, httpx.AsyncBaseTransport] = {}
-        self.faults: dict[str, httpx.Response | type[Exception]] = {}
+        self.faults: dict[str, Fault] = {}
         self.calls: list[str] = []
+
+    async def forward(self, request: httpx.Request) -> httpx.Response:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        return await self.routes[origin].handle_async_request(request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request.url.path)
         fault = self.faults.get(request.url.path)
+        if fault is None:
+            return await self.forward(request)
         if isinstance(fault, httpx.Response):
             return fault
-        if fault is not None:
-            raise fault("injected by the test", request=request)  # type: ignore[call-arg]
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        return await self.routes[origin].handle_async_request(request)
+        if isinstance(fault, type):
+            raise fault("injected by the test", request=request)
+        response: httpx.Response = await fault(request, self.forward)
+        return response
+
+
+async def answer_lost(request: httpx.Request, forward: Forward) -> httpx.Response:
+    """The gateway does the work, its answer never arrives."""
+    await forward(request)
+    raise httpx.ReadTimeout("answer lost (injected by the test)", request=request)
 
 
 @dataclass
