@@ -51,16 +51,16 @@ async def test_the_same_request_replays_the_stored_response(env: Env) -> None:
     assert claim(env, "k-2") == StoredResponse(422, b'{"type":"invalid-request"}')
 
 
-@pytest.mark.parametrize(
-    "change",
-    [{"body": BODY.replace(b"m-1", b"m-2")}, {"path": "/v1/refunds"}, {"method": "PUT"}],
-    ids=["body", "path", "method"],
-)
-async def test_another_request_under_the_key_is_refused(env: Env, change: dict) -> None:
+async def test_another_request_under_the_key_is_refused(env: Env) -> None:
     assert claim(env) is None
     finish(env.hub, env.merchant_id, "k-1", 201, b"{}")
-    with pytest.raises(IdempotencyKeyReused):
-        claim(env, **change)
+    for change in (
+        {"body": BODY.replace(b"m-1", b"m-2")},
+        {"path": "/v1/refunds"},
+        {"method": "PUT"},
+    ):
+        with pytest.raises(IdempotencyKeyReused):
+            claim(env, **change)
     assert claim(env) == StoredResponse(201, b"{}")  # the original still replays
 
 
@@ -111,10 +111,11 @@ async def test_keys_expire_after_a_day_and_are_purged(env: Env, frozen: FrozenCl
     assert purge_expired(env.hub) == 0
 
 
-@pytest.mark.parametrize("key", ["", "k" * 256])
-async def test_a_key_must_be_1_to_255_characters(env: Env, key: str) -> None:
-    with pytest.raises(InvalidRequest):
-        claim(env, key)
+async def test_a_key_must_be_1_to_255_characters(env: Env) -> None:
+    for key in ("", "k" * 256):
+        with pytest.raises(InvalidRequest):
+            claim(env, key)
+    assert env.count(IdempotencyKey) == 0
     assert claim(env, "k" * 255) is None
 
 

@@ -219,7 +219,7 @@ async def test_partial_refunds_never_add_up_beyond_the_capture(env: Env) -> None
         env.assert_invariants()
 
     @settings(
-        max_examples=8,
+        max_examples=6,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],

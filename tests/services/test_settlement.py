@@ -1,14 +1,18 @@
 """Settlement through real signed notifications from the simulators: an order is paid once,
 with its credits and `order.paid` event in the same change; a duplicate fact is recorded
-once; money that must not settle goes to review with its reason and an operator alert."""
+once; money that must not settle goes to review with its reason and an operator alert; a
+browser return only reads (it may ask the gateway, it never settles by itself)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 
+from payhub.gateways import base
 from payhub.services.checkout import cancel_order, expire_due_orders, refresh_payment
+from payhub.services.inbound import receive_return
 from payhub.store.models import (
     AuditEntry,
     CreditAccount,
@@ -262,4 +266,52 @@ async def test_a_dropped_notification_is_settled_by_query_then_its_copy_is_a_dup
     assert sorted(outcomes) == ["applied", "duplicate"]
     assert env.count(CreditEntry, order_id=order_id) == 1
     assert env.count(OutboxEvent, event_key=f"order.paid:{order_id}") == 1
+    env.assert_invariants()
+
+
+def browser_return(env: Env, payment_id: str, **claims: str) -> base.InboundRequest:
+    payment = env.payment(payment_id)
+    query = urlencode(
+        {"code": "00", "id": payment["gateway_data"]["paymentLinkId"], "cancel": "false"}
+        | {"orderCode": payment["gateway_reference"], **claims}
+    )
+    return base.InboundRequest(
+        method="GET",
+        path=f"/return/payos/{payment_id}",
+        query_string=query.encode(),
+        headers={},
+        body=b"",
+        remote_addr="198.51.100.4",
+    )
+
+
+async def test_a_browser_return_claiming_payment_settles_nothing(env: Env) -> None:
+    order_id = env.order()
+    started = await env.start(order_id)
+    forged = browser_return(env, started.payment_id, status="PAID")
+
+    view = await receive_return(env.hub, "payos", started.payment_id, forged)
+
+    assert view is not None and (view.status, view.order_status) == ("pending", "awaiting_payment")
+    assert env.count(PaymentEvent) == 0
+    assert env.count(CreditEntry) == 0
+    [logged] = env.rows(InboundRequest, payment_id=started.payment_id)
+    assert (logged["kind"], logged["outcome"]) == ("return", "displayed")
+    env.assert_invariants()
+
+
+async def test_a_browser_return_after_a_lost_notification_settles_by_query(env: Env) -> None:
+    order_id = env.order()
+    started = await env.start(order_id)
+    await env.fault("payos", "drop")
+    await env.sim_pay(started.payment_id)
+
+    view = await receive_return(
+        env.hub, "payos", started.payment_id, browser_return(env, started.payment_id, status="PAID")
+    )
+
+    assert view is not None and (view.status, view.order_status) == ("succeeded", "paid")
+    [event] = env.rows(PaymentEvent, payment_id=started.payment_id)
+    assert event["source"] == "query"
+    assert env.count(CreditEntry, order_id=order_id) == 1
     env.assert_invariants()
