@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import Table, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from payhub.clock import FrozenClock
 from payhub.gateways.base import InboundRequest
@@ -260,19 +260,23 @@ def _copy(seed: Seed, tmp_path: Path) -> str:
         return f"sqlite:///{target}"
     name = f"t_{uuid.uuid4().hex[:16]}"
     url = make_url(seed.url)
-    admin = url.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(url.database or "")
-            )
-        )
+    _admin(url, sql.SQL("CREATE DATABASE {} TEMPLATE {}"), name, url.database or "")
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def _admin(url: URL, statement: sql.SQL, *names: str) -> None:
+    admin = url.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(statement.format(*(sql.Identifier(n) for n in names)))
+
+
 @pytest.fixture(scope="session")
-def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Seed]:
-    return {}
+def seeds() -> Iterator[dict[str, Seed]]:
+    built: dict[str, Seed] = {}
+    yield built
+    if "postgres" in built:
+        url = make_url(built["postgres"].url)
+        _admin(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)"), url.database or "")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -281,11 +285,15 @@ def seeded_url(
     seeds: dict[str, Seed],
     tmp_path_factory: pytest.TempPathFactory,
     tmp_path: Path,
-) -> tuple[Seed, str]:
+) -> Iterator[tuple[Seed, str]]:
     kind = request.param
     if kind not in seeds:
         seeds[kind] = _seed(kind, tmp_path_factory.mktemp(f"seed-{kind}"))
-    return seeds[kind], _copy(seeds[kind], tmp_path)
+    url = _copy(seeds[kind], tmp_path)
+    yield seeds[kind], url
+    if kind == "postgres":
+        parsed = make_url(url)
+        _admin(parsed, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)"), parsed.database or "")
 
 
 def build_env(seed: Seed, url: str) -> Env:

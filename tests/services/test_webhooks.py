@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
@@ -80,7 +81,7 @@ def receiver(server: Receiver) -> Receiver:
     return server
 
 
-def endpoint(env: Env, rx: Receiver, name: str, types: list[str] | None = None) -> dict:
+def endpoint(env: Env, rx: Receiver, name: str, types: list[str] | None = None) -> dict[str, Any]:
     return create_endpoint(env.hub, env.merchant_id, f"{rx.url}/{name}", types or [], actor="t")
 
 
@@ -99,7 +100,7 @@ def paid_order(env: Env) -> str:
     return order_id
 
 
-def delivery(env: Env, event_type: str) -> dict:
+def delivery(env: Env, event_type: str) -> dict[str, Any]:
     [event] = env.rows(OutboxEvent, event_type=event_type)
     return env.one(Delivery, event_id=event["id"])
 
