@@ -1,0 +1,278 @@
+"""Outbound events: fanned out to the merchant's enabled endpoints whose filter matches
+(operator events never leave), sent as Standard Webhooks (checked with the independent
+`standardwebhooks` package), retried on the schedule with jitter, 410 disables the
+endpoint, redelivery on request. The receiver is a real loopback server; the hub's clock is
+frozen so the schedule can be read exactly."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payhub.clock import FrozenClock, as_utc
+from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.services.checkout import cancel_order
+from payhub.services.manual import record_manual_payment
+from payhub.services.merchants import create_merchant
+from payhub.services.webhooks import (
+    RETRY_SCHEDULE,
+    create_endpoint,
+    deliver_due,
+    disable_endpoint,
+    event_log,
+    fan_out,
+    list_endpoints,
+    redeliver,
+)
+from payhub.store.models import AuditEntry, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from tests.services.conftest import Env
+from tests.support.servers import free_port, serve_app
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Receiver:
+    """Merchant endpoints at `/{name}`: each answers its queued statuses, then 200."""
+
+    url: str = ""
+    answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    received: dict[str, list[tuple[dict[str, str], bytes]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def app(self) -> Starlette:
+        async def hook(request: Request) -> Response:
+            name = request.path_params["name"]
+            self.received[name].append((dict(request.headers), await request.body()))
+            queued = self.answers[name]
+            return Response(status_code=queued.pop(0) if queued else 200)
+
+        return Starlette(routes=[Route("/{name}", hook, methods=["POST"])])
+
+    def types(self, name: str) -> list[str]:
+        return sorted(json.loads(body)["type"] for _, body in self.received[name])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Receiver]:
+    receiver = Receiver()
+    with serve_app(receiver.app()) as url:
+        receiver.url = url
+        yield receiver
+
+
+@pytest.fixture
+def receiver(server: Receiver) -> Receiver:
+    server.answers.clear()
+    server.received.clear()
+    return server
+
+
+def endpoint(env: Env, rx: Receiver, name: str, types: list[str] | None = None) -> dict[str, Any]:
+    return create_endpoint(env.hub, env.merchant_id, f"{rx.url}/{name}", types or [], actor="t")
+
+
+def paid_order(env: Env) -> str:
+    order_id = env.order()
+    record_manual_payment(
+        env.hub,
+        env.merchant_id,
+        order_id,
+        amount=20_000,
+        reference=order_id,
+        note="",
+        actor="op",
+        source_ip=None,
+    )
+    return order_id
+
+
+def delivery(env: Env, event_type: str) -> dict[str, Any]:
+    [event] = env.rows(OutboxEvent, event_type=event_type)
+    return env.one(Delivery, event_id=event["id"])
+
+
+async def test_events_fan_out_to_matching_enabled_endpoints_of_their_merchant(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    everything = endpoint(env, receiver, "all")
+    only_paid = endpoint(env, receiver, "paid", ["order.paid"])
+    off = endpoint(env, receiver, "off")
+    disable_endpoint(env.hub, env.merchant_id, off["id"], actor="t")
+    other = create_merchant(env.hub, "Other shop", actor="t")
+    create_endpoint(env.hub, other, f"{receiver.url}/other", [], actor="t")
+
+    order_id = paid_order(env)  # order.created, order.paid
+    started = await env.start(env.order(), "payos")  # order.created
+    await env.fault("payos", "wrong_amount")
+    await env.sim_pay(started.payment_id)  # payment.review + operator.alert
+    assert "operator.alert" in env.outbox_types()
+
+    assert fan_out(env.hub) == 5  # 4 merchant events to "all", order.paid to "paid"
+    assert fan_out(env.hub) == 0  # each event fans out once
+    assert await deliver_due(env.hub) == 5
+    assert receiver.types("all") == [
+        "order.created",
+        "order.created",
+        "order.paid",
+        "payment.review",
+    ]
+    assert receiver.types("paid") == ["order.paid"]
+    assert receiver.types("off") == receiver.types("other") == []
+    [(_, body)] = receiver.received["paid"]
+    assert json.loads(body)["data"]["order_id"] == order_id
+    assert env.count(Delivery, endpoint_id=everything["id"], state="delivered") == 4
+    assert env.count(Delivery, endpoint_id=only_paid["id"], state="delivered") == 1
+    env.assert_invariants()
+
+
+async def test_a_delivery_is_a_standard_webhook(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    secret = endpoint(env, receiver, "hook", ["order.paid"])["secret"]
+    assert secret.startswith("whsec_")
+    [stored] = env.rows(WebhookEndpoint)
+    assert secret.encode() not in stored["secret_ciphertext"]
+    assert all("secret" not in e for e in list_endpoints(env.hub, env.merchant_id))
+    order_id = paid_order(env)
+    fan_out(env.hub)
+    await deliver_due(env.hub)
+
+    [(headers, body)] = receiver.received["hook"]
+    payload = Webhook(secret).verify(body, headers)
+    [event] = env.rows(OutboxEvent, event_type="order.paid")
+    assert headers["webhook-id"] == event["id"] == payload["id"]
+    assert headers["webhook-timestamp"] == str(int(frozen.now().timestamp()))
+    assert payload["type"] == "order.paid"
+    assert payload["data"]["order_id"] == order_id
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body.replace(order_id.encode(), b"ord_forged"), headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(endpoint(env, receiver, "other")["secret"]).verify(body, headers)
+    sent = delivery(env, "order.paid")
+    assert (sent["state"], sent["attempts"], sent["last_status"]) == ("delivered", 1, 200)
+
+
+async def test_failed_deliveries_are_retried_on_the_schedule_with_a_stable_id(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    secret = endpoint(env, receiver, "flaky", ["order.paid"])["secret"]
+    receiver.answers["flaky"] = [500, 503]
+    paid_order(env)
+    fan_out(env.hub)
+
+    delays = []
+    for _ in range(2):
+        sent_at = frozen.now()
+        assert await deliver_due(env.hub) == 1
+        due = as_utc(delivery(env, "order.paid")["next_attempt_at"])
+        delays.append(due - sent_at)
+        assert await deliver_due(env.hub) == 0  # not due yet
+        frozen.advance(due - sent_at)
+    assert await deliver_due(env.hub) == 1
+
+    for delay, planned in zip(delays, RETRY_SCHEDULE, strict=False):
+        assert planned * 0.9 <= delay <= planned * 1.1  # the schedule, with ±10 % jitter
+    sent = delivery(env, "order.paid")
+    assert (sent["state"], sent["attempts"]) == ("delivered", 3)
+    attempts = env.rows(DeliveryAttempt, delivery_id=sent["id"])
+    assert [a["status_code"] for a in sorted(attempts, key=lambda a: a["id"])] == [500, 503, 200]
+    ids = {headers["webhook-id"] for headers, _ in receiver.received["flaky"]}
+    assert len(ids) == 1
+    headers, body = receiver.received["flaky"][0]
+    assert Webhook(secret).verify(body, headers)["type"] == "order.paid"
+
+
+async def test_a_delivery_gives_up_after_the_last_retry(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    port = free_port()  # nothing listens there: every attempt is a connection error
+    create_endpoint(env.hub, env.merchant_id, f"http://127.0.0.1:{port}/x", [], actor="t")
+    env.order()
+    fan_out(env.hub)
+    for _ in range(len(RETRY_SCHEDULE) + 1):
+        assert await deliver_due(env.hub) == 1
+        frozen.advance(timedelta(hours=30))
+    assert await deliver_due(env.hub) == 0
+
+    gave_up = delivery(env, "order.created")
+    assert (gave_up["state"], gave_up["attempts"]) == ("failed", len(RETRY_SCHEDULE) + 1)
+    attempts = env.rows(DeliveryAttempt, delivery_id=gave_up["id"])
+    assert {(a["status_code"], a["error"]) for a in attempts} == {(None, "ConnectError")}
+    assert env.one(WebhookEndpoint)["enabled"] is True  # unreachable is not gone
+
+
+async def test_gone_disables_the_endpoint_and_nothing_more_is_sent(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    gone = endpoint(env, receiver, "gone")
+    kept = endpoint(env, receiver, "kept")
+    receiver.answers["gone"] = [410]
+    order_id = env.order()
+    await cancel_order(env.hub, env.merchant_id, order_id, actor="t")
+    assert fan_out(env.hub) == 4  # order.created and order.cancelled, to each
+
+    await deliver_due(env.hub)
+    assert len(receiver.received["gone"]) == 1  # its second delivery is not even tried
+    assert receiver.types("kept") == ["order.cancelled", "order.created"]
+    row = env.one(WebhookEndpoint, id=gone["id"])
+    assert row["enabled"] is False and "410" in row["disabled_reason"]
+    assert env.count(AuditEntry, action="webhook_endpoint.disabled", subject=gone["id"]) == 1
+    assert env.count(Delivery, endpoint_id=gone["id"], state="failed") == 1
+
+    env.order()
+    assert fan_out(env.hub) == 1  # only to the endpoint still enabled
+    frozen.advance(timedelta(days=2))
+    await deliver_due(env.hub)
+    assert len(receiver.received["gone"]) == 1
+    assert env.one(WebhookEndpoint, id=kept["id"])["enabled"] is True
+
+
+async def test_redelivery_sends_the_same_event_again(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    endpoint(env, receiver, "hook", ["order.paid"])
+    paid_order(env)
+    fan_out(env.hub)
+    await deliver_due(env.hub)
+    [event] = env.rows(OutboxEvent, event_type="order.paid")
+    assert await deliver_due(env.hub) == 0  # delivered: not sent again by itself
+
+    assert redeliver(env.hub, env.merchant_id, event["id"], actor="op") == 1
+    assert await deliver_due(env.hub) == 1
+    first, again = receiver.received["hook"]
+    assert first[1] == again[1]
+    assert first[0]["webhook-id"] == again[0]["webhook-id"] == event["id"]
+    log = event_log(env.hub, env.merchant_id, event["id"])
+    assert [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 2)]
+    assert [a["status"] for a in log["deliveries"][0]["log"]] == [200, 200]
+    assert env.count(AuditEntry, action="event.redelivered", subject=event["id"]) == 1
+
+    other = create_merchant(env.hub, "Other shop", actor="t")
+    with pytest.raises(NotFound):
+        redeliver(env.hub, other, event["id"], actor="op")
+    with pytest.raises(NotFound):
+        redeliver(env.hub, env.merchant_id, "evt_missing", actor="op")
+
+
+async def test_endpoints_are_validated(env: Env, receiver: Receiver) -> None:
+    for url in ("ftp://example.com/hook", "not a url", "/relative"):
+        with pytest.raises(InvalidRequest):
+            create_endpoint(env.hub, env.merchant_id, url, [], actor="t")
+    for types in (["order.shipped"], ["operator.alert"]):
+        with pytest.raises(InvalidRequest):
+            create_endpoint(env.hub, env.merchant_id, f"{receiver.url}/x", types, actor="t")
+    assert env.count(WebhookEndpoint) == 0
