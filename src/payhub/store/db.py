@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from payhub.store import guard
 from payhub.store.group_commit import GroupCommitWriter
 from payhub.store.staging import write_staged
 from payhub.store.tx import Tx
@@ -143,6 +144,7 @@ class Database:
     """
 
     def __init__(self, url: str) -> None:
+        guard.configure_from_env()
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
