@@ -23,20 +23,25 @@ def open_credit_account(tx: Tx, merchant_id: str, customer_id: str, now: datetim
     return credits.open_credit_account(tx, merchant_id, customer_id, now)
 
 
-def grant_credits(tx: Tx, order: OrderRecord, now: datetime) -> int:
-    """Grant the order's credits; returns how many were granted (0 if none are due)."""
-    if order.credits_to_grant <= 0 or order.customer_id is None:
-        return 0
+def _post(tx: Tx, order: OrderRecord, reason: str, amount: int, now: datetime) -> int:
+    assert order.customer_id is not None
     credits.post_credits(
         tx,
         merchant_id=order.merchant_id,
         customer_id=order.customer_id,
         order_id=order.id,
-        reason=GRANT_REASON,
-        amount=order.credits_to_grant,
+        reason=reason,
+        amount=amount,
         now=now,
     )
-    return order.credits_to_grant
+    return amount
+
+
+def grant_credits(tx: Tx, order: OrderRecord, now: datetime) -> int:
+    """Grant the order's credits; returns how many were granted (0 if none are due)."""
+    if order.credits_to_grant <= 0 or order.customer_id is None:
+        return 0
+    return _post(tx, order, GRANT_REASON, order.credits_to_grant, now)
 
 
 def reverse_credits(tx: Tx, order: OrderRecord, now: datetime) -> int:
@@ -47,13 +52,4 @@ def reverse_credits(tx: Tx, order: OrderRecord, now: datetime) -> int:
         return 0
     if not credits.entry_exists(tx, order.id, GRANT_REASON):
         return 0
-    credits.post_credits(
-        tx,
-        merchant_id=order.merchant_id,
-        customer_id=order.customer_id,
-        order_id=order.id,
-        reason=REVERSAL_REASON,
-        amount=-order.credits_to_grant,
-        now=now,
-    )
-    return -order.credits_to_grant
+    return _post(tx, order, REVERSAL_REASON, -order.credits_to_grant, now)
