@@ -32,7 +32,7 @@ def find_account(reader: Reader, account_id: str) -> GatewayAccount | None:
 
 def account_for(tx: Tx, merchant_id: str, gateway: str, environment: str) -> GatewayAccount | None:
     """The merchant's account for `gateway` in `environment`, to change."""
-    return session_of(tx).scalar(
+    return tx._session.scalar(
         select(GatewayAccount).where(
             GatewayAccount.merchant_id == merchant_id,
             GatewayAccount.gateway == gateway,
@@ -44,7 +44,7 @@ def account_for(tx: Tx, merchant_id: str, gateway: str, environment: str) -> Gat
 def new_account(tx: Tx, **fields: Any) -> GatewayAccount:
     """A new account with these column values, written at the commit."""
     row = GatewayAccount(**fields)
-    session_of(tx).add(row)
+    tx._session.add(row)
     return row
 
 
@@ -65,7 +65,7 @@ def enabled_accounts(reader: Reader, merchant_id: str, gateway: str) -> list[Gat
 
 def remember_settings(tx: Tx, account_id: str, learned: Mapping[str, str], now: datetime) -> None:
     """Merge settings the gateway told us (e.g. a generated key) into the account's."""
-    row = session_of(tx).get(GatewayAccount, account_id)
+    row = tx._session.get(GatewayAccount, account_id)
     if row is None:
         return
     row.settings = {**row.settings, **learned}
@@ -74,4 +74,4 @@ def remember_settings(tx: Tx, account_id: str, learned: Mapping[str, str], now: 
 
 def accounts_to_rekey(tx: Tx) -> list[GatewayAccount]:
     """Every account, locked, to re-encrypt."""
-    return list(session_of(tx).scalars(select(GatewayAccount).with_for_update()))
+    return list(tx._session.scalars(select(GatewayAccount).with_for_update()))

@@ -87,41 +87,39 @@ def lock_attempt_and_order_by_reference(
     Check the dedupe key in a statement of its own, after this one: on PostgreSQL a
     statement that waited for the lock still reads with the snapshot it started with, so
     it would miss an event that the lock holder has just committed."""
-    found = _LOCK_BY_REFERENCE.run(
-        session_of(tx), {"account_id": account_id, "reference": reference}
-    )
+    found = _LOCK_BY_REFERENCE.run(tx._session, {"account_id": account_id, "reference": reference})
     return rows_from(found[0]) if found else None
 
 
 def lock_attempt_and_order(tx: Tx, payment_id: str) -> tuple[AttemptRecord, OrderRecord] | None:
     """The attempt and its order, both locked for this transaction (FOR UPDATE on
     PostgreSQL; on SQLite the BEGIN IMMEDIATE write lock already serialises writers)."""
-    found = _LOCK_BY_ID.run(session_of(tx), {"id": payment_id})
+    found = _LOCK_BY_ID.run(tx._session, {"id": payment_id})
     return rows_from(found[0]) if found else None
 
 
 def lock_attempt(tx: Tx, payment_id: str) -> AttemptRecord | None:
     """The attempt alone, locked (its order is not)."""
-    found = _LOCK_ATTEMPT.run(session_of(tx), {"id": payment_id})
+    found = _LOCK_ATTEMPT.run(tx._session, {"id": payment_id})
     return attempt_from(found[0]) if found else None
 
 
 def lock_order(tx: Tx, order_id: str) -> OrderRecord:
     """The order, locked for this transaction."""
-    [found] = _LOCK_ORDER.run(session_of(tx), {"id": order_id})
+    [found] = _LOCK_ORDER.run(tx._session, {"id": order_id})
     return order_from(found)
 
 
 def lock_live_attempts(tx: Tx, order_id: str, statuses: list[str]) -> list[AttemptRecord]:
     """The order's attempts in one of `statuses`, locked."""
-    session = session_of(tx)
+    session = tx._session
     rows = session.execute(_LOCK_LIVE, {"order_id": order_id, "statuses": statuses}).all()
     return [attempt_from(row) for row in rows]
 
 
 def other_live_attempt(tx: Tx, order_id: str, payment_id: str, statuses: list[str]) -> bool:
     """Whether another attempt of the order is in one of `statuses`."""
-    found = session_of(tx).execute(
+    found = tx._session.execute(
         _OTHER_LIVE, {"order_id": order_id, "payment_id": payment_id, "statuses": statuses}
     )
     return found.first() is not None
@@ -129,7 +127,7 @@ def other_live_attempt(tx: Tx, order_id: str, payment_id: str, statuses: list[st
 
 def save(tx: Tx, *records: AttemptRecord | OrderRecord) -> None:
     """Write the fields of each record that changed since it was read."""
-    session = session_of(tx)
+    session = tx._session
     for record in records:
         save_row(session, record)
 
@@ -167,7 +165,7 @@ def open_attempt(
         created_at=now,
         updated_at=now,
     )
-    session = session_of(tx)
+    session = tx._session
     session.add(payment)
     session.flush()
     return payment.serial
@@ -175,7 +173,7 @@ def open_attempt(
 
 def set_reference(tx: Tx, payment_id: str, reference: str) -> None:
     """Give the attempt its gateway reference."""
-    session_of(tx).execute(
+    tx._session.execute(
         update(Payment).where(Payment.id == payment_id).values(gateway_reference=reference)
     )
 
@@ -206,7 +204,7 @@ def record_checkout(
         values["gateway_reference"] = reference
     if expires_at is not None:
         values["expires_at"] = expires_at
-    session_of(tx).execute(update(Payment).where(Payment.id == payment_id).values(**values))
+    tx._session.execute(update(Payment).where(Payment.id == payment_id).values(**values))
 
 
 def find_attempt(reader: Reader, payment_id: str) -> Payment | None:

@@ -25,7 +25,7 @@ def active_product(reader: Reader, merchant_id: str, sku: str) -> Product | None
 
 def product_to_change(tx: Tx, merchant_id: str, sku: str) -> Product | None:
     """The merchant's product with this SKU, locked, to change."""
-    return session_of(tx).scalar(
+    return tx._session.scalar(
         select(Product)
         .where(Product.merchant_id == merchant_id, Product.sku == sku)
         .with_for_update()
@@ -35,7 +35,7 @@ def product_to_change(tx: Tx, merchant_id: str, sku: str) -> Product | None:
 def new_product(tx: Tx, **fields: Any) -> Product:
     """A new product with these column values, written at the commit (or at `flush`)."""
     row = Product(**fields)
-    session_of(tx).add(row)
+    tx._session.add(row)
     return row
 
 

@@ -47,7 +47,7 @@ _INSERT_ENTRY = DirectStatement(insert(table_of(CreditEntry)))
 
 def open_credit_account(tx: Tx, merchant_id: str, customer_id: str, now: datetime) -> int:
     """The customer's credit account, opened now if it has none; returns its id."""
-    session = session_of(tx)
+    session = tx._session
     account_id = session.scalar(
         select(CreditAccount.id).where(
             CreditAccount.merchant_id == merchant_id, CreditAccount.customer_id == customer_id
@@ -74,7 +74,7 @@ def post_credits(
     now: datetime,
 ) -> None:
     """Move the customer's balance by `amount` and stage the entry that says why."""
-    session = session_of(tx)
+    session = tx._session
     posted = _POST_TO_CUSTOMER.run(
         session,
         {"p_merchant": merchant_id, "p_customer": customer_id, "p_amount": amount, "p_now": now},

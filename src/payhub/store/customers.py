@@ -37,7 +37,7 @@ def save_customer(
 ) -> str:
     """Create the customer, or update the fields given (a None keeps the stored value);
     returns its id."""
-    session = session_of(tx)
+    session = tx._session
     row = customer_by_external_id(tx, merchant_id, external_id)
     if row is None:
         row = Customer(

@@ -57,7 +57,7 @@ def record_event(
 ) -> None:
     """Record one fact about an attempt (refused if its dedupe key is recorded already)."""
     _INSERT.run(
-        session_of(tx),
+        tx._session,
         {
             "merchant_id": merchant_id,
             "gateway_account_id": account_key,

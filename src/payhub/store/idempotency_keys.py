@@ -12,14 +12,14 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from payhub.store.models import IdempotencyKey
-from payhub.store.tx import Tx, session_of
+from payhub.store.tx import Tx
 
 __all__ = ["claim_key", "drop_key", "key_to_change", "lock_key", "purge_expired"]
 
 
 def lock_key(tx: Tx, merchant_id: str, key: str) -> IdempotencyKey | None:
     """The merchant's stored key, locked."""
-    return session_of(tx).scalar(
+    return tx._session.scalar(
         select(IdempotencyKey)
         .where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key)
         .with_for_update()
@@ -27,7 +27,7 @@ def lock_key(tx: Tx, merchant_id: str, key: str) -> IdempotencyKey | None:
 
 
 def key_to_change(tx: Tx, merchant_id: str, key: str) -> IdempotencyKey | None:
-    return session_of(tx).scalar(
+    return tx._session.scalar(
         select(IdempotencyKey).where(
             IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
         )
@@ -36,7 +36,7 @@ def key_to_change(tx: Tx, merchant_id: str, key: str) -> IdempotencyKey | None:
 
 def drop_key(tx: Tx, row: IdempotencyKey) -> None:
     """Delete the key now (so that it may be claimed again in this transaction)."""
-    session = session_of(tx)
+    session = tx._session
     session.delete(row)
     session.flush()
 
@@ -53,7 +53,7 @@ def claim_key(
     expires_at: datetime,
 ) -> None:
     """Write the key as in flight for this request."""
-    session_of(tx).add(
+    tx._session.add(
         IdempotencyKey(
             merchant_id=merchant_id,
             key=key,
@@ -69,5 +69,5 @@ def claim_key(
 
 def purge_expired(tx: Tx, now: datetime) -> int:
     """Delete the keys that expired before `now`; how many."""
-    result = session_of(tx).execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+    result = tx._session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from payhub.store.direct import DirectStatement
 from payhub.store.models import InboundRequest
 from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
-from payhub.store.tx import Tx, session_of
+from payhub.store.tx import Tx
 
 __all__ = ["record_inbound", "stage_inbound_outcome"]
 
@@ -49,7 +49,7 @@ def record_inbound(
 ) -> int:
     """Write the request's row (`kind` notification or return); returns its id."""
     [(row_id,)] = _INSERT.run(
-        session_of(tx),
+        tx._session,
         {
             "merchant_id": merchant_id,
             "gateway": gateway,
@@ -73,5 +73,5 @@ def record_inbound(
 def stage_inbound_outcome(tx: Tx, row_id: int, outcome: str, detail: str) -> None:
     """Stage the request's final outcome, written just before the commit."""
     stage_write(
-        session_of(tx), _SET_OUTCOME, {"p_id": row_id, "p_outcome": outcome, "p_detail": detail}
+        tx._session, _SET_OUTCOME, {"p_id": row_id, "p_outcome": outcome, "p_detail": detail}
     )

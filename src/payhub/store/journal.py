@@ -18,7 +18,7 @@ from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
 from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
-from payhub.store.tx import Tx, session_of
+from payhub.store.tx import Tx
 
 __all__ = ["add_audit", "add_timeline", "enqueue_event"]
 
@@ -43,7 +43,7 @@ def add_audit(
     # Values go as parameters, not .values(): the statement is then built and cached once
     # instead of a bound literal (and its cache key) being made per column per call.
     stage_write(
-        session_of(tx),
+        tx._session,
         _INSERT_AUDIT,
         dict(
             merchant_id=merchant_id,
@@ -70,7 +70,7 @@ def add_timeline(
 ) -> None:
     """Stage an entry of the order's timeline."""
     stage_write(
-        session_of(tx),
+        tx._session,
         _INSERT_TIMELINE,
         dict(
             merchant_id=merchant_id,
@@ -96,7 +96,7 @@ def enqueue_event(
     once-only event (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
     stage_write(
-        session_of(tx),
+        tx._session,
         _INSERT_OUTBOX,
         dict(
             id=event_id,

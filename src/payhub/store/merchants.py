@@ -17,7 +17,7 @@ def merchant_exists(reader: Reader, merchant_id: str) -> bool:
 
 
 def add_merchant(tx: Tx, merchant_id: str, name: str, now: datetime) -> None:
-    session_of(tx).add(Merchant(id=merchant_id, name=name, created_at=now))
+    tx._session.add(Merchant(id=merchant_id, name=name, created_at=now))
 
 
 def add_api_key(
@@ -31,7 +31,7 @@ def add_api_key(
     label: str,
     now: datetime,
 ) -> None:
-    session_of(tx).add(
+    tx._session.add(
         ApiKey(
             id=key_id,
             merchant_id=merchant_id,

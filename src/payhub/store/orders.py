@@ -37,7 +37,7 @@ def order_id_for_reference(reader: Reader, merchant_id: str, reference: str) -> 
 
 def add_order(tx: Tx, items: list[dict[str, Any]], **fields: Any) -> None:
     """Write the order (these column values) and then its items."""
-    session = session_of(tx)
+    session = tx._session
     session.add(Order(**fields))
     session.flush()
     session.add_all(OrderItem(order_id=fields["id"], **item) for item in items)

@@ -36,7 +36,7 @@ __all__ = [
 
 
 def add_endpoint(tx: Tx, **fields: Any) -> None:
-    session_of(tx).add(WebhookEndpoint(**fields))
+    tx._session.add(WebhookEndpoint(**fields))
 
 
 def endpoints_of(reader: Reader, merchant_id: str) -> list[WebhookEndpoint]:
@@ -50,7 +50,7 @@ def endpoints_of(reader: Reader, merchant_id: str) -> list[WebhookEndpoint]:
 
 
 def endpoint_to_change(tx: Tx, endpoint_id: str) -> WebhookEndpoint | None:
-    return session_of(tx).get(WebhookEndpoint, endpoint_id)
+    return tx._session.get(WebhookEndpoint, endpoint_id)
 
 
 def enabled_endpoints(reader: Reader, merchant_id: str) -> list[WebhookEndpoint]:
@@ -64,7 +64,7 @@ def enabled_endpoints(reader: Reader, merchant_id: str) -> list[WebhookEndpoint]
 
 
 def disable_endpoint(tx: Tx, endpoint_id: str, reason: str, now: datetime) -> None:
-    session_of(tx).execute(
+    tx._session.execute(
         update(WebhookEndpoint)
         .where(WebhookEndpoint.id == endpoint_id)
         .values(enabled=False, disabled_reason=reason, updated_at=now)
@@ -74,7 +74,7 @@ def disable_endpoint(tx: Tx, endpoint_id: str, reason: str, now: datetime) -> No
 def events_to_fan_out(tx: Tx, limit: int) -> list[OutboxEvent]:
     """The oldest pending events, locked."""
     return list(
-        session_of(tx).scalars(
+        tx._session.scalars(
             select(OutboxEvent)
             .where(OutboxEvent.state == "pending")
             .order_by(OutboxEvent.created_at)
@@ -85,7 +85,7 @@ def events_to_fan_out(tx: Tx, limit: int) -> list[OutboxEvent]:
 
 
 def add_delivery(tx: Tx, **fields: Any) -> None:
-    session_of(tx).add(Delivery(**fields))
+    tx._session.add(Delivery(**fields))
 
 
 def due_deliveries(
@@ -108,11 +108,11 @@ def due_deliveries(
 
 
 def delivery_to_change(tx: Tx, delivery_id: int) -> Delivery | None:
-    return session_of(tx).get(Delivery, delivery_id)
+    return tx._session.get(Delivery, delivery_id)
 
 
 def add_delivery_attempt(tx: Tx, **fields: Any) -> None:
-    session_of(tx).add(DeliveryAttempt(**fields))
+    tx._session.add(DeliveryAttempt(**fields))
 
 
 def find_event(reader: Reader, event_id: str) -> OutboxEvent | None:
@@ -121,7 +121,7 @@ def find_event(reader: Reader, event_id: str) -> OutboxEvent | None:
 
 def make_deliveries_due(tx: Tx, event_id: str, now: datetime) -> int:
     """Every delivery of the event pending and due now again; how many."""
-    result = session_of(tx).execute(
+    result = tx._session.execute(
         update(Delivery)
         .where(Delivery.event_id == event_id)
         .values(state="pending", next_attempt_at=now, updated_at=now)

@@ -46,7 +46,7 @@ def refund_count(reader: Reader, payment_id: str) -> int:
 
 def new_refund(tx: Tx, **fields: Any) -> Refund:
     """Write a refund with these column values now (its constraints are checked here)."""
-    session = session_of(tx)
+    session = tx._session
     row = Refund(**fields)
     session.add(row)
     session.flush()
@@ -58,12 +58,12 @@ def find_refund(reader: Reader, refund_id: str) -> Refund | None:
 
 
 def refund_to_change(tx: Tx, refund_id: str) -> Refund | None:
-    return session_of(tx).get(Refund, refund_id)
+    return tx._session.get(Refund, refund_id)
 
 
 def drop_refund(tx: Tx, refund: Refund) -> None:
     """Delete a refund that never reached the gateway."""
-    session_of(tx).delete(refund)
+    tx._session.delete(refund)
 
 
 def refunds_of(reader: Reader, payment_id: str) -> list[Refund]:

@@ -12,14 +12,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from payhub.store.models import Product, StockMovement
-from payhub.store.tx import Tx, session_of
+from payhub.store.tx import Tx
 
 __all__ = ["add_movement", "is_tracked", "movements", "put_back", "take"]
 
 
 def take(tx: Tx, product_id: str, quantity: int) -> bool:
     """Take `quantity` of a tracked product if that much is available; whether it was."""
-    result = session_of(tx).execute(
+    result = tx._session.execute(
         update(Product)
         .where(
             Product.id == product_id,
@@ -33,7 +33,7 @@ def take(tx: Tx, product_id: str, quantity: int) -> bool:
 
 def put_back(tx: Tx, product_id: str, quantity: int) -> None:
     """Return `quantity` to the product's stock."""
-    session_of(tx).execute(
+    tx._session.execute(
         update(Product)
         .where(Product.id == product_id)
         .values(stock_available=Product.stock_available + quantity)
@@ -41,7 +41,7 @@ def put_back(tx: Tx, product_id: str, quantity: int) -> None:
 
 
 def is_tracked(tx: Tx, product_id: str) -> bool:
-    return bool(session_of(tx).scalar(select(Product.track_stock).where(Product.id == product_id)))
+    return bool(tx._session.scalar(select(Product.track_stock).where(Product.id == product_id)))
 
 
 def add_movement(
@@ -55,7 +55,7 @@ def add_movement(
     now: datetime,
 ) -> None:
     """Write one movement (`quantity` negative when taken from stock)."""
-    session = session_of(tx)
+    session = tx._session
     session.add(
         StockMovement(
             merchant_id=merchant_id,
@@ -71,7 +71,7 @@ def add_movement(
 
 def movements(tx: Tx, order_id: str, reason: str) -> list[tuple[str, int]]:
     """The order's movements for `reason`, as (product id, quantity)."""
-    rows = session_of(tx).execute(
+    rows = tx._session.execute(
         select(StockMovement.product_id, StockMovement.quantity).where(
             StockMovement.order_id == order_id, StockMovement.reason == reason
         )

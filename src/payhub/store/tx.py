@@ -37,7 +37,8 @@ The transaction is rolled back; nothing of it was written."""
 
 
 def session_of(handle: Reader) -> Session:
-    """The session behind a handle (for store modules only)."""
+    """The session behind a handle (for store modules only; an operation that takes a
+    `Tx` reads `tx._session`: one attribute access)."""
     if isinstance(handle, Tx):
         return handle._session
     return handle
