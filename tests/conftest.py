@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.support.hub import database_url
+
+# Refuse reads of tables whose staged writes are not made yet (store.guard), in every test
+# and in the servers the end-to-end tests start (they inherit the environment). Read when
+# a `Database` is made.
+os.environ.setdefault("PAYHUB_GUARD_STAGED_READS", "1")
 
 
 @pytest.fixture

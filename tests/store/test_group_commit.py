@@ -9,13 +9,13 @@ import anyio
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from payhub.store.db import Database
 from payhub.store.direct import DirectStatement
 from payhub.store.models import AuditEntry, OutboxEvent
 from payhub.store.staging import stage_write
 from payhub.store.tables import execute_core, table_of
+from payhub.store.tx import Tx, session_of
 
 pytestmark = pytest.mark.anyio
 
@@ -29,9 +29,9 @@ class Refused(Exception):
     pass
 
 
-def write_audit(session: Session, subject: str) -> str:
+def write_audit(tx: Tx, subject: str) -> str:
     execute_core(
-        session,
+        session_of(tx),
         _INSERT_AUDIT,
         {
             "merchant_id": None,
@@ -47,17 +47,17 @@ def write_audit(session: Session, subject: str) -> str:
     return subject
 
 
-def write_then_refuse(session: Session, subject: str) -> str:
-    write_audit(session, subject)
+def write_then_refuse(tx: Tx, subject: str) -> str:
+    write_audit(tx, subject)
     raise Refused(subject)
 
 
-def stage_event(session: Session, event_key: str) -> str:
+def stage_event(tx: Tx, event_key: str) -> str:
     stage_write(
-        session,
+        session_of(tx),
         _INSERT_OUTBOX,
         {
-            "id": f"evt_{event_key}_{id(session)}",
+            "id": f"evt_{event_key}_{id(tx)}",
             "merchant_id": "mer_test",
             "event_type": "test",
             "event_key": event_key,

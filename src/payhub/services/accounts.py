@@ -6,18 +6,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from payhub.domain.errors import GatewayNotAvailable, InvalidRequest, NotFound
 from payhub.gateways.base import Environment, Gateway, GatewayConfig
 from payhub.gateways.registry import entry, gateway_names
 from payhub.secret import Secret
 from payhub.services.context import Hub
-from payhub.services.records import add_audit
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
+from payhub.store import accounts
 from payhub.store.ids import new_id
+from payhub.store.journal import add_audit
 from payhub.store.models import GatewayAccount
+from payhub.store.tx import Reader, Tx
 
 
 def configure_account(
@@ -50,17 +49,12 @@ def configure_account(
         raise InvalidRequest("a production hub does not accept simulator accounts")
     key = hub.require_master_key()
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        row = session.scalar(
-            select(GatewayAccount).where(
-                GatewayAccount.merchant_id == merchant_id,
-                GatewayAccount.gateway == gateway,
-                GatewayAccount.environment == environment.value,
-            )
-        )
+    with hub.db.write() as tx:
+        row = accounts.account_for(tx, merchant_id, gateway, environment.value)
         merged: dict[str, str] = {}
         if row is None:
-            row = GatewayAccount(
+            row = accounts.new_account(
+                tx,
                 id=new_id("ga"),
                 merchant_id=merchant_id,
                 gateway=gateway,
@@ -73,7 +67,6 @@ def configure_account(
                 created_at=now,
                 updated_at=now,
             )
-            session.add(row)
             before = None
         else:
             before = account_status(row)
@@ -95,7 +88,7 @@ def configure_account(
         )
         row.credential_fields_set = {name: True for name in sorted(merged)}
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="gateway_account.configured",
@@ -155,24 +148,16 @@ def build_adapter(hub: Hub, row: GatewayAccount) -> Gateway:
     return adapter
 
 
-def load_account(session: Session, account_id: str, gateway: str | None = None) -> GatewayAccount:
-    row = session.get(GatewayAccount, account_id)
+def load_account(reader: Reader, account_id: str, gateway: str | None = None) -> GatewayAccount:
+    row = accounts.find_account(reader, account_id)
     if row is None or (gateway is not None and row.gateway != gateway):
         raise NotFound(f"no gateway account {account_id}")
     return row
 
 
-def enabled_account(session: Session, merchant_id: str, gateway: str) -> GatewayAccount:
+def enabled_account(reader: Reader, merchant_id: str, gateway: str) -> GatewayAccount:
     """The merchant's enabled, fully configured account for `gateway` (best priority)."""
-    rows = session.scalars(
-        select(GatewayAccount)
-        .where(
-            GatewayAccount.merchant_id == merchant_id,
-            GatewayAccount.gateway == gateway,
-            GatewayAccount.enabled.is_(True),
-        )
-        .order_by(GatewayAccount.priority)
-    ).all()
+    rows = accounts.enabled_accounts(reader, merchant_id, gateway)
     for row in rows:
         if not account_status(row)["missing"]:
             return row
@@ -182,15 +167,11 @@ def enabled_account(session: Session, merchant_id: str, gateway: str) -> Gateway
 
 
 def remember_account_settings(
-    session: Session, account_id: str, learned: Mapping[str, str], now: datetime
+    tx: Tx, account_id: str, learned: Mapping[str, str], now: datetime
 ) -> None:
     if not learned:
         return
-    row = session.get(GatewayAccount, account_id)
-    if row is None:
-        return
-    row.settings = {**row.settings, **learned}
-    row.updated_at = now
+    accounts.remember_settings(tx, account_id, learned, now)
 
 
 def rotate_keys(hub: Hub, *, actor: str) -> int:
@@ -198,8 +179,8 @@ def rotate_keys(hub: Hub, *, actor: str) -> int:
     key = hub.require_master_key()
     count = 0
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        for row in session.scalars(select(GatewayAccount).with_for_update()):
+    with hub.db.write() as tx:
+        for row in accounts.accounts_to_rekey(tx):
             if not row.credentials_ciphertext or not row.credentials_key_id:
                 continue
             if row.credentials_key_id == key.key_id:
@@ -213,7 +194,7 @@ def rotate_keys(hub: Hub, *, actor: str) -> int:
             )
             row.updated_at = now
             add_audit(
-                session,
+                tx,
                 merchant_id=row.merchant_id,
                 actor=actor,
                 action="gateway_account.rekeyed",

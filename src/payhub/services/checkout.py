@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from payhub.clock import as_utc
 from payhub.domain.errors import (
@@ -57,16 +55,12 @@ from payhub.services.accounts import (
 )
 from payhub.services.context import Hub
 from payhub.services.orders import cancel_order_locally, get_order
-from payhub.services.records import add_audit, add_timeline
-from payhub.services.settlement import (
-    GatewayReport,
-    apply_report,
-    lock_order,
-    lock_payment,
-    transition_order,
-)
+from payhub.services.settlement import GatewayReport, apply_report, transition_order
+from payhub.store import attempts, customers, orders
 from payhub.store.ids import new_id
-from payhub.store.models import Customer, Order, OrderItem, Payment
+from payhub.store.journal import add_audit, add_timeline
+from payhub.store.models import Order, Payment
+from payhub.store.tx import Reader
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +135,17 @@ def _prepare_attempt(
     hub: Hub, merchant_id: str, order_id: str, gateway: str, actor: str
 ) -> StartedPayment | tuple[CheckoutRequest, str, str]:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        get_order(session, merchant_id, order_id)
-        order = lock_order(session, order_id)
+    with hub.db.write() as tx:
+        details = get_order(tx, merchant_id, order_id)
+        order = attempts.lock_order(tx, order_id)
         status = OrderStatus(order.status)
         if status in ORDER_IS_PAID:
             raise OrderAlreadyPaid(f"order {order_id} is already paid")
         if status not in ORDER_HOLDS_STOCK:
             raise OrderNotPayable(f"order {order_id} is {status.value}")
-        if as_utc(order.expires_at) <= now:
+        if as_utc(details.expires_at) <= now:
             raise OrderNotPayable(f"order {order_id} has expired")
-        account = enabled_account(session, merchant_id, gateway)
+        account = enabled_account(tx, merchant_id, gateway)
         adapter = build_adapter(hub, account)
         limits = adapter.capabilities.limits_for(order.currency)
         if limits is None:
@@ -163,36 +157,22 @@ def _prepare_attempt(
                 f"{Money(limits.max_minor, order.currency).display()}; "
                 f"this order is {amount.display()}"
             )
-        live = session.scalar(
-            select(Payment)
-            .where(
-                Payment.order_id == order_id,
-                Payment.gateway == gateway,
-                Payment.status == PaymentStatus.PENDING.value,
-            )
-            .order_by(Payment.serial.desc())
-        )
+        live = attempts.newest_pending_attempt(tx, order_id, gateway)
         if live is not None and (live.expires_at is None or as_utc(live.expires_at) > now):
             return StartedPayment(payment_id=live.id, reused=True)
         # A create call still in flight for this order and gateway: answer "retry", never
         # open a second link. An attempt stuck in `initiated` far past the gateway timeout
         # (a crashed process) no longer blocks new attempts.
         in_flight_since = now - timedelta(seconds=2 * hub.settings.gateway_timeout_seconds)
-        in_flight = session.scalar(
-            select(Payment.id).where(
-                Payment.order_id == order_id,
-                Payment.gateway == gateway,
-                Payment.status == PaymentStatus.INITIATED.value,
-                Payment.created_at > in_flight_since,
-            )
-        )
-        if in_flight is not None:
+        if attempts.attempt_in_flight(tx, order_id, gateway, in_flight_since):
             raise AttemptInFlight(
                 f"a {gateway} payment for order {order_id} is being created; retry shortly"
             )
-        expires_at = min(as_utc(order.expires_at), now + adapter.capabilities.link_ttl)
-        payment = Payment(
-            id=new_id("pay"),
+        expires_at = min(as_utc(details.expires_at), now + adapter.capabilities.link_ttl)
+        payment_id = new_id("pay")
+        serial = attempts.open_attempt(
+            tx,
+            payment_id=payment_id,
             merchant_id=merchant_id,
             order_id=order_id,
             gateway_account_id=account.id,
@@ -201,42 +181,40 @@ def _prepare_attempt(
             status=PaymentStatus.INITIATED.value,
             amount_minor=order.total_minor,
             currency=order.currency,
-            refunded_minor=0,
             gateway_data={},
             expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
-        session.add(payment)
-        session.flush()
-        payment.gateway_reference = adapter.new_reference(payment.serial, now)
-        transition_order(session, order, OrderEvent.ATTEMPT_STARTED, now, actor=actor)
+        reference = adapter.new_reference(serial, now)
+        attempts.set_reference(tx, payment_id, reference)
+        transition_order(tx, order, OrderEvent.ATTEMPT_STARTED, now, actor=actor)
+        attempts.save(tx, order)
         add_timeline(
-            session,
+            tx,
             merchant_id=merchant_id,
             order_id=order_id,
-            payment_id=payment.id,
+            payment_id=payment_id,
             kind="payment.initiated",
-            message=f"{gateway} attempt {payment.gateway_reference} started",
+            message=f"{gateway} attempt {reference} started",
             now=now,
         )
         request = CheckoutRequest(
-            reference=payment.gateway_reference,
+            reference=reference,
             amount=amount,
-            description=order.description or order.merchant_reference,
+            description=details.description or order.merchant_reference,
             notify_url=callback_url(hub, gateway, account.id),
-            return_url=return_url(hub, gateway, payment.id),
-            cancel_url=return_url(hub, gateway, payment.id),
+            return_url=return_url(hub, gateway, payment_id),
+            cancel_url=return_url(hub, gateway, payment_id),
             expires_at=expires_at,
             now=now,
-            items=_line_items(session, order),
-            payer=_payer(session, order),
+            items=_line_items(tx, details),
+            payer=_payer(tx, details),
         )
-        return request, account.id, payment.id
+        return request, account.id, payment_id
 
 
-def _line_items(session: Session, order: Order) -> tuple[LineItem, ...]:
-    rows = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+def _line_items(reader: Reader, order: Order) -> tuple[LineItem, ...]:
+    rows = orders.items_of(reader, order.id)
     return tuple(
         LineItem(
             name=r.name, quantity=r.quantity, unit_price=Money(r.unit_price_minor, order.currency)
@@ -245,30 +223,32 @@ def _line_items(session: Session, order: Order) -> tuple[LineItem, ...]:
     )
 
 
-def _payer(session: Session, order: Order) -> Payer:
+def _payer(reader: Reader, order: Order) -> Payer:
     if order.customer_id is None:
         return Payer()
-    c = session.get(Customer, order.customer_id)
+    c = customers.find_customer(reader, order.customer_id)
     return Payer() if c is None else Payer(name=c.name, email=c.email, phone=c.phone)
 
 
 def _record_checkout(hub: Hub, payment_id: str, account_id: str, checkout: Checkout) -> None:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        payment = lock_payment(session, payment_id)
+    with hub.db.write() as tx:
+        payment = attempts.lock_attempt(tx, payment_id)
         assert payment is not None
         after = next_payment_status(PaymentStatus(payment.status), PaymentEvent.GATEWAY_ACCEPTED)
-        if after is not None:
-            payment.status = after.value
-        payment.gateway_reference = checkout.reference or payment.gateway_reference
-        payment.checkout_url = checkout.checkout_url
-        payment.qr_content = checkout.qr_content
-        payment.deeplink = checkout.deeplink
-        payment.gateway_data = dict(checkout.gateway_data)
-        if checkout.expires_at is not None:
-            payment.expires_at = checkout.expires_at
-        payment.updated_at = now
-        remember_account_settings(session, account_id, checkout.account_settings, now)
+        attempts.record_checkout(
+            tx,
+            payment_id,
+            status=payment.status if after is None else after.value,
+            reference=checkout.reference,
+            checkout_url=checkout.checkout_url,
+            qr_content=checkout.qr_content,
+            deeplink=checkout.deeplink,
+            gateway_data=dict(checkout.gateway_data),
+            expires_at=checkout.expires_at,
+            now=now,
+        )
+        remember_account_settings(tx, account_id, checkout.account_settings, now)
     if checkout.account_settings:
         hub.forget_adapters()
 
@@ -277,8 +257,8 @@ def _record_create_failure(
     hub: Hub, payment_id: str, event: PaymentEvent, exc: GatewayError
 ) -> None:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        payment = lock_payment(session, payment_id)
+    with hub.db.write() as tx:
+        payment = attempts.lock_attempt(tx, payment_id)
         assert payment is not None
         after = next_payment_status(PaymentStatus(payment.status), event)
         if after is not None:
@@ -286,8 +266,9 @@ def _record_create_failure(
         payment.failure_code = exc.gateway_code
         payment.failure_message = exc.message[:500]
         payment.updated_at = now
+        attempts.save(tx, payment)
         add_timeline(
-            session,
+            tx,
             merchant_id=payment.merchant_id,
             order_id=payment.order_id,
             payment_id=payment.id,
@@ -340,7 +321,7 @@ def _query_target(
 ) -> tuple[Gateway, PaymentRef] | str:
     """What to ask the gateway about the attempt, or its status when it cannot be asked."""
     with hub.db.session() as session:
-        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
+        payment = attempts.find_attempt(session, payment_id)
         if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
             raise NotFound(f"no payment {payment_id}")
         if payment.gateway_reference.startswith("pending:") or payment.gateway_account_id is None:
@@ -352,7 +333,7 @@ def _query_target(
 
 def _current_status(hub: Hub, payment_id: str) -> str:
     with hub.db.session() as session:
-        status = session.scalar(select(Payment.status).where(Payment.id == payment_id))
+        status = attempts.attempt_status(session, payment_id)
         assert status is not None
         return status
 
@@ -376,25 +357,22 @@ async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = N
 
 def _apply_query(hub: Hub, payment_id: str, report: GatewayReport) -> str:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        payment = lock_payment(session, payment_id)
-        assert payment is not None
+    with hub.db.write() as tx:
+        locked = attempts.lock_attempt_and_order(tx, payment_id)
+        assert locked is not None
+        payment, order = locked
         if report.status == GatewayStatus.PENDING and payment.status == PaymentStatus.PENDING:
             return payment.status
-        apply_report(session, payment, report, now)
+        apply_report(tx, payment, order, report, now)
         return payment.status
 
 
 def _live_targets(hub: Hub, order_id: str) -> list[tuple[str, Gateway, PaymentRef]]:
     """The order's attempts a gateway may still take money on, with their adapters."""
     with hub.db.session() as session:
-        live = session.scalars(
-            select(Payment).where(
-                Payment.order_id == order_id,
-                Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.UNKNOWN.value]),
-                Payment.gateway_account_id.is_not(None),
-            )
-        ).all()
+        live = attempts.live_attempts(
+            session, order_id, [PaymentStatus.PENDING.value, PaymentStatus.UNKNOWN.value]
+        )
         return [
             (p.id, build_adapter(hub, load_account(session, p.gateway_account_id)), payment_ref(p))
             for p in live
@@ -435,11 +413,11 @@ def _cancel_locally(
     hub: Hub, merchant_id: str, order_id: str, actor: str, source_ip: str | None
 ) -> None:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        order = lock_order(session, order_id)
-        cancel_order_locally(session, order, now, actor=actor, event=OrderEvent.CANCEL_REQUESTED)
+    with hub.db.write() as tx:
+        order = attempts.lock_order(tx, order_id)
+        cancel_order_locally(tx, order, now, actor=actor, event=OrderEvent.CANCEL_REQUESTED)
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="order.cancel",
@@ -451,25 +429,15 @@ def _cancel_locally(
 
 def _due_orders(hub: Hub, now: datetime, grace: timedelta) -> list[str]:
     with hub.db.session() as session:
-        return list(
-            session.scalars(
-                select(Order.id)
-                .where(
-                    Order.status.in_([s.value for s in ORDER_HOLDS_STOCK]),
-                    Order.expires_at < now - grace,
-                )
-                .order_by(Order.expires_at)
-                .limit(500)
-            )
-        )
+        return orders.due_orders(session, [s.value for s in ORDER_HOLDS_STOCK], now - grace, 500)
 
 
 def _expire_locally(hub: Hub, order_id: str, now: datetime) -> bool:
-    with hub.db.transaction() as session:
-        order = lock_order(session, order_id)
+    with hub.db.write() as tx:
+        order = attempts.lock_order(tx, order_id)
         if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
             return False  # paid (or cancelled) meanwhile
-        cancel_order_locally(session, order, now, actor="worker", event=OrderEvent.EXPIRY_REACHED)
+        cancel_order_locally(tx, order, now, actor="worker", event=OrderEvent.EXPIRY_REACHED)
         return True
 
 

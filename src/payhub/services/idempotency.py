@@ -10,13 +10,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-
 from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InvalidRequest
 from payhub.services.context import Hub
-from payhub.store.models import IdempotencyKey
+from payhub.store import idempotency_keys
+from payhub.store.tx import ConstraintViolation
 
 KEEP_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -52,28 +50,21 @@ def begin(
     fingerprint = request_fingerprint(method, path, body)
     now = hub.clock.now()
     try:
-        with hub.db.transaction() as session:
-            row = session.scalar(
-                select(IdempotencyKey)
-                .where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key)
-                .with_for_update()
-            )
+        with hub.db.write() as tx:
+            row = idempotency_keys.lock_key(tx, merchant_id, key)
             if row is not None and as_utc(row.expires_at) <= now:
-                session.delete(row)
-                session.flush()
+                idempotency_keys.drop_key(tx, row)
                 row = None
             if row is None:
-                session.add(
-                    IdempotencyKey(
-                        merchant_id=merchant_id,
-                        key=key,
-                        method=method,
-                        path=path,
-                        request_hash=fingerprint,
-                        state="in_flight",
-                        created_at=now,
-                        expires_at=now + KEEP_FOR,
-                    )
+                idempotency_keys.claim_key(
+                    tx,
+                    merchant_id=merchant_id,
+                    key=key,
+                    method=method,
+                    path=path,
+                    request_hash=fingerprint,
+                    now=now,
+                    expires_at=now + KEEP_FOR,
                 )
                 return None
             if row.request_hash != fingerprint:
@@ -81,7 +72,7 @@ def begin(
             if row.state != "done" or row.response_status is None:
                 raise IdempotencyInFlight("a request with this Idempotency-Key is still in flight")
             return StoredResponse(row.response_status, row.response_body or b"")
-    except IntegrityError:
+    except ConstraintViolation:
         raise IdempotencyInFlight(
             "a request with this Idempotency-Key is still in flight"
         ) from None
@@ -89,16 +80,12 @@ def begin(
 
 def finish(hub: Hub, merchant_id: str, key: str, status: int, body: bytes) -> None:
     """Store the response; a server error releases the key so the client may retry."""
-    with hub.db.transaction() as session:
-        row = session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
-            )
-        )
+    with hub.db.write() as tx:
+        row = idempotency_keys.key_to_change(tx, merchant_id, key)
         if row is None:
             return
         if status >= 500:
-            session.delete(row)
+            idempotency_keys.drop_key(tx, row)
             return
         row.state = "done"
         row.response_status = status
@@ -107,6 +94,5 @@ def finish(hub: Hub, merchant_id: str, key: str, status: int, body: bytes) -> No
 
 def purge_expired(hub: Hub, now: datetime | None = None) -> int:
     now = now or hub.clock.now()
-    with hub.db.transaction() as session:
-        result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    with hub.db.write() as tx:
+        return idempotency_keys.purge_expired(tx, now)

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from anyio import to_thread
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from payhub.domain.lifecycle import PAYMENT_LIVE, PaymentStatus
 from payhub.gateways.base import (
@@ -40,28 +37,14 @@ from payhub.gateways.base import (
 from payhub.services.accounts import build_adapter
 from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
 from payhub.services.context import Hub
-from payhub.services.records import add_audit
-from payhub.services.settlement import (
-    GatewayReport,
-    apply_report,
-    event_recorded,
-    lock_rows_by_reference,
-)
-from payhub.store.direct import DirectStatement
-from payhub.store.models import GatewayAccount, Order, Payment
-from payhub.store.models import InboundRequest as InboundRow
-from payhub.store.staging import stage_write
-from payhub.store.tables import table_of
+from payhub.services.settlement import GatewayReport, apply_report
+from payhub.store import accounts, attempts, events, orders
+from payhub.store.inbound_log import record_inbound, stage_inbound_outcome
+from payhub.store.journal import add_audit
+from payhub.store.models import Payment
+from payhub.store.tx import ConstraintViolation, Tx
 
 log = logging.getLogger(__name__)
-
-_INBOUND = table_of(InboundRow)
-_INSERT_INBOUND = DirectStatement(insert(_INBOUND).returning(_INBOUND.c.id))
-_SET_INBOUND_OUTCOME = DirectStatement(
-    update(_INBOUND)
-    .where(_INBOUND.c.id == bindparam("p_id"))
-    .values(outcome=bindparam("p_outcome"), detail=bindparam("p_detail"))
-)
 
 _SETTLING = frozenset(
     {GatewayStatus.SUCCEEDED, GatewayStatus.PARTIALLY_PAID, GatewayStatus.AUTHORIZED}
@@ -100,7 +83,7 @@ def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
         if cached is not None:
             return cached
         with hub.db.session() as session:
-            row = session.get(GatewayAccount, account_id)
+            row = accounts.find_account(session, account_id)
             if row is None:
                 return None
             account = _Account(row.id, row.merchant_id, row.gateway, build_adapter(hub, row))
@@ -168,7 +151,7 @@ async def receive_notification(
             notification.reference,
             report,
         )
-    except IntegrityError:
+    except ConstraintViolation:
         # A concurrent copy of the same event won the race (PostgreSQL); it is recorded,
         # and this copy gets its own row. Any other refused write recorded nothing:
         # "already processed" would make the gateway stop retrying a notification that was
@@ -217,7 +200,7 @@ async def _record_error(
 
 def _event_recorded(hub: Hub, account_id: str, dedupe_key: str) -> bool:
     with hub.db.session() as session:
-        return event_recorded(session, account_id, dedupe_key)
+        return events.event_recorded(session, account_id, dedupe_key)
 
 
 async def _confirm_by_query(
@@ -253,14 +236,11 @@ async def _confirm_by_query(
 
 def _find_payment(hub: Hub, account_id: str, reference: str) -> Payment | None:
     with hub.db.session() as session:
-        return session.scalar(
-            select(Payment).where(
-                Payment.gateway_account_id == account_id, Payment.gateway_reference == reference
-            )
-        )
+        return attempts.find_attempt_by_reference(session, account_id, reference)
 
 
-def _inbound_values(
+def _record_request(
+    tx: Tx,
     gateway: str,
     account_id: str | None,
     merchant_id: str | None,
@@ -270,32 +250,28 @@ def _inbound_values(
     detail: str,
     payment_id: str | None,
     now: datetime,
-) -> dict[str, object]:
-    return {
-        "merchant_id": merchant_id,
-        "gateway": gateway,
-        "gateway_account_id": account_id,
-        "kind": kind,
-        "method": raw.method,
-        "path": raw.path[:500],
-        "query_string": raw.query_string.decode("latin-1"),
-        "headers": {k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
-        "body": raw.body,
-        "source_ip": raw.remote_addr,
-        "outcome": outcome,
-        "detail": detail[:500],
-        "payment_id": payment_id,
-        "received_at": now,
-    }
-
-
-def _insert_inbound(session: Session, values: dict[str, object]) -> int:
-    [(row_id,)] = _INSERT_INBOUND.run(session, values)
-    return int(row_id)
+) -> int:
+    return record_inbound(
+        tx,
+        merchant_id=merchant_id,
+        gateway=gateway,
+        account_id=account_id,
+        kind=kind,
+        method=raw.method,
+        path=raw.path[:500],
+        query_string=raw.query_string.decode("latin-1"),
+        headers={k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
+        body=raw.body,
+        source_ip=raw.remote_addr,
+        outcome=outcome,
+        detail=detail[:500],
+        payment_id=payment_id,
+        now=now,
+    )
 
 
 def _apply_notification(
-    session: Session,
+    tx: Tx,
     now: datetime,
     gateway: str,
     account: _Account,
@@ -304,11 +280,11 @@ def _apply_notification(
     report: GatewayReport,
 ) -> ApplyOutcome:
     """Step 3 of the pipeline, inside the caller's transaction (see Database.run_write)."""
-    locked = lock_rows_by_reference(session, account.id, reference)
+    locked = attempts.lock_attempt_and_order_by_reference(tx, account.id, reference)
 
     def record(outcome: str, detail: str, payment_id: str | None) -> int:
         return _record_inbound(
-            session, now, gateway, account.id, account.merchant_id, raw, outcome, detail, payment_id
+            tx, now, gateway, account.id, account.merchant_id, raw, outcome, detail, payment_id
         )
 
     if locked is None:
@@ -317,23 +293,15 @@ def _apply_notification(
         )
         return ApplyOutcome.UNKNOWN_PAYMENT
     payment, order = locked
-    if event_recorded(session, account.id, report.dedupe_key):
+    if events.event_recorded(tx, account.id, report.dedupe_key):
         # A retry of a fact already applied: its own row, and nothing else.
         record(ApplyOutcome.DUPLICATE.value, _outcome_detail(report, payment.status), payment.id)
         return ApplyOutcome.DUPLICATE
     row_id = record("processing", "", payment.id)
     outcome = apply_report(
-        session, payment, report, now, order=order, event_is_new=True, inbound_request_id=row_id
+        tx, payment, order, report, now, event_is_new=True, inbound_request_id=row_id
     )
-    stage_write(
-        session,
-        _SET_INBOUND_OUTCOME,
-        {
-            "p_id": row_id,
-            "p_outcome": outcome.value,
-            "p_detail": _outcome_detail(report, payment.status),
-        },
-    )
+    stage_inbound_outcome(tx, row_id, outcome.value, _outcome_detail(report, payment.status))
     return outcome
 
 
@@ -342,7 +310,7 @@ def _outcome_detail(report: GatewayReport, payment_status: str) -> str:
 
 
 def _record_inbound(
-    session: Session,
+    tx: Tx,
     now: datetime,
     gateway: str,
     account_id: str | None,
@@ -352,16 +320,13 @@ def _record_inbound(
     detail: str,
     payment_id: str | None = None,
 ) -> int:
-    return _insert_inbound(
-        session,
-        _inbound_values(
-            gateway, account_id, merchant_id, raw, "notification", outcome, detail, payment_id, now
-        ),
+    return _record_request(
+        tx, gateway, account_id, merchant_id, raw, "notification", outcome, detail, payment_id, now
     )
 
 
 def _record_rejected(
-    session: Session,
+    tx: Tx,
     now: datetime,
     gateway: str,
     account_id: str | None,
@@ -371,9 +336,9 @@ def _record_rejected(
     detail: str,
 ) -> None:
     """A notification that settles nothing: its row, and an audit entry."""
-    row_id = _record_inbound(session, now, gateway, account_id, merchant_id, raw, outcome, detail)
+    row_id = _record_inbound(tx, now, gateway, account_id, merchant_id, raw, outcome, detail)
     add_audit(
-        session,
+        tx,
         merchant_id=merchant_id,
         actor=f"inbound:{gateway}",
         action=f"notification.{outcome}",
@@ -426,16 +391,16 @@ async def receive_return(
 
 def _payment_and_adapter(hub: Hub, gateway: str, payment_id: str) -> tuple[Payment, Gateway] | None:
     with hub.db.session() as session:
-        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
-        if payment is None or payment.gateway != gateway:
+        payment = attempts.find_attempt(session, payment_id)
+        if payment is None or payment.gateway != gateway or payment.gateway_account_id is None:
             return None
-        row = session.get(GatewayAccount, payment.gateway_account_id)
+        row = accounts.find_account(session, payment.gateway_account_id)
         assert row is not None
         return payment, build_adapter(hub, row)
 
 
 def _record_return(
-    session: Session,
+    tx: Tx,
     now: datetime,
     gateway: str,
     payment: Payment,
@@ -450,27 +415,25 @@ def _record_return(
             f"{'valid' if claimed.signature_valid else 'absent/invalid'}; display only"
         )
     )
-    _insert_inbound(
-        session,
-        _inbound_values(
-            gateway,
-            payment.gateway_account_id,
-            payment.merchant_id,
-            raw,
-            "return",
-            "displayed",
-            detail,
-            payment.id,
-            now,
-        ),
+    _record_request(
+        tx,
+        gateway,
+        payment.gateway_account_id,
+        payment.merchant_id,
+        raw,
+        "return",
+        "displayed",
+        detail,
+        payment.id,
+        now,
     )
 
 
 def _return_view(hub: Hub, payment_id: str, claimed: ReturnInfo | None) -> ReturnView:
     with hub.db.session() as session:
-        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
+        payment = attempts.find_attempt(session, payment_id)
         assert payment is not None
-        order = session.get(Order, payment.order_id)
+        order = orders.find_order(session, payment.order_id)
         assert order is not None
         return ReturnView(
             payment_id=payment.id,

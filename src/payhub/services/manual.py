@@ -12,10 +12,10 @@ from payhub.gateways.base import GatewayStatus
 from payhub.money import Money
 from payhub.services.context import Hub
 from payhub.services.orders import get_order, payment_view
-from payhub.services.records import add_audit
-from payhub.services.settlement import GatewayReport, apply_report, lock_order
+from payhub.services.settlement import GatewayReport, apply_report
+from payhub.store import attempts
 from payhub.store.ids import new_id
-from payhub.store.models import Payment
+from payhub.store.journal import add_audit
 
 MANUAL = "manual"
 
@@ -32,9 +32,9 @@ def record_manual_payment(
     source_ip: str | None,
 ) -> dict[str, Any]:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        get_order(session, merchant_id, order_id)
-        order = lock_order(session, order_id)
+    with hub.db.write() as tx:
+        get_order(tx, merchant_id, order_id)
+        order = attempts.lock_order(tx, order_id)
         status = OrderStatus(order.status)
         if status in ORDER_IS_PAID:
             raise OrderAlreadyPaid(f"order {order_id} is already paid")
@@ -43,8 +43,10 @@ def record_manual_payment(
             OrderStatus.EXPIRED,
         ):
             raise OrderNotPayable(f"order {order_id} is {status.value}")
-        payment = Payment(
-            id=new_id("pay"),
+        payment_id = new_id("pay")
+        attempts.open_attempt(
+            tx,
+            payment_id=payment_id,
             merchant_id=merchant_id,
             order_id=order_id,
             gateway_account_id=None,
@@ -53,26 +55,26 @@ def record_manual_payment(
             status=PaymentStatus.PENDING.value,
             amount_minor=order.total_minor,
             currency=order.currency,
-            refunded_minor=0,
             gateway_data={"note": note[:500]},
-            created_at=now,
-            updated_at=now,
+            expires_at=None,
+            now=now,
         )
-        session.add(payment)
-        session.flush()
+        payment = attempts.lock_attempt(tx, payment_id)
+        assert payment is not None
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="payment.manual_recorded",
-            subject=payment.id,
+            subject=payment_id,
             source_ip=source_ip,
             after={"order": order_id, "amount": amount, "reference": reference, "note": note},
             now=now,
         )
         apply_report(
-            session,
+            tx,
             payment,
+            order,
             GatewayReport(
                 status=GatewayStatus.SUCCEEDED,
                 dedupe_key=f"manual:{reference}",
@@ -83,4 +85,6 @@ def record_manual_payment(
             ),
             now,
         )
-        return payment_view(payment)
+        stored = attempts.find_attempt(tx, payment_id)
+        assert stored is not None
+        return payment_view(stored)

@@ -7,16 +7,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from payhub.money import Money, UnknownCurrency, exponent_of
 from payhub.services.context import Hub
-from payhub.services.records import add_audit
+from payhub.store import catalog, credits, customers, merchants
 from payhub.store.ids import new_id
-from payhub.store.models import ApiKey, CreditAccount, CreditEntry, Customer, Merchant, Product
+from payhub.store.journal import add_audit
+from payhub.store.models import CreditEntry, Product
+from payhub.store.tx import Reader, flush
 
 
 def hash_api_key(key: str) -> str:
@@ -26,14 +25,12 @@ def hash_api_key(key: str) -> str:
 
 def create_merchant(hub: Hub, name: str, *, actor: str, merchant_id: str | None = None) -> str:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
+    with hub.db.write() as tx:
         mid = merchant_id or new_id("mer")
-        if session.get(Merchant, mid) is not None:
+        if merchants.merchant_exists(tx, mid):
             raise Conflict(f"merchant {mid} exists")
-        session.add(Merchant(id=mid, name=name, created_at=now))
-        add_audit(
-            session, merchant_id=mid, actor=actor, action="merchant.created", subject=mid, now=now
-        )
+        merchants.add_merchant(tx, mid, name, now)
+        add_audit(tx, merchant_id=mid, actor=actor, action="merchant.created", subject=mid, now=now)
     return mid
 
 
@@ -45,23 +42,22 @@ def issue_api_key(
         raise InvalidRequest("mode is test or live")
     key = f"sk_{mode}_{secrets.token_urlsafe(32)}"
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        if session.get(Merchant, merchant_id) is None:
+    with hub.db.write() as tx:
+        if not merchants.merchant_exists(tx, merchant_id):
             raise NotFound(f"no merchant {merchant_id}")
         key_id = new_id("key")
-        session.add(
-            ApiKey(
-                id=key_id,
-                merchant_id=merchant_id,
-                prefix=key[:16],
-                key_hash=hash_api_key(key),
-                mode=mode,
-                label=label,
-                created_at=now,
-            )
+        merchants.add_api_key(
+            tx,
+            key_id=key_id,
+            merchant_id=merchant_id,
+            prefix=key[:16],
+            key_hash=hash_api_key(key),
+            mode=mode,
+            label=label,
+            now=now,
         )
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="api_key.issued",
@@ -79,8 +75,8 @@ class Principal:
     mode: str
 
 
-def authenticate_api_key(session: Session, key: str) -> Principal:
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
+def authenticate_api_key(session: Reader, key: str) -> Principal:
+    row = merchants.api_key_by_hash(session, hash_api_key(key))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("invalid API key")
     return Principal(merchant_id=row.merchant_id, key_id=row.id, mode=row.mode)
@@ -109,22 +105,18 @@ def upsert_product(
     if stock is not None and stock < 0:
         raise InvalidRequest("stock cannot be negative")
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        row = session.scalar(
-            select(Product)
-            .where(Product.merchant_id == merchant_id, Product.sku == sku)
-            .with_for_update()
-        )
+    with hub.db.write() as tx:
+        row = catalog.product_to_change(tx, merchant_id, sku)
         before = None if row is None else product_view(row)
         if row is None:
-            row = Product(
+            row = catalog.new_product(
+                tx,
                 id=new_id("prd"),
                 merchant_id=merchant_id,
                 sku=sku,
                 created_at=now,
                 stock_available=0,
             )
-            session.add(row)
         row.name = name
         row.price_minor = price
         row.currency = currency
@@ -134,10 +126,10 @@ def upsert_product(
         row.active = True
         if stock is not None:
             row.stock_available = stock
-        session.flush()
+        flush(tx)
         view = product_view(row)
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="product.upserted",
@@ -168,37 +160,18 @@ def product_view(p: Product) -> dict[str, Any]:
     }
 
 
-def list_products(session: Session, merchant_id: str) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Product)
-        .where(Product.merchant_id == merchant_id, Product.active.is_(True))
-        .order_by(Product.sku)
-    ).all()
-    return [product_view(p) for p in rows]
+def list_products(session: Reader, merchant_id: str) -> list[dict[str, Any]]:
+    return [product_view(p) for p in catalog.active_products(session, merchant_id)]
 
 
-def credit_balance(session: Session, merchant_id: str, external_id: str) -> dict[str, Any]:
-    customer = session.scalar(
-        select(Customer).where(
-            Customer.merchant_id == merchant_id, Customer.external_id == external_id
-        )
-    )
+def credit_balance(session: Reader, merchant_id: str, external_id: str) -> dict[str, Any]:
+    customer = customers.customer_by_external_id(session, merchant_id, external_id)
     if customer is None:
         raise NotFound(f"no customer {external_id}")
-    account = session.scalar(
-        select(CreditAccount).where(
-            CreditAccount.merchant_id == merchant_id, CreditAccount.customer_id == customer.id
-        )
-    )
+    account = credits.credit_account(session, merchant_id, customer.id)
     entries: list[CreditEntry] = []
     if account is not None:
-        entries = list(
-            session.scalars(
-                select(CreditEntry)
-                .where(CreditEntry.account_id == account.id)
-                .order_by(CreditEntry.id)
-            )
-        )
+        entries = credits.credit_entries(session, account.id)
     return {
         "customer": external_id,
         "balance": account.balance if account else 0,

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InsufficientStock, InvalidRequest, NotFound
@@ -24,10 +20,13 @@ from payhub.domain.lifecycle import (
 from payhub.money import Money, UnknownCurrency, exponent_of
 from payhub.services import inventory, ledger
 from payhub.services.context import Hub
-from payhub.services.records import add_timeline, enqueue_event
 from payhub.services.settlement import transition_order
+from payhub.store import attempts, catalog, customers, orders
+from payhub.store.attempts import OrderRecord
 from payhub.store.ids import new_id
-from payhub.store.models import Customer, Order, OrderItem, Payment, Product, TimelineEntry
+from payhub.store.journal import add_timeline, enqueue_event
+from payhub.store.models import Order, Payment
+from payhub.store.tx import ConstraintViolation, Reader, Tx
 
 DEFAULT_TTL = timedelta(minutes=30)
 MAX_TTL = timedelta(days=30)
@@ -64,6 +63,17 @@ class OrderDraft:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _PricedItem:
+    merchant_id: str
+    product_id: str | None
+    sku: str | None
+    name: str
+    quantity: int
+    unit_price_minor: int
+    credits: int
+
+
 def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
     """Create an order, reserving tracked stock atomically. Returns its id."""
     try:
@@ -77,58 +87,59 @@ def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
     if ttl <= timedelta(0) or ttl > MAX_TTL:
         raise InvalidRequest("expires_in_seconds must be between 1 and 30 days")
     try:
-        with hub.db.transaction() as session:
-            if session.scalar(
-                select(Order.id).where(
-                    Order.merchant_id == merchant_id,
-                    Order.merchant_reference == draft.merchant_reference,
-                )
-            ):
+        with hub.db.write() as tx:
+            if orders.order_id_for_reference(tx, merchant_id, draft.merchant_reference):
                 raise Conflict(
                     f"an order with merchant_reference {draft.merchant_reference!r} exists"
                 )
             order_id = new_id("ord")
-            items, total, credits = _price_items(session, merchant_id, order_id, draft)
+            items, total, credits = _price_items(tx, merchant_id, draft)
             customer_id = None
             if draft.customer is not None:
-                customer_id = _upsert_customer(session, merchant_id, draft.customer, now)
+                customer_id = customers.save_customer(
+                    tx,
+                    merchant_id,
+                    draft.customer.external_id,
+                    name=draft.customer.name,
+                    email=draft.customer.email,
+                    phone=draft.customer.phone,
+                    now=now,
+                )
             order_credits = draft.credits if draft.credits is not None else credits
             if order_credits < 0:
                 raise InvalidRequest("credits cannot be negative")
             if order_credits > 0 and customer_id is None:
                 raise InvalidRequest("an order that grants credits needs a customer")
-            session.add(
-                Order(
-                    id=order_id,
-                    merchant_id=merchant_id,
-                    merchant_reference=draft.merchant_reference,
-                    customer_id=customer_id,
-                    currency=draft.currency,
-                    total_minor=total,
-                    refunded_minor=0,
-                    status=OrderStatus.AWAITING_PAYMENT.value,
-                    description=draft.description[:500],
-                    credits_to_grant=order_credits,
-                    cancel_on_failure=draft.cancel_on_failure,
-                    return_url=draft.return_url,
-                    metadata_json=draft.metadata,
-                    expires_at=now + ttl,
-                    created_at=now,
-                    updated_at=now,
-                )
+            orders.add_order(
+                tx,
+                [asdict(item) for item in items],
+                id=order_id,
+                merchant_id=merchant_id,
+                merchant_reference=draft.merchant_reference,
+                customer_id=customer_id,
+                currency=draft.currency,
+                total_minor=total,
+                refunded_minor=0,
+                status=OrderStatus.AWAITING_PAYMENT.value,
+                description=draft.description[:500],
+                credits_to_grant=order_credits,
+                cancel_on_failure=draft.cancel_on_failure,
+                return_url=draft.return_url,
+                metadata_json=draft.metadata,
+                expires_at=now + ttl,
+                created_at=now,
+                updated_at=now,
             )
-            session.flush()
-            session.add_all(items)
             if customer_id is not None and order_credits > 0:
-                ledger.open_credit_account(session, merchant_id, customer_id, now)
+                ledger.open_credit_account(tx, merchant_id, customer_id, now)
             short = inventory.reserve_stock(
-                session, merchant_id, order_id, inventory.quantities_by_product(items), now
+                tx, merchant_id, order_id, inventory.quantities_by_product(items), now
             )
             if short:
                 skus = sorted(i.sku or "" for i in items if i.product_id in short)
                 raise InsufficientStock(f"not enough stock for {', '.join(skus)}", short_skus=skus)
             add_timeline(
-                session,
+                tx,
                 merchant_id=merchant_id,
                 order_id=order_id,
                 kind="order.created",
@@ -136,37 +147,29 @@ def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
                 now=now,
             )
             enqueue_event(
-                session,
+                tx,
                 merchant_id=merchant_id,
                 event_type="order.created",
                 event_key=f"order.created:{order_id}",
                 payload={"order_id": order_id, "merchant_reference": draft.merchant_reference},
                 now=now,
             )
-    except IntegrityError:
+    except ConstraintViolation:
         raise Conflict(
             f"an order with merchant_reference {draft.merchant_reference!r} exists"
         ) from None
     return order_id
 
 
-def _price_items(
-    session: Session, merchant_id: str, order_id: str, draft: OrderDraft
-) -> tuple[list[OrderItem], int, int]:
-    items: list[OrderItem] = []
+def _price_items(tx: Tx, merchant_id: str, draft: OrderDraft) -> tuple[list[_PricedItem], int, int]:
+    items: list[_PricedItem] = []
     total = 0
     credits = 0
     for item in draft.items:
         if item.quantity <= 0:
             raise InvalidRequest("item quantity must be positive")
         if item.sku:
-            product = session.scalar(
-                select(Product).where(
-                    Product.merchant_id == merchant_id,
-                    Product.sku == item.sku,
-                    Product.active.is_(True),
-                )
-            )
+            product = catalog.active_product(tx, merchant_id, item.sku)
             if product is None:
                 raise InvalidRequest(f"unknown product sku {item.sku!r}")
             if product.currency != draft.currency:
@@ -183,9 +186,8 @@ def _price_items(
         total += price * item.quantity
         credits += unit_credits * item.quantity
         items.append(
-            OrderItem(
+            _PricedItem(
                 merchant_id=merchant_id,
-                order_id=order_id,
                 product_id=product_id,
                 sku=item.sku,
                 name=name,
@@ -199,46 +201,19 @@ def _price_items(
     return items, total, credits
 
 
-def _upsert_customer(
-    session: Session, merchant_id: str, draft: CustomerDraft, now: datetime
-) -> str:
-    row = session.scalar(
-        select(Customer).where(
-            Customer.merchant_id == merchant_id, Customer.external_id == draft.external_id
-        )
-    )
-    if row is None:
-        row = Customer(
-            id=new_id("cus"),
-            merchant_id=merchant_id,
-            external_id=draft.external_id,
-            created_at=now,
-        )
-        session.add(row)
-    row.name = draft.name or row.name
-    row.email = draft.email or row.email
-    row.phone = draft.phone or row.phone
-    session.flush()
-    return row.id
-
-
-def get_order(session: Session, merchant_id: str, order_id: str) -> Order:
-    order = session.get(Order, order_id)
+def get_order(session: Reader, merchant_id: str, order_id: str) -> Order:
+    order = orders.find_order(session, order_id)
     if order is None or order.merchant_id != merchant_id:
         raise NotFound(f"no order {order_id}")
     return order
 
 
-def order_detail(session: Session, order: Order) -> dict[str, Any]:
+def order_detail(session: Reader, order: Order) -> dict[str, Any]:
     """The order as the API shows it, with items, attempts and timeline."""
-    items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
-    payments = session.scalars(
-        select(Payment).where(Payment.order_id == order.id).order_by(Payment.serial)
-    ).all()
-    timeline = session.scalars(
-        select(TimelineEntry).where(TimelineEntry.order_id == order.id).order_by(TimelineEntry.id)
-    ).all()
-    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    items = orders.items_of(session, order.id)
+    payments = attempts.attempts_of_order(session, order.id)
+    timeline = orders.timeline_of(session, order.id)
+    customer = customers.find_customer(session, order.customer_id) if order.customer_id else None
     return {
         **order_summary(order),
         "customer": None
@@ -315,7 +290,7 @@ def payment_view(p: Payment) -> dict[str, Any]:
 
 
 def list_orders(
-    session: Session,
+    session: Reader,
     merchant_id: str,
     *,
     status: str | None = None,
@@ -326,28 +301,21 @@ def list_orders(
     starting_after: str | None = None,
 ) -> dict[str, Any]:
     """Newest first, keyset-paged on (created_at, id)."""
-    query = select(Order).where(Order.merchant_id == merchant_id)
-    if status:
-        query = query.where(Order.status == status)
-    if customer_external_id:
-        query = query.join(Customer, Customer.id == Order.customer_id).where(
-            Customer.external_id == customer_external_id
-        )
-    if created_after:
-        query = query.where(Order.created_at >= created_after)
-    if created_before:
-        query = query.where(Order.created_at < created_before)
+    anchor = None
     if starting_after:
-        anchor = session.get(Order, starting_after)
+        anchor = orders.find_order(session, starting_after)
         if anchor is None or anchor.merchant_id != merchant_id:
             raise InvalidRequest(f"unknown cursor {starting_after}")
-        query = query.where(
-            (Order.created_at < anchor.created_at)
-            | ((Order.created_at == anchor.created_at) & (Order.id < anchor.id))
-        )
-    rows = session.scalars(
-        query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
-    ).all()
+    rows = orders.orders_page(
+        session,
+        merchant_id,
+        status=status,
+        customer_external_id=customer_external_id,
+        created_after=created_after,
+        created_before=created_before,
+        after=anchor,
+        limit=limit + 1,
+    )
     page = rows[:limit]
     return {
         "data": [order_summary(o) for o in page],
@@ -357,27 +325,25 @@ def list_orders(
 
 
 def cancel_order_locally(
-    session: Session, order: Order, now: datetime, *, actor: str, event: OrderEvent
+    tx: Tx, order: OrderRecord, now: datetime, *, actor: str, event: OrderEvent
 ) -> None:
-    """Cancel/expire the order and its live attempts, release stock once (the caller has
-    already cancelled them at the gateway, best effort)."""
+    """Cancel/expire the order (locked by the caller) and its live attempts, release stock
+    once (the caller has already cancelled them at the gateway, best effort)."""
     if OrderStatus(order.status) not in ORDER_HOLDS_STOCK:
         raise Conflict(f"order is {order.status}; only unpaid orders can be cancelled")
-    live = session.scalars(
-        select(Payment)
-        .where(Payment.order_id == order.id, Payment.status.in_([s.value for s in PAYMENT_LIVE]))
-        .with_for_update()
-    ).all()
+    live = attempts.lock_live_attempts(tx, order.id, [s.value for s in PAYMENT_LIVE])
     for payment in live:
         after = next_payment_status(PaymentStatus(payment.status), PaymentEvent.CANCEL_REQUESTED)
         if after is not None:
             payment.status = after.value
             payment.updated_at = now
-    transition_order(session, order, event, now, actor=actor)
-    inventory.release_stock(session, order.merchant_id, order.id, now)
+            attempts.save(tx, payment)
+    transition_order(tx, order, event, now, actor=actor)
+    attempts.save(tx, order)
+    inventory.release_stock(tx, order.merchant_id, order.id, now)
     kind = "order.cancelled" if event == OrderEvent.CANCEL_REQUESTED else "order.expired"
     enqueue_event(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         event_type=kind,
         event_key=f"{kind}:{order.id}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import func, select
 
 from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound, RefundNotAllowed
@@ -28,10 +27,11 @@ from payhub.services import ledger
 from payhub.services.accounts import build_adapter, load_account
 from payhub.services.checkout import payment_ref
 from payhub.services.context import Hub
-from payhub.services.records import add_audit, add_timeline, enqueue_event
-from payhub.services.settlement import lock_order, lock_payment, transition_order
+from payhub.services.settlement import transition_order
+from payhub.store import attempts, refunds
 from payhub.store.ids import new_id
-from payhub.store.models import Payment, Refund
+from payhub.store.journal import add_audit, add_timeline, enqueue_event
+from payhub.store.models import Refund
 
 
 class RefundsNotSupported(RefundNotAllowed):
@@ -54,17 +54,6 @@ def refund_view(r: Refund) -> dict[str, Any]:
     }
 
 
-def _reserved(session: Any, payment_id: str) -> int:
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-                Refund.payment_id == payment_id, Refund.status.in_(["pending", "succeeded"])
-            )
-        )
-        or 0
-    )
-
-
 def _open_refund(
     hub: Hub,
     merchant_id: str,
@@ -75,14 +64,16 @@ def _open_refund(
     actor: str,
 ) -> tuple[str, RefundRequest | None, str]:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        payment = lock_payment(session, payment_id)
-        if payment is None or payment.merchant_id != merchant_id:
+    with hub.db.write() as tx:
+        locked = attempts.lock_attempt(tx, payment_id)
+        if locked is None or locked.merchant_id != merchant_id:
             raise NotFound(f"no payment {payment_id}")
+        payment = attempts.find_attempt(tx, payment_id)
+        assert payment is not None
         if payment.status != PaymentStatus.SUCCEEDED.value:
             raise RefundNotAllowed(f"payment is {payment.status}; only succeeded payments refund")
         captured = payment.received_minor or payment.amount_minor
-        left = captured - _reserved(session, payment_id)
+        left = captured - refunds.reserved_amount(tx, payment_id)
         value = left if amount is None else amount
         if value <= 0:
             raise RefundNotAllowed("nothing left to refund", refundable=max(left, 0))
@@ -98,7 +89,7 @@ def _open_refund(
             )
         adapter = None
         if payment.gateway_account_id is not None:
-            adapter = build_adapter(hub, load_account(session, payment.gateway_account_id))
+            adapter = build_adapter(hub, load_account(tx, payment.gateway_account_id))
         if not manual:
             assert adapter is not None
             if not adapter.capabilities.refund:
@@ -109,32 +100,28 @@ def _open_refund(
             if value < captured and not adapter.capabilities.partial_refund:
                 raise RefundsNotSupported(f"{payment.gateway} refunds only the full amount")
         refund_id = new_id("re")
-        session.add(
-            Refund(
-                id=refund_id,
-                merchant_id=merchant_id,
-                payment_id=payment_id,
-                order_id=payment.order_id,
-                reference=adapter.new_reference(
-                    payment.serial * 1000 + _count(session, payment_id) + 1, now
-                )
-                if adapter is not None and not manual
-                else f"manual-{refund_id}",
-                amount_minor=value,
-                currency=payment.currency,
-                status="pending",
-                manual=manual,
-                reason=reason[:500],
-                created_by=actor,
-                created_at=now,
-                updated_at=now,
+        refund = refunds.new_refund(
+            tx,
+            id=refund_id,
+            merchant_id=merchant_id,
+            payment_id=payment_id,
+            order_id=payment.order_id,
+            reference=adapter.new_reference(
+                payment.serial * 1000 + refunds.refund_count(tx, payment_id) + 1, now
             )
+            if adapter is not None and not manual
+            else f"manual-{refund_id}",
+            amount_minor=value,
+            currency=payment.currency,
+            status="pending",
+            manual=manual,
+            reason=reason[:500],
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
         )
-        session.flush()
-        refund = session.get(Refund, refund_id)
-        assert refund is not None
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="refund.manual_recorded" if manual else "refund.requested",
@@ -154,15 +141,6 @@ def _open_refund(
                 requested_by=actor[:30],
             )
         return refund_id, request, payment.gateway_account_id or ""
-
-
-def _count(session: Any, payment_id: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Refund).where(Refund.payment_id == payment_id)
-        )
-        or 0
-    )
 
 
 async def create_refund(
@@ -243,20 +221,20 @@ async def create_refund(
 
 
 def _drop_refund(hub: Hub, refund_id: str) -> None:
-    with hub.db.transaction() as session:
-        refund = session.get(Refund, refund_id)
+    with hub.db.write() as tx:
+        refund = refunds.refund_to_change(tx, refund_id)
         if refund is not None and refund.status == "pending":
-            session.delete(refund)
+            refunds.drop_refund(tx, refund)
 
 
 def _settle_refund(
     hub: Hub, refund_id: str, status: str, code: str, gateway_refund_id: str | None, message: str
 ) -> dict[str, Any]:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        refund = session.get(Refund, refund_id)
+    with hub.db.write() as tx:
+        refund = refunds.refund_to_change(tx, refund_id)
         assert refund is not None
-        payment = lock_payment(session, refund.payment_id)
+        payment = attempts.lock_attempt(tx, refund.payment_id)
         assert payment is not None
         refund.status = status
         refund.gateway_code = code
@@ -264,7 +242,7 @@ def _settle_refund(
         refund.message = (message or "")[:500]
         refund.updated_at = now
         if status == "succeeded":
-            order = lock_order(session, refund.order_id)
+            order = attempts.lock_order(tx, refund.order_id)
             payment.refunded_minor += refund.amount_minor
             order.refunded_minor = min(
                 order.total_minor, order.refunded_minor + refund.amount_minor
@@ -272,16 +250,17 @@ def _settle_refund(
             captured = payment.received_minor or payment.amount_minor
             full = payment.refunded_minor >= captured
             transition_order(
-                session,
+                tx,
                 order,
                 OrderEvent.FULLY_REFUNDED if full else OrderEvent.PARTIALLY_REFUNDED,
                 now,
                 actor=refund.created_by,
             )
+            attempts.save(tx, payment, order)
             if full:
-                ledger.reverse_credits(session, order, now)
+                ledger.reverse_credits(tx, order, now)
             enqueue_event(
-                session,
+                tx,
                 merchant_id=refund.merchant_id,
                 event_type="refund.succeeded",
                 event_key=f"refund.succeeded:{refund.id}",
@@ -290,7 +269,7 @@ def _settle_refund(
             )
         elif status == "failed":
             enqueue_event(
-                session,
+                tx,
                 merchant_id=refund.merchant_id,
                 event_type="refund.failed",
                 event_key=f"refund.failed:{refund.id}",
@@ -298,7 +277,7 @@ def _settle_refund(
                 now=now,
             )
         add_timeline(
-            session,
+            tx,
             merchant_id=refund.merchant_id,
             order_id=refund.order_id,
             payment_id=refund.payment_id,
@@ -312,10 +291,7 @@ def _settle_refund(
 
 def list_refunds(hub: Hub, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
     with hub.db.session() as session:
-        payment = session.scalar(select(Payment).where(Payment.id == payment_id))
+        payment = attempts.find_attempt(session, payment_id)
         if payment is None or payment.merchant_id != merchant_id:
             raise NotFound(f"no payment {payment_id}")
-        rows = session.scalars(
-            select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.created_at)
-        ).all()
-        return [refund_view(r) for r in rows]
+        return [refund_view(r) for r in refunds.refunds_of(session, payment_id)]

@@ -1,20 +1,18 @@
 """Apply one verified gateway fact to an attempt and its order, with every effect, once.
 
-This is step 3 of the inbound pipeline and is shared by notifications, server-side queries
-and operator-recorded payments. The caller holds a transaction; this module locks the
-payment row, records the event under its unique dedupe key, moves the attempt and the order
-through their transition tables, and writes the effects (credits, stock, outbox, audit,
-timeline) in that same transaction.
+This is step 3 of the inbound pipeline and is shared by notifications, server-side queries,
+operator-recorded payments and review decisions. The caller holds a transaction and has
+locked the attempt and its order (store.attempts, read as records: the one row model of
+settlement); this module records the event under its unique dedupe key (store.events),
+moves the attempt and the order through their transition tables, and stages the effects
+(credits, stock, outbox, audit, timeline) in that same transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
-
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import Session
+from typing import Any
 
 from payhub.domain.amounts import AmountCheck, check_amount
 from payhub.domain.lifecycle import (
@@ -31,47 +29,10 @@ from payhub.domain.lifecycle import (
 from payhub.gateways.base import ApplyOutcome, GatewayStatus
 from payhub.money import Money
 from payhub.services import inventory, ledger
-from payhub.services.records import add_audit, add_timeline, enqueue_event
-from payhub.store.direct import DirectStatement
-from payhub.store.models import Order, Payment
-from payhub.store.models import PaymentEvent as PaymentEventRow
-from payhub.store.rows import OrderRow, PaymentRow, rows_from, save_row, select_payment_with_order
-from payhub.store.tables import table_of
-
-
-class PaymentFacts(Protocol):
-    """What settlement reads and changes on an attempt: an ORM `Payment` (written by the
-    session's flush) or a `PaymentRow` (written by `save_row`)."""
-
-    id: str
-    merchant_id: str
-    order_id: str
-    gateway_account_id: str | None
-    gateway: str
-    gateway_txn_id: str | None
-    status: str
-    amount_minor: int
-    currency: str
-    received_minor: int | None
-    review_reason: str | None
-    failure_code: str | None
-    failure_message: str | None
-    updated_at: datetime
-
-
-class OrderFacts(Protocol):
-    """What settlement reads and changes on an order: an ORM `Order` or an `OrderRow`."""
-
-    id: str
-    merchant_id: str
-    merchant_reference: str
-    customer_id: str | None
-    status: str
-    credits_to_grant: int
-    cancel_on_failure: bool
-    paid_at: datetime | None
-    paid_payment_id: str | None
-    updated_at: datetime
+from payhub.store import attempts, events
+from payhub.store.attempts import AttemptRecord, OrderRecord
+from payhub.store.journal import add_audit, add_timeline, enqueue_event
+from payhub.store.tx import Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,125 +60,68 @@ _EVENT_FOR_STATUS = {
 }
 
 
-# Built once: statements on the webhook path take their values as parameters, so
-# SQLAlchemy neither rebuilds them nor recomputes their cache keys per call.
-_LOCK_PAYMENT = select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
-_LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
-_LOCK_ROWS_BY_REFERENCE = DirectStatement(
-    select_payment_with_order().where(
-        PaymentRow.table.c.gateway_account_id == bindparam("account_id"),
-        PaymentRow.table.c.gateway_reference == bindparam("reference"),
-    )
-)
-_FIND_EVENT = DirectStatement(
-    select(PaymentEventRow.id).where(
-        PaymentEventRow.gateway_account_id == bindparam("account_key"),
-        PaymentEventRow.dedupe_key == bindparam("dedupe_key"),
-    )
-)
-_INSERT_EVENT = DirectStatement(insert(table_of(PaymentEventRow)))
+_LIVE_STATUSES = [s.value for s in PAYMENT_LIVE]
 
 
-def lock_payment(session: Session, payment_id: str) -> Payment | None:
-    """The attempt, locked for this transaction (FOR UPDATE on PostgreSQL; on SQLite the
-    BEGIN IMMEDIATE write lock already serialises writers)."""
-    return session.scalar(_LOCK_PAYMENT, {"payment_id": payment_id})
-
-
-def lock_rows_by_reference(
-    session: Session, account_id: str, reference: str
-) -> tuple[PaymentRow, OrderRow] | None:
-    """The attempt an inbound notification names and its order, both locked and read as
-    rows, in one statement.
-
-    Check the dedupe key in a statement of its own, after this one: on PostgreSQL a
-    statement that waited for the lock still reads with the snapshot it started with, so
-    it would miss an event that the lock holder has just committed."""
-    found = _LOCK_ROWS_BY_REFERENCE.run(session, {"account_id": account_id, "reference": reference})
-    return rows_from(found[0]) if found else None
-
-
-def lock_order(session: Session, order_id: str) -> Order:
-    order = session.scalar(_LOCK_ORDER, {"order_id": order_id})
-    assert order is not None
-    return order
-
-
-def event_recorded(session: Session, account_key: str, dedupe_key: str) -> bool:
-    """Whether the fact with this dedupe key is already recorded for the account."""
-    return bool(_FIND_EVENT.run(session, {"account_key": account_key, "dedupe_key": dedupe_key}))
-
-
-def event_account_key(payment: PaymentFacts) -> str:
+def event_account_key(payment: AttemptRecord) -> str:
     """The scope of dedupe keys: the gateway account, or the merchant for manual payments."""
     return payment.gateway_account_id or f"manual:{payment.merchant_id}"
 
 
 def apply_report(
-    session: Session,
-    payment: PaymentFacts,
+    tx: Tx,
+    payment: AttemptRecord,
+    order: OrderRecord,
     report: GatewayReport,
     now: datetime,
     *,
-    order: OrderFacts | None = None,
     event_is_new: bool = False,
     inbound_request_id: int | None = None,
 ) -> ApplyOutcome:
     """Record `report` against the locked `payment` and apply its effects exactly once.
 
-    `order` is the payment's order when the caller has already locked it; `event_is_new`
-    says the caller has found the report's dedupe key unrecorded in this transaction, after
-    taking the lock. The unique constraint on the key still stands behind both. Effects are
-    written as plain INSERT/UPDATE statements; the payment and order are written once at
-    the end (autoflush off), which keeps the per-webhook cost low."""
-    with session.no_autoflush:
-        outcome = _apply_report(
-            session, payment, report, now, order, event_is_new, inbound_request_id
-        )
-    for changed in (payment, order):
-        if isinstance(changed, PaymentRow | OrderRow):
-            save_row(session, changed)
-    session.flush()
+    `payment` and `order` were locked by the caller (store.attempts); `event_is_new` says
+    the caller has found the report's dedupe key unrecorded in this transaction, after
+    taking the lock. The unique constraint on the key still stands behind both. The
+    attempt and the order are saved once at the end, with the fields that changed."""
+    outcome = _apply_report(tx, payment, order, report, now, event_is_new, inbound_request_id)
+    attempts.save(tx, payment, order)
     return outcome
 
 
 def _apply_report(
-    session: Session,
-    payment: PaymentFacts,
+    tx: Tx,
+    payment: AttemptRecord,
+    order: OrderRecord,
     report: GatewayReport,
     now: datetime,
-    order: OrderFacts | None,
     event_is_new: bool,
     inbound_request_id: int | None,
 ) -> ApplyOutcome:
     account_key = event_account_key(payment)
-    if not event_is_new and event_recorded(session, account_key, report.dedupe_key):
+    if not event_is_new and events.event_recorded(tx, account_key, report.dedupe_key):
         return ApplyOutcome.DUPLICATE
 
-    if order is None:
-        order = lock_order(session, payment.order_id)
     before = PaymentStatus(payment.status)
     event, review_reason = _classify(payment, order, report)
     after = next_payment_status(before, event) if event is not None else None
 
-    _INSERT_EVENT.run(
-        session,
-        dict(
-            merchant_id=payment.merchant_id,
-            gateway_account_id=account_key,
-            payment_id=payment.id,
-            dedupe_key=report.dedupe_key,
-            source=report.source,
-            gateway_status=report.status.value,
-            gateway_code=report.gateway_code,
-            amount_minor=report.amount.minor if report.amount else None,
-            currency=report.amount.currency if report.amount else None,
-            payment_status_before=before.value,
-            payment_status_after=(after or before).value,
-            inbound_request_id=inbound_request_id,
-            payload=report.payload,
-            created_at=now,
-        ),
+    events.record_event(
+        tx,
+        merchant_id=payment.merchant_id,
+        account_key=account_key,
+        payment_id=payment.id,
+        dedupe_key=report.dedupe_key,
+        source=report.source,
+        gateway_status=report.status.value,
+        gateway_code=report.gateway_code,
+        amount_minor=report.amount.minor if report.amount else None,
+        currency=report.amount.currency if report.amount else None,
+        status_before=before.value,
+        status_after=(after or before).value,
+        inbound_request_id=inbound_request_id,
+        payload=report.payload,
+        now=now,
     )
     if report.gateway_txn_id and not payment.gateway_txn_id:
         payment.gateway_txn_id = report.gateway_txn_id
@@ -228,23 +132,23 @@ def _apply_report(
     payment.updated_at = now
     if report.amount is not None and after in (PaymentStatus.SUCCEEDED, PaymentStatus.REVIEW):
         payment.received_minor = report.amount.minor
-    _record_payment_change(session, payment, order, before, after, report, review_reason, now)
+    _record_payment_change(tx, payment, order, before, after, report, review_reason, now)
 
     if after == PaymentStatus.SUCCEEDED:
-        settle_order_paid(session, order, payment, now, actor=f"gateway:{payment.gateway}")
+        settle_order_paid(tx, order, payment, now, actor=f"gateway:{payment.gateway}")
     elif after == PaymentStatus.REVIEW:
-        _send_to_review(session, order, payment, review_reason or "review", now)
+        _send_to_review(tx, order, payment, review_reason or "review", now)
     elif after in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
         payment.failure_code = report.gateway_code
         payment.failure_message = report.message[:500] or None
-        _after_attempt_failed(session, order, payment, now)
+        _after_attempt_failed(tx, order, payment, now)
     if after == PaymentStatus.REVIEW and review_reason == "amount_mismatch":
         return ApplyOutcome.AMOUNT_MISMATCH
     return ApplyOutcome.APPLIED
 
 
 def _classify(
-    payment: PaymentFacts, order: OrderFacts, report: GatewayReport
+    payment: AttemptRecord, order: OrderRecord, report: GatewayReport
 ) -> tuple[PaymentEvent | None, str | None]:
     """Which lifecycle event this report is, and why it needs review if it does."""
     event = _EVENT_FOR_STATUS.get(report.status)
@@ -267,9 +171,9 @@ def _classify(
 
 
 def _record_payment_change(
-    session: Session,
-    payment: PaymentFacts,
-    order: OrderFacts,
+    tx: Tx,
+    payment: AttemptRecord,
+    order: OrderRecord,
     before: PaymentStatus,
     after: PaymentStatus,
     report: GatewayReport,
@@ -279,7 +183,7 @@ def _record_payment_change(
     amount = report.amount.display() if report.amount else "no amount"
     note = f" ({review_reason})" if review_reason else ""
     add_timeline(
-        session,
+        tx,
         merchant_id=payment.merchant_id,
         order_id=order.id,
         payment_id=payment.id,
@@ -289,7 +193,7 @@ def _record_payment_change(
         now=now,
     )
     add_audit(
-        session,
+        tx,
         merchant_id=payment.merchant_id,
         actor=f"{report.source}:{payment.gateway}",
         action="payment.transition",
@@ -301,7 +205,7 @@ def _record_payment_change(
 
 
 def transition_order(
-    session: Session, order: OrderFacts, event: OrderEvent, now: datetime, *, actor: str
+    tx: Tx, order: OrderRecord, event: OrderEvent, now: datetime, *, actor: str
 ) -> bool:
     """Move the order through its table; False (and no change) when the event does not apply."""
     before = OrderStatus(order.status)
@@ -311,7 +215,7 @@ def transition_order(
     order.status = after.value
     order.updated_at = now
     add_timeline(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         order_id=order.id,
         kind=f"order.{after.value}",
@@ -319,7 +223,7 @@ def transition_order(
         now=now,
     )
     add_audit(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         actor=actor,
         action="order.transition",
@@ -332,22 +236,22 @@ def transition_order(
 
 
 def settle_order_paid(
-    session: Session,
-    order: OrderFacts,
-    payment: PaymentFacts,
+    tx: Tx,
+    order: OrderRecord,
+    payment: AttemptRecord,
     now: datetime,
     *,
     actor: str,
     event: OrderEvent = OrderEvent.PAYMENT_SUCCEEDED,
 ) -> None:
     """The order becomes paid: credits once, the `order.paid` event once."""
-    if not transition_order(session, order, event, now, actor=actor):
+    if not transition_order(tx, order, event, now, actor=actor):
         return
     order.paid_at = now
     order.paid_payment_id = payment.id
-    credits = ledger.grant_credits(session, order, now)
+    credits = ledger.grant_credits(tx, order, now)
     enqueue_event(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         event_type="order.paid",
         event_key=f"order.paid:{order.id}",
@@ -365,10 +269,10 @@ def settle_order_paid(
 
 
 def _send_to_review(
-    session: Session, order: OrderFacts, payment: PaymentFacts, reason: str, now: datetime
+    tx: Tx, order: OrderRecord, payment: AttemptRecord, reason: str, now: datetime
 ) -> None:
     payment.review_reason = reason
-    transition_order(session, order, OrderEvent.PAYMENT_NEEDS_REVIEW, now, actor="pipeline")
+    transition_order(tx, order, OrderEvent.PAYMENT_NEEDS_REVIEW, now, actor="pipeline")
     payload = {
         "order_id": order.id,
         "merchant_reference": order.merchant_reference,
@@ -380,7 +284,7 @@ def _send_to_review(
         "currency": payment.currency,
     }
     enqueue_event(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         event_type="payment.review",
         event_key=f"payment.review:{payment.id}",
@@ -388,7 +292,7 @@ def _send_to_review(
         now=now,
     )
     enqueue_event(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         event_type="operator.alert",
         event_key=f"operator.alert:review:{payment.id}",
@@ -398,17 +302,11 @@ def _send_to_review(
 
 
 def _after_attempt_failed(
-    session: Session, order: OrderFacts, payment: PaymentFacts, now: datetime
+    tx: Tx, order: OrderRecord, payment: AttemptRecord, now: datetime
 ) -> None:
-    other_live = session.scalar(
-        select(Payment.id).where(
-            Payment.order_id == order.id,
-            Payment.id != payment.id,
-            Payment.status.in_([s.value for s in PAYMENT_LIVE]),
-        )
-    )
+    other_live = attempts.other_live_attempt(tx, order.id, payment.id, _LIVE_STATUSES)
     enqueue_event(
-        session,
+        tx,
         merchant_id=order.merchant_id,
         event_type="payment.failed",
         event_key=f"payment.failed:{payment.id}",
@@ -421,14 +319,14 @@ def _after_attempt_failed(
         },
         now=now,
     )
-    if other_live is not None:
+    if other_live:
         return
-    transition_order(session, order, OrderEvent.PAYMENT_FAILED, now, actor="pipeline")
+    transition_order(tx, order, OrderEvent.PAYMENT_FAILED, now, actor="pipeline")
     if order.cancel_on_failure and OrderStatus(order.status) in ORDER_HOLDS_STOCK:
-        transition_order(session, order, OrderEvent.CANCEL_REQUESTED, now, actor="pipeline")
-        inventory.release_stock(session, order.merchant_id, order.id, now)
+        transition_order(tx, order, OrderEvent.CANCEL_REQUESTED, now, actor="pipeline")
+        inventory.release_stock(tx, order.merchant_id, order.id, now)
         enqueue_event(
-            session,
+            tx,
             merchant_id=order.merchant_id,
             event_type="order.cancelled",
             event_key=f"order.cancelled:{order.id}",

@@ -25,15 +25,15 @@ from urllib.parse import urlsplit
 
 import httpx
 from anyio import to_thread
-from sqlalchemy import select, update
 
 from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.services.context import Hub
-from payhub.services.records import add_audit
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
+from payhub.store import outbox
 from payhub.store.ids import new_id
-from payhub.store.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from payhub.store.journal import add_audit
+from payhub.store.models import WebhookEndpoint
 
 # Standard Webhooks' example schedule: the delay before attempt n+1 (last ≈ 75 h after).
 RETRY_SCHEDULE = (
@@ -93,22 +93,21 @@ def create_endpoint(
         hub.require_master_key(), _aad_id(endpoint_id), {"secret": secret}
     )
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        session.add(
-            WebhookEndpoint(
-                id=endpoint_id,
-                merchant_id=merchant_id,
-                url=url,
-                secret_ciphertext=blob,
-                secret_key_id=key_id,
-                event_types={"only": sorted(event_types)},
-                enabled=True,
-                created_at=now,
-                updated_at=now,
-            )
+    with hub.db.write() as tx:
+        outbox.add_endpoint(
+            tx,
+            id=endpoint_id,
+            merchant_id=merchant_id,
+            url=url,
+            secret_ciphertext=blob,
+            secret_key_id=key_id,
+            event_types={"only": sorted(event_types)},
+            enabled=True,
+            created_at=now,
+            updated_at=now,
         )
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="webhook_endpoint.created",
@@ -142,25 +141,20 @@ def endpoint_view(e: WebhookEndpoint) -> dict[str, Any]:
 
 def list_endpoints(hub: Hub, merchant_id: str) -> list[dict[str, Any]]:
     with hub.db.session() as session:
-        rows = session.scalars(
-            select(WebhookEndpoint)
-            .where(WebhookEndpoint.merchant_id == merchant_id)
-            .order_by(WebhookEndpoint.created_at)
-        ).all()
-        return [endpoint_view(e) for e in rows]
+        return [endpoint_view(e) for e in outbox.endpoints_of(session, merchant_id)]
 
 
 def disable_endpoint(hub: Hub, merchant_id: str, endpoint_id: str, *, actor: str) -> None:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        row = session.get(WebhookEndpoint, endpoint_id)
+    with hub.db.write() as tx:
+        row = outbox.endpoint_to_change(tx, endpoint_id)
         if row is None or row.merchant_id != merchant_id:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
         row.enabled = False
         row.disabled_reason = "disabled by merchant"
         row.updated_at = now
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="webhook_endpoint.disabled",
@@ -173,41 +167,29 @@ def fan_out(hub: Hub, limit: int = 500) -> int:
     """Create one delivery per (new event, matching enabled endpoint). Returns how many."""
     now = hub.clock.now()
     created = 0
-    with hub.db.transaction() as session:
-        events = session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.state == "pending")
-            .order_by(OutboxEvent.created_at)
-            .limit(limit)
-            .with_for_update()
-        ).all()
+    with hub.db.write() as tx:
+        events = outbox.events_to_fan_out(tx, limit)
         endpoints_by_merchant: dict[str, list[WebhookEndpoint]] = {}
         for event in events:
             if event.merchant_id not in endpoints_by_merchant:
-                endpoints_by_merchant[event.merchant_id] = list(
-                    session.scalars(
-                        select(WebhookEndpoint).where(
-                            WebhookEndpoint.merchant_id == event.merchant_id,
-                            WebhookEndpoint.enabled.is_(True),
-                        )
-                    )
+                endpoints_by_merchant[event.merchant_id] = outbox.enabled_endpoints(
+                    tx, event.merchant_id
                 )
             if not event.event_type.startswith("operator."):
                 for endpoint in endpoints_by_merchant[event.merchant_id]:
                     only = endpoint.event_types.get("only") or []
                     if only and event.event_type not in only:
                         continue
-                    session.add(
-                        Delivery(
-                            merchant_id=event.merchant_id,
-                            event_id=event.id,
-                            endpoint_id=endpoint.id,
-                            state="pending",
-                            attempts=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                            updated_at=now,
-                        )
+                    outbox.add_delivery(
+                        tx,
+                        merchant_id=event.merchant_id,
+                        event_id=event.id,
+                        endpoint_id=endpoint.id,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        updated_at=now,
                     )
                     created += 1
             event.state = "fanned_out"
@@ -229,19 +211,7 @@ def _due_jobs(hub: Hub, limit: int) -> list[_Job]:
     now = hub.clock.now()
     jobs: list[_Job] = []
     with hub.db.session() as session:
-        rows = session.execute(
-            select(Delivery, WebhookEndpoint, OutboxEvent)
-            .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
-            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
-            .where(
-                Delivery.state == "pending",
-                Delivery.next_attempt_at <= now,
-                WebhookEndpoint.enabled.is_(True),
-            )
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit)
-        ).all()
-        for delivery, endpoint, event in rows:
+        for delivery, endpoint, event in outbox.due_deliveries(session, now, limit):
             secret = decrypt_credentials(
                 hub.keys, _aad_id(endpoint.id), endpoint.secret_ciphertext, endpoint.secret_key_id
             )["secret"].reveal()
@@ -306,18 +276,17 @@ def _record_attempt(
     retry_scale: float,
 ) -> None:
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        delivery = session.get(Delivery, job.delivery_id)
+    with hub.db.write() as tx:
+        delivery = outbox.delivery_to_change(tx, job.delivery_id)
         assert delivery is not None
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                attempted_at=now,
-                status_code=status,
-                error=error,
-                duration_ms=elapsed_ms,
-                response_body=body,
-            )
+        outbox.add_delivery_attempt(
+            tx,
+            delivery_id=delivery.id,
+            attempted_at=now,
+            status_code=status,
+            error=error,
+            duration_ms=elapsed_ms,
+            response_body=body,
         )
         delivery.attempts += 1
         delivery.last_status = status
@@ -328,13 +297,9 @@ def _record_attempt(
             return
         if status == 410:
             delivery.state = "failed"
-            session.execute(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == job.endpoint_id)
-                .values(enabled=False, disabled_reason="endpoint answered 410 Gone", updated_at=now)
-            )
+            outbox.disable_endpoint(tx, job.endpoint_id, "endpoint answered 410 Gone", now)
             add_audit(
-                session,
+                tx,
                 merchant_id=delivery.merchant_id,
                 actor="worker",
                 action="webhook_endpoint.disabled",
@@ -354,39 +319,30 @@ def _record_attempt(
 def redeliver(hub: Hub, merchant_id: str, event_id: str, *, actor: str) -> int:
     """Make every delivery of an event due now again (manual redelivery)."""
     now = hub.clock.now()
-    with hub.db.transaction() as session:
-        event = session.get(OutboxEvent, event_id)
+    with hub.db.write() as tx:
+        event = outbox.find_event(tx, event_id)
         if event is None or event.merchant_id != merchant_id:
             raise NotFound(f"no event {event_id}")
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.event_id == event_id)
-            .values(state="pending", next_attempt_at=now, updated_at=now)
-        )
+        count = outbox.make_deliveries_due(tx, event_id, now)
         add_audit(
-            session,
+            tx,
             merchant_id=merchant_id,
             actor=actor,
             action="event.redelivered",
             subject=event_id,
             now=now,
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return count
 
 
 def event_log(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
     with hub.db.session() as session:
-        event = session.get(OutboxEvent, event_id)
+        event = outbox.find_event(session, event_id)
         if event is None or event.merchant_id != merchant_id:
             raise NotFound(f"no event {event_id}")
-        deliveries = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).all()
         out = []
-        for d in deliveries:
-            attempts = session.scalars(
-                select(DeliveryAttempt)
-                .where(DeliveryAttempt.delivery_id == d.id)
-                .order_by(DeliveryAttempt.id)
-            ).all()
+        for d in outbox.deliveries_of(session, event_id):
+            attempts = outbox.attempts_of_delivery(session, d.id)
             out.append(
                 {
                     "endpoint_id": d.endpoint_id,
@@ -414,15 +370,7 @@ def event_log(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
 
 def list_events(hub: Hub, merchant_id: str, limit: int = 50) -> list[dict[str, Any]]:
     with hub.db.session() as session:
-        rows = session.scalars(
-            select(OutboxEvent)
-            .where(
-                OutboxEvent.merchant_id == merchant_id,
-                ~OutboxEvent.event_type.startswith("operator."),
-            )
-            .order_by(OutboxEvent.created_at.desc())
-            .limit(limit)
-        ).all()
+        rows = outbox.recent_events(session, merchant_id, limit)
         return [
             {
                 "id": e.id,

@@ -22,8 +22,10 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from payhub.store import guard
 from payhub.store.group_commit import GroupCommitWriter
 from payhub.store.staging import write_staged
+from payhub.store.tx import Tx
 
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
@@ -132,8 +134,8 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 class Database:
-    """The engine plus session factories; `transaction()` and `run_write()` are the only
-    ways to write.
+    """The engine plus session factories; `write()`, `run_write()` and (for code that has
+    not moved to store operations yet) `transaction()` are the only ways to write.
 
     On SQLite, writers are serialised in-process by a lock before `BEGIN IMMEDIATE`, so
     threads queue in order instead of spinning in SQLite's busy handler; reads use a second
@@ -142,6 +144,7 @@ class Database:
     """
 
     def __init__(self, url: str) -> None:
+        guard.configure_from_env()
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -155,8 +158,17 @@ class Database:
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One write transaction for store operations: commits on success (durably), rolls
+        back on any error."""
+        with self.transaction() as session:
+            yield Tx(session)
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One transaction: commits on success (durably), rolls back on any error."""
+        """One transaction on an ORM session: commits on success (durably), rolls back on
+        any error. Services use `write()`; this stays for code outside them that writes
+        through the ORM directly (demo.py) until it moves to store operations."""
         if self._write_lock is None:
             with self._sessions() as session, session.begin():
                 yield session
@@ -166,8 +178,8 @@ class Database:
             yield session
             write_staged(session)
 
-    async def run_write(self, fn: Callable[[Session, *Ts], T], *args: *Ts) -> T:
-        """`fn(session, *args)` in a transaction, from async code; its result once committed.
+    async def run_write(self, fn: Callable[[Tx, *Ts], T], *args: *Ts) -> T:
+        """`fn(tx, *args)` in a transaction, from async code; its result once committed.
 
         The call joins a group-commit batch: one transaction and one durable commit for
         every write queued meanwhile (store.group_commit). On SQLite that spares an fsync

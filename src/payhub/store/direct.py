@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from payhub.store import guard
 from payhub.store.tables import session_connection
 
 Processor = Callable[[Any], Any] | None
@@ -53,7 +54,7 @@ class DirectStatement:
     without `.values()`, the columns to set are named per run (`set_columns`), as
     `Connection.execute` derives them from the parameters."""
 
-    __slots__ = ("_plans", "statement")
+    __slots__ = ("_plans", "_reads", "statement", "table_name")
 
     def __init__(self, statement: Select[Any] | Insert | Update) -> None:
         if not isinstance(statement, Select | Insert | Update):
@@ -61,6 +62,10 @@ class DirectStatement:
                 f"only SELECT, INSERT and UPDATE run directly, not {type(statement).__name__}"
             )
         self.statement = statement
+        # The table written (INSERT, UPDATE), or the tables read (SELECT), for store.guard.
+        written = None if isinstance(statement, Select) else statement.table
+        self.table_name = str(getattr(written, "name", ""))
+        self._reads = guard.tables_read(statement) if isinstance(statement, Select) else None
         self._plans: dict[tuple[type[Dialect], tuple[str, ...]], _Plan] = {}
 
     def run(
@@ -70,6 +75,8 @@ class DirectStatement:
         set_columns: Sequence[str] = (),
     ) -> list[tuple[Any, ...]]:
         """Run in the session's transaction; the rows it returns (none without RETURNING)."""
+        if guard.enabled and self._reads is not None:
+            guard.check_read(session, self._reads)
         connection = session_connection(session)
         plan = self._plan_for(connection.dialect, params, set_columns)
         return _execute(connection, plan, _bind(plan, params))

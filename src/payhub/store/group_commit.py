@@ -29,6 +29,7 @@ from typing import Any, TypeVar, TypeVarTuple
 from sqlalchemy.orm import Session, sessionmaker
 
 from payhub.store.staging import write_staged
+from payhub.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class _Job:
 
 
 class GroupCommitWriter:
-    """Runs `fn(session, *args)` for async callers, batched into shared transactions.
+    """Runs `fn(tx, *args)` for async callers, batched into shared transactions.
 
     `write_lock` is the database's in-process writer lock: each batch holds it, so
     `Database.transaction()` users in other threads still take turns with the batches.
@@ -69,8 +70,8 @@ class GroupCommitWriter:
         self.batches = 0
         self.jobs = 0
 
-    async def run(self, fn: Callable[[Session, *Ts], T], *args: *Ts) -> T:
-        """`fn(session, *args)` committed durably; its result once the commit is done."""
+    async def run(self, fn: Callable[[Tx, *Ts], T], *args: *Ts) -> T:
+        """`fn(tx, *args)` committed durably; its result once the commit is done."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_started()
@@ -130,9 +131,10 @@ class GroupCommitWriter:
         values: list[tuple[Any, BaseException | None]] = []
         try:
             with self._write_lock, self._sessions() as session, session.begin():
+                tx = Tx(session)
                 for job in batch:
                     try:
-                        values.append((job.fn(session, *job.args), None))
+                        values.append((job.fn(tx, *job.args), None))
                     except Exception as exc:
                         if len(batch) > 1:
                             raise _JobFailed from exc

@@ -1,10 +1,11 @@
-"""Payments and orders read with one Core statement, for the webhook path.
+"""Attempts and orders as plain records read with Core: the one row model of settlement.
 
 Loading ORM objects and flushing them back costs several times more CPU than the SQL they
-run. The inbound pipeline instead reads the attempt and its order in one locking SELECT
-into these rows; settlement changes them by plain attribute assignment (as it does ORM
-objects), each row keeps the values it was read with, and `save_row` writes the columns
-that differ with one UPDATE.
+run. Every path that settles (notifications, queries, manual payments, review actions,
+cancels, refunds) instead reads the attempt and its order into these records, in one
+locking SELECT where it can; settlement changes them by plain attribute assignment, each
+record keeps the values it was read with, and `save_row` writes the columns that differ
+with one UPDATE. Private to store/: services get the records from `store.attempts`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from payhub.store.tables import table_of
 
 
 @dataclass(slots=True, eq=False)
-class PaymentRow:
+class AttemptRecord:
+    """What settlement reads and changes on a payment attempt."""
+
     table: ClassVar[Table] = table_of(Payment)
     id: str
     merchant_id: str
@@ -36,6 +39,7 @@ class PaymentRow:
     amount_minor: int
     currency: str
     received_minor: int | None
+    refunded_minor: int
     review_reason: str | None
     failure_code: str | None
     failure_message: str | None
@@ -44,7 +48,9 @@ class PaymentRow:
 
 
 @dataclass(slots=True, eq=False)
-class OrderRow:
+class OrderRecord:
+    """What settlement reads and changes on an order."""
+
     table: ClassVar[Table] = table_of(Order)
     id: str
     merchant_id: str
@@ -52,6 +58,8 @@ class OrderRow:
     customer_id: str | None
     currency: str
     status: str
+    total_minor: int
+    refunded_minor: int
     credits_to_grant: int
     cancel_on_failure: bool
     paid_at: datetime | None
@@ -60,19 +68,19 @@ class OrderRow:
     loaded: tuple[Any, ...] = field(default=(), repr=False)  # the values as read
 
 
-def _columns(row_type: type[PaymentRow] | type[OrderRow]) -> tuple[str, ...]:
+def _columns(row_type: type[AttemptRecord] | type[OrderRecord]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(row_type) if f.name != "loaded")
 
 
-_PAYMENT_COLUMNS = _columns(PaymentRow)
-_ORDER_COLUMNS = _columns(OrderRow)
-_COLUMNS = {PaymentRow: _PAYMENT_COLUMNS, OrderRow: _ORDER_COLUMNS}
+_PAYMENT_COLUMNS = _columns(AttemptRecord)
+_ORDER_COLUMNS = _columns(OrderRecord)
+_COLUMNS = {AttemptRecord: _PAYMENT_COLUMNS, OrderRecord: _ORDER_COLUMNS}
 
 
 def select_payment_with_order() -> Select[Any]:
     """Columns of both rows, labelled `p_*` and `o_*`, joined on the payment's order;
     the caller adds the WHERE clause. Locks both rows on PostgreSQL."""
-    payments, orders = PaymentRow.table, OrderRow.table
+    payments, orders = AttemptRecord.table, OrderRecord.table
     return (
         select(
             *(payments.c[name].label(f"p_{name}") for name in _PAYMENT_COLUMNS),
@@ -83,24 +91,46 @@ def select_payment_with_order() -> Select[Any]:
     )
 
 
-def rows_from(found: Sequence[Any]) -> tuple[PaymentRow, OrderRow]:
+def rows_from(found: Sequence[Any]) -> tuple[AttemptRecord, OrderRecord]:
     """The two rows from one result of `select_payment_with_order` (payment columns first,
     then the order's; columns the caller added come after them)."""
     values = tuple(found)
     split, end = len(_PAYMENT_COLUMNS), len(_PAYMENT_COLUMNS) + len(_ORDER_COLUMNS)
     payment_values, order_values = values[:split], values[split:end]
-    payment, order = PaymentRow(*payment_values), OrderRow(*order_values)
+    payment, order = AttemptRecord(*payment_values), OrderRecord(*order_values)
     payment.loaded, order.loaded = payment_values, order_values
     return payment, order
 
 
+def select_records(kind: type[AttemptRecord] | type[OrderRecord]) -> Select[Any]:
+    """The columns of one kind of record, locked (FOR UPDATE on PostgreSQL); the caller
+    adds the WHERE clause."""
+    return select(*(kind.table.c[name] for name in _COLUMNS[kind])).with_for_update()
+
+
+def attempt_from(found: Sequence[Any]) -> AttemptRecord:
+    """The attempt from one result of `select_records(AttemptRecord)`."""
+    values = tuple(found)
+    attempt = AttemptRecord(*values)
+    attempt.loaded = values
+    return attempt
+
+
+def order_from(found: Sequence[Any]) -> OrderRecord:
+    """The order from one result of `select_records(OrderRecord)`."""
+    values = tuple(found)
+    order = OrderRecord(*values)
+    order.loaded = values
+    return order
+
+
 _UPDATES = {
     kind: DirectStatement(update(kind.table).where(kind.table.c.id == bindparam("row_id")))
-    for kind in (PaymentRow, OrderRow)
+    for kind in (AttemptRecord, OrderRecord)
 }
 
 
-def save_row(session: Session, row: PaymentRow | OrderRow) -> None:
+def save_row(session: Session, row: AttemptRecord | OrderRecord) -> None:
     """Write the columns of `row` whose values changed since it was read (nothing when
     none did)."""
     names = _COLUMNS[type(row)]

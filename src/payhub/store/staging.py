@@ -10,7 +10,8 @@ unique constraints on them (one `order.paid` event, one credit grant per order) 
 checked when they are written, still before the commit.
 
 `Database.transaction()` and `Database.run_write()` call `write_staged` before every
-commit; no other code commits.
+commit; no other code commits. Reading a staged table before then would not see the staged
+rows: store.guard refuses such reads when it is on (as in the tests).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from payhub.store.direct import DirectStatement
-
-_KEY = "payhub.staged_inserts"
+from payhub.store.guard import STAGED_KEY as _KEY
 
 
 def stage_write(session: Session, statement: DirectStatement, values: Mapping[str, Any]) -> None:

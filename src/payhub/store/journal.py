@@ -1,6 +1,10 @@
-"""Append-only records written inside the transaction of the change they describe:
-the audit log, the order timeline and the outbox. They are staged and written in bulk at
-commit (store.staging)."""
+"""The journal: audit entries, order timeline entries and outbox events.
+
+They are written in the transaction of the change they describe, and nothing reads them back
+in it, so they are staged and written in bulk just before the commit (store.staging); the
+outbox's unique event key (one `order.paid:<order>` per merchant) is still checked before
+the commit.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
 
 from payhub.store.direct import DirectStatement
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
 from payhub.store.staging import stage_write
 from payhub.store.tables import table_of
+from payhub.store.tx import Tx
+
+__all__ = ["add_audit", "add_timeline", "enqueue_event"]
 
 _INSERT_AUDIT = DirectStatement(insert(table_of(AuditEntry)))
 _INSERT_TIMELINE = DirectStatement(insert(table_of(TimelineEntry)))
@@ -22,7 +28,7 @@ _INSERT_OUTBOX = DirectStatement(insert(table_of(OutboxEvent)))
 
 
 def add_audit(
-    session: Session,
+    tx: Tx,
     *,
     merchant_id: str | None,
     actor: str,
@@ -33,10 +39,11 @@ def add_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
+    """Stage an audit entry: who did what to which subject, before → after."""
     # Values go as parameters, not .values(): the statement is then built and cached once
     # instead of a bound literal (and its cache key) being made per column per call.
     stage_write(
-        session,
+        tx._session,
         _INSERT_AUDIT,
         dict(
             merchant_id=merchant_id,
@@ -52,7 +59,7 @@ def add_audit(
 
 
 def add_timeline(
-    session: Session,
+    tx: Tx,
     *,
     merchant_id: str,
     order_id: str,
@@ -61,8 +68,9 @@ def add_timeline(
     now: datetime,
     payment_id: str | None = None,
 ) -> None:
+    """Stage an entry of the order's timeline."""
     stage_write(
-        session,
+        tx._session,
         _INSERT_TIMELINE,
         dict(
             merchant_id=merchant_id,
@@ -76,7 +84,7 @@ def add_timeline(
 
 
 def enqueue_event(
-    session: Session,
+    tx: Tx,
     *,
     merchant_id: str,
     event_type: str,
@@ -84,11 +92,11 @@ def enqueue_event(
     payload: dict[str, Any],
     now: datetime,
 ) -> str:
-    """Add an outbox row; `event_key` is unique per merchant, so a once-only event
-    (e.g. `order.paid:<order>`) can never be enqueued twice."""
+    """Stage an outbox event; returns its id. `event_key` is unique per merchant, so a
+    once-only event (e.g. `order.paid:<order>`) can never be enqueued twice."""
     event_id = new_id("evt")
     stage_write(
-        session,
+        tx._session,
         _INSERT_OUTBOX,
         dict(
             id=event_id,
