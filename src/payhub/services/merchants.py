@@ -7,14 +7,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
-from payhub.money import Money, UnknownCurrency, exponent_of
+from payhub.money import UnknownCurrency, exponent_of
 from payhub.services.context import Hub
-from payhub.store import catalog, credits, customers, merchants
+from payhub.store import catalog, merchants, reads
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
-from payhub.store.models import CreditEntry, Product
+from payhub.store.models import Product
 from payhub.store.tx import Reader, flush
 
 
@@ -142,46 +141,5 @@ def upsert_product(
 
 
 def product_view(p: Product) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "sku": p.sku,
-        "name": p.name,
-        "price": p.price_minor,
-        "currency": p.currency,
-        "price_display": Money(p.price_minor, p.currency).display(),
-        "credits": p.credits,
-        "track_stock": p.track_stock,
-        "stock_available": p.stock_available if p.track_stock else None,
-        "low_stock": bool(
-            p.track_stock
-            and p.low_stock_threshold is not None
-            and p.stock_available <= p.low_stock_threshold
-        ),
-    }
-
-
-def list_products(session: Reader, merchant_id: str) -> list[dict[str, Any]]:
-    return [product_view(p) for p in catalog.active_products(session, merchant_id)]
-
-
-def credit_balance(session: Reader, merchant_id: str, external_id: str) -> dict[str, Any]:
-    customer = customers.customer_by_external_id(session, merchant_id, external_id)
-    if customer is None:
-        raise NotFound(f"no customer {external_id}")
-    account = credits.credit_account(session, merchant_id, customer.id)
-    entries: list[CreditEntry] = []
-    if account is not None:
-        entries = credits.credit_entries(session, account.id)
-    return {
-        "customer": external_id,
-        "balance": account.balance if account else 0,
-        "entries": [
-            {
-                "order_id": e.order_id,
-                "reason": e.reason,
-                "amount": e.amount,
-                "at": as_utc(e.created_at).isoformat(),
-            }
-            for e in entries
-        ],
-    }
+    """The product as the API shows it (the read model's shape)."""
+    return reads.ProductView.of(p).as_dict()

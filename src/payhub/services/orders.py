@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InsufficientStock, InvalidRequest, NotFound
 from payhub.domain.lifecycle import (
     ORDER_HOLDS_STOCK,
@@ -21,7 +20,7 @@ from payhub.money import Money, UnknownCurrency, exponent_of
 from payhub.services import inventory, ledger
 from payhub.services.context import Hub
 from payhub.services.settlement import transition_order
-from payhub.store import attempts, catalog, customers, orders
+from payhub.store import attempts, catalog, customers, orders, reads
 from payhub.store.attempts import OrderRecord
 from payhub.store.ids import new_id
 from payhub.store.journal import add_timeline, enqueue_event
@@ -208,120 +207,9 @@ def get_order(session: Reader, merchant_id: str, order_id: str) -> Order:
     return order
 
 
-def order_detail(session: Reader, order: Order) -> dict[str, Any]:
-    """The order as the API shows it, with items, attempts and timeline."""
-    items = orders.items_of(session, order.id)
-    payments = attempts.attempts_of_order(session, order.id)
-    timeline = orders.timeline_of(session, order.id)
-    customer = customers.find_customer(session, order.customer_id) if order.customer_id else None
-    return {
-        **order_summary(order),
-        "customer": None
-        if customer is None
-        else {
-            "id": customer.id,
-            "external_id": customer.external_id,
-            "name": customer.name,
-            "email": customer.email,
-            "phone": customer.phone,
-        },
-        "items": [
-            {
-                "sku": i.sku,
-                "name": i.name,
-                "quantity": i.quantity,
-                "unit_price": i.unit_price_minor,
-                "credits": i.credits,
-            }
-            for i in items
-        ],
-        "payments": [payment_view(p) for p in payments],
-        "timeline": [
-            {
-                "at": as_utc(t.created_at).isoformat(),
-                "kind": t.kind,
-                "message": t.message,
-                "payment_id": t.payment_id,
-            }
-            for t in timeline
-        ],
-    }
-
-
-def order_summary(order: Order) -> dict[str, Any]:
-    return {
-        "id": order.id,
-        "merchant_reference": order.merchant_reference,
-        "status": order.status,
-        "currency": order.currency,
-        "amount": order.total_minor,
-        "amount_display": Money(order.total_minor, order.currency).display(),
-        "refunded": order.refunded_minor,
-        "credits": order.credits_to_grant,
-        "cancel_on_failure": order.cancel_on_failure,
-        "description": order.description,
-        "metadata": order.metadata_json,
-        "return_url": order.return_url,
-        "expires_at": as_utc(order.expires_at).isoformat(),
-        "paid_at": as_utc(order.paid_at).isoformat() if order.paid_at else None,
-        "created_at": as_utc(order.created_at).isoformat(),
-    }
-
-
 def payment_view(p: Payment) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "order_id": p.order_id,
-        "gateway": p.gateway,
-        "status": p.status,
-        "amount": p.amount_minor,
-        "currency": p.currency,
-        "received": p.received_minor,
-        "refunded": p.refunded_minor,
-        "gateway_reference": p.gateway_reference,
-        "checkout_url": p.checkout_url,
-        "qr_content": p.qr_content,
-        "deeplink": p.deeplink,
-        "review_reason": p.review_reason,
-        "failure_code": p.failure_code,
-        "expires_at": as_utc(p.expires_at).isoformat() if p.expires_at else None,
-        "created_at": as_utc(p.created_at).isoformat(),
-    }
-
-
-def list_orders(
-    session: Reader,
-    merchant_id: str,
-    *,
-    status: str | None = None,
-    customer_external_id: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    limit: int = 50,
-    starting_after: str | None = None,
-) -> dict[str, Any]:
-    """Newest first, keyset-paged on (created_at, id)."""
-    anchor = None
-    if starting_after:
-        anchor = orders.find_order(session, starting_after)
-        if anchor is None or anchor.merchant_id != merchant_id:
-            raise InvalidRequest(f"unknown cursor {starting_after}")
-    rows = orders.orders_page(
-        session,
-        merchant_id,
-        status=status,
-        customer_external_id=customer_external_id,
-        created_after=created_after,
-        created_before=created_before,
-        after=anchor,
-        limit=limit + 1,
-    )
-    page = rows[:limit]
-    return {
-        "data": [order_summary(o) for o in page],
-        "has_more": len(rows) > limit,
-        "next_cursor": page[-1].id if len(rows) > limit else None,
-    }
+    """The attempt as the API shows it (the read model's shape)."""
+    return reads.PaymentView.of(p).as_dict()
 
 
 def cancel_order_locally(
