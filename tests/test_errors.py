@@ -87,6 +87,7 @@ def test_no_class_carries_an_http_status() -> None:
 def test_domain_refusals_are_known_and_not_retry_safe_except_in_flight() -> None:
     assert NotFound("x").outcome_known and not NotFound("x").retry_safe
     assert AttemptInFlight("busy").retry_safe and AttemptInFlight("busy").outcome_known
+    assert idempotency.IdempotencyInFlight("busy").retry_safe
     refusal = DomainError("no", refundable=5)
     assert (refusal.detail, refusal.extra) == ("no", {"refundable": 5})
 

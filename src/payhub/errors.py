@@ -23,7 +23,7 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   ├── OrderNotPayable       no  / yes   order-not-payable
     │   │   ├── AttemptInFlight       yes / yes   attempt-in-flight  (retry shortly)
     │   │   ├── InsufficientStock     no  / yes   insufficient-stock
-    │   │   └── IdempotencyInFlight   no  / yes   idempotency-key-in-flight (services.idempotency)
+    │   │   └── IdempotencyInFlight   yes / yes   idempotency-key-in-flight (services.idempotency)
     │   ├── InvalidRequest            no  / yes   invalid-request
     │   │   └── IdempotencyKeyReused  no  / yes   idempotency-key-reused (services.idempotency)
     │   ├── GatewayNotAvailable       no  / yes   gateway-not-available

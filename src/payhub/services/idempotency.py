@@ -21,7 +21,11 @@ MAX_KEY_LENGTH = 255
 
 
 class IdempotencyInFlight(Conflict):
+    """The first request with this key is still running: retrying later is safe (it is
+    then replayed, or runs if the first one failed)."""
+
     code = "idempotency-key-in-flight"
+    retry_safe = True
 
 
 class IdempotencyKeyReused(InvalidRequest):
