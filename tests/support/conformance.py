@@ -38,6 +38,7 @@ The contract cases (`CASES`), each followed by `payhub.store.invariants.check_in
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -91,12 +92,20 @@ class GatewayDriver(Protocol):
     # What a query makes of an attempt whose create answer was lost.
     lost_create_resolves_to: str
     tamper_outcome: str  # the sandbox outcome the tampered notification was signed for
+    refund_gateway_code: str | None  # the gateway's code on an accepted refund
+    signed_return: bool  # the browser return carries the gateway's signature
+    closed_link_refusal: str  # in the sandbox's refusal to take a payment on a closed link
+    notified_wrong_amount: str | None  # the wire amount of a `wrong_amount` notification
 
     def simulator_extra(self, hub_url: str, account_id: str) -> dict[str, str]: ...
     def account_settings(self) -> dict[str, str]: ...
     def check_checkout(self, env: Env, payment: dict[str, Any]) -> None: ...
-    def pay(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> dict[str, Any]: ...
-    def pay_status(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> int: ...
+    def pay(
+        self, env: Env, payment: dict[str, Any], outcome: str = "paid", **extra: Any
+    ) -> dict[str, Any]: ...
+    def try_pay(
+        self, env: Env, payment: dict[str, Any], outcome: str = "paid"
+    ) -> httpx.Response: ...
     def return_url(self, paid: dict[str, Any]) -> str: ...
     def deliveries(self, env: Env, payment: dict[str, Any]) -> list[dict[str, Any]]: ...
     def replay(self, env: Env, payment: dict[str, Any]) -> Ack: ...
@@ -123,6 +132,10 @@ class BaseDriver:
     create_path: str | None = None
     lost_create_resolves_to = "pending"
     tamper_outcome = "paid"
+    refund_gateway_code: str | None = None
+    signed_return = False
+    closed_link_refusal = ""
+    notified_wrong_amount: str | None = None
     pay_outcomes: ClassVar[dict[str, dict[str, Any]]] = {"paid": {"outcome": "paid"}}
 
     def simulator_extra(self, hub_url: str, account_id: str) -> dict[str, str]:
@@ -141,16 +154,21 @@ class BaseDriver:
     def _pay_body(self, outcome: str) -> dict[str, Any]:
         return self.pay_outcomes.get(outcome, {"outcome": outcome})
 
-    def pay(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> dict[str, Any]:
-        r = env.sim.post(f"/__sim/pay/{self.sim_id(payment)}", json=self._pay_body(outcome))
+    def pay(
+        self, env: Env, payment: dict[str, Any], outcome: str = "paid", **extra: Any
+    ) -> dict[str, Any]:
+        """Drive the sandbox to `outcome` and wait until its notifications are sent."""
+        body = {**self._pay_body(outcome), **extra}
+        r = env.sim.post(f"/__sim/pay/{self.sim_id(payment)}", json=body)
         assert r.status_code == 200, r.text
         env.flush()
         return dict(r.json())
 
-    def pay_status(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> int:
+    def try_pay(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> httpx.Response:
+        """Try to pay; the sandbox's answer, whatever it is (a closed link refuses)."""
         r = env.sim.post(f"/__sim/pay/{self.sim_id(payment)}", json=self._pay_body(outcome))
         env.flush()
-        return r.status_code
+        return r
 
     def return_url(self, paid: dict[str, Any]) -> str:
         return str(paid.get("return_url") or paid["redirect_url"])
@@ -170,8 +188,6 @@ class BaseDriver:
         )
         method, path, query, body, headers = row
         if isinstance(headers, str):  # JSON column read back as text on some engines
-            import json
-
             headers = json.loads(headers)
         ctype = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type")
         r = httpx.request(
@@ -349,16 +365,29 @@ class Env:
 
 
 @contextmanager
-def running(driver: GatewayDriver, db_url: str, *, proxy: bool = False) -> Iterator[Env]:
-    """Hub and simulator (and, if asked, an answer-losing proxy in between) on loopback."""
+def running(
+    driver: GatewayDriver,
+    db_url: str,
+    *,
+    proxy: bool = False,
+    attempts: int = 3,
+    interval: float = 0.05,
+    **account_settings: str,
+) -> Iterator[Env]:
+    """Hub and simulator (and, if asked, an answer-losing proxy in between) on loopback.
+
+    The simulator retries an unacknowledged notification `attempts` times, `interval`
+    seconds apart; `account_settings` override the driver's gateway-account settings."""
     hub_port, sim_port = free_port(), free_port()
     hub_url, sim_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{sim_port}"
     th = make_hub(db_url, public_url=hub_url)
     fault_proxy = AnswerLosingProxy(sim_url) if proxy else None
     proxy_port = free_port() if proxy else None
     api_url = f"http://127.0.0.1:{proxy_port}" if proxy else sim_url
-    account = connect_gateway(th, driver.name, api_url, **driver.account_settings())
-    sim = simulator_app(driver.name, sim_url, **driver.simulator_extra(hub_url, account))
+    settings = {**driver.account_settings(), **account_settings}
+    account = connect_gateway(th, driver.name, api_url, **settings)
+    extra = driver.simulator_extra(hub_url, account)
+    sim = simulator_app(driver.name, sim_url, attempts=attempts, interval=interval, **extra)
     try:
         with serve_app(th.app, hub_port), serve_app(sim, sim_port):
             with (
@@ -548,8 +577,10 @@ def wrong_amount(env: Env) -> None:
         attempt = order["payments"][0]
         assert attempt["status"] == "succeeded" and attempt["received"] == d.amount
         assert attempt["review_reason"] is None
-        events = env.rows("select source, amount_minor from payment_events")
-        assert [tuple(e) for e in events] == [("notification+query", d.amount)]
+        events = env.rows("select source, amount_minor, payload from payment_events")
+        assert [tuple(e[:2]) for e in events] == [("notification+query", d.amount)]
+        payload = events[0][2] if isinstance(events[0][2], dict) else json.loads(events[0][2])
+        assert payload["notification"]["amount"] == d.notified_wrong_amount
         assert env.credits()["balance"] == 100
         env.no_violations()
         return
@@ -561,17 +592,20 @@ def wrong_amount(env: Env) -> None:
     (delivery,) = d.deliveries(env, payment)
     acks = env.acks(delivery)
     # The first answer says what the gateway's protocol says about a wrong amount; a retry
-    # is then told the fact is already recorded.
+    # is then told the fact is already recorded. An acknowledging answer means no retry.
     assert acks[0] == d.ack_amount_mismatch
     assert all(a == d.ack_duplicate for a in acks[1:])
+    if d.ack_amount_mismatch == d.ack_ok:
+        assert len(acks) == 1
     outcomes = env.inbound_outcomes()
     assert outcomes[0] == "amount_mismatch" and set(outcomes[1:]) <= {"duplicate"}
+    assert len(outcomes) == len(acks)
     assert env.count("credit_entries") == 0 and env.credits()["balance"] == 0
     types = env.outbox()
     assert types.count("operator.alert") == 1 and types.count("payment.review") == 1
     assert "order.paid" not in types
     (alert,) = env.column("select payload from outbox where event_type = 'operator.alert'")
-    data = (alert if isinstance(alert, dict) else __import__("json").loads(alert))["data"]
+    data = (alert if isinstance(alert, dict) else json.loads(alert))["data"]
     assert data["reason"] == "amount_mismatch"
     assert (data["expected"], data["received"]) == (d.amount, d.wrong_amount)
     env.no_violations()
@@ -645,7 +679,8 @@ def cancel(env: Env) -> None:
         # The gateway closed the link: it no longer takes a payment.
         assert r.json()["payments"][0]["status"] == "cancelled"
         assert d.link_is_open(env, payment) is False
-        assert d.pay_status(env, payment) == 409
+        refused = d.try_pay(env, payment)
+        assert refused.status_code == 409 and d.closed_link_refusal in refused.text
         assert env.get_order(order["id"])["status"] == "cancelled"
     else:
         # The gateway has no cancel: the buyer can still pay the open link. Money moved
@@ -700,7 +735,7 @@ def refund(env: Env) -> None:
     assert r.status_code == 201, r.text
     first = r.json()
     assert first["status"] == "succeeded" and first["amount"] == part
-    assert first["manual"] is False
+    assert first["manual"] is False and first["gateway_code"] == d.refund_gateway_code
     assert env.get_order(order["id"])["status"] == "partially_refunded"
     assert d.sim_refunded(env, payment) == part  # the sandbox really refunded it
     assert env.credits()["balance"] == 100  # credits stay until the refund is full
@@ -762,12 +797,19 @@ def forged_return(env: Env) -> None:
     env.fault("drop")
     paid = d.pay(env, payment)
     assert env.get_order(order["id"])["status"] == "awaiting_payment"
+    assert d.return_url(paid).startswith(f"{env.hub_url}/return/{env.gateway}/{payment['id']}?")
     back = httpx.get(d.return_url(paid), follow_redirects=True, timeout=10)
     assert back.status_code == 200 and "Payment received" in back.text
     assert env.get_order(order["id"])["status"] == "paid"
     assert env.column("select source from payment_events") == ["query"]
     assert env.inbound_outcomes("return") == ["displayed", "displayed"]
+    forged_detail, real_detail = env.column(
+        "select detail from inbound_requests where kind = 'return' order by id"
+    )
+    assert "absent/invalid" in forged_detail
+    assert ("signature valid" if d.signed_return else "absent/invalid") in real_detail
     assert env.credits()["balance"] == 100 and env.count("credit_entries") == 1
+    assert env.inbound_outcomes() == ["invalid_signature"]  # the lost one left no row
     env.no_violations()
 
 

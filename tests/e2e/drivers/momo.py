@@ -26,6 +26,8 @@ class MoMoDriver(BaseDriver):
     ack_amount_mismatch = _NO_CONTENT  # validly signed: acknowledged the MoMo way
     ack_rejected = Ack(400, json.dumps({"message": "rejected: invalid_signature"}))
     wrong_amount = 21_000
+    refund_gateway_code = "0"
+    signed_return = True
     create_path = "/v2/gateway/api/create"
     lost_create_resolves_to = "failed"  # MoMo never stored that order (42)
 

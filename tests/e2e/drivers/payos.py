@@ -21,6 +21,7 @@ class PayOSDriver(BaseDriver):
     ack_rejected = Ack(400, '{"success":false,"error":"invalid signature"}')
     wrong_amount = 21_000  # the sandbox signs 1,000 đ more
     create_path = "/v2/payment-requests"
+    closed_link_refusal = "CANCELLED"  # "link is CANCELLED, it cannot be paid"
     lost_create_resolves_to = "pending"  # the link exists at PayOS: the query finds it
 
     def simulator_extra(self, hub_url: str, account_id: str) -> dict[str, str]:

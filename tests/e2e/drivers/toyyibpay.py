@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from payhub.gateways.registry import entry
 from tests.support.conformance import Ack, BaseDriver, Env
 
 _OK = Ack(200, "OK")
@@ -40,6 +41,8 @@ class ToyyibPayDriver(BaseDriver):
     lost_create_resolves_to = "unknown"
     # Bank B (a failure), tampered into a success after signing.
     tamper_outcome = "B"
+    closed_link_refusal = "inactive"
+    notified_wrong_amount = "5.25"  # RM under a valid hash; getBillTransactions says 10.50
     pay_outcomes = {"paid": {"bank": "A"}}
 
     def simulator_extra(self, hub_url: str, account_id: str) -> dict[str, str]:
@@ -50,6 +53,13 @@ class ToyyibPayDriver(BaseDriver):
 
     def _pay_body(self, outcome: str) -> dict[str, Any]:
         return self.pay_outcomes.get(outcome, {"bank": outcome})
+
+    def check_checkout(self, env: Env, payment: dict[str, Any]) -> None:
+        super().check_checkout(env, payment)
+        bill = env.sim.get(f"/__sim/bills/{bill_code(payment)}").json()
+        category = entry("toyyibpay").sandbox_profile().settings.get("category_code")
+        assert bill["category_code"] == category
+        assert bill["active"] is True and bill["transactions"] == []
 
     def link_is_open(self, env: Env, payment: dict[str, Any]) -> bool:
         return bool(env.sim.get(f"/__sim/bills/{bill_code(payment)}").json()["active"])
@@ -89,7 +99,7 @@ class ToyyibPayDriver(BaseDriver):
         assert bill["amount_sen"] == self.amount
         assert bill["active"] is True
         # The bill is paid: ToyyibPay's page refuses a second payment.
-        assert self.pay_status(env, payment) == 409
+        assert self.try_pay(env, payment).status_code == 409
         assert env.credits()["balance"] == 100
 
 

@@ -27,6 +27,8 @@ class VNPayDriver(BaseDriver):
     ack_amount_mismatch = _rsp("04", "invalid amount")
     ack_rejected = _rsp("97", "Invalid signature")
     wrong_amount = 21_000  # the signed IPN says 1,000 đ more
+    refund_gateway_code = "05"  # VNPay accepted it and is processing it
+    signed_return = True
     create_path = None  # the pay URL is signed locally
     pay_outcomes = {"paid": {"outcome": "success"}}
 
@@ -50,13 +52,15 @@ class VNPayDriver(BaseDriver):
             self.check_checkout(env, payment)
             opened.add(payment["id"])
 
-    def pay(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> dict[str, Any]:
+    def pay(
+        self, env: Env, payment: dict[str, Any], outcome: str = "paid", **extra: Any
+    ) -> dict[str, Any]:
         self._open(env, payment)
-        return super().pay(env, payment, outcome)
+        return super().pay(env, payment, outcome, **extra)
 
-    def pay_status(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> int:
+    def try_pay(self, env: Env, payment: dict[str, Any], outcome: str = "paid") -> httpx.Response:
         self._open(env, payment)
-        return super().pay_status(env, payment, outcome)
+        return super().try_pay(env, payment, outcome)
 
     def link_is_open(self, env: Env, payment: dict[str, Any]) -> bool:
         return True  # a signed pay URL: VNPay has no call to close it before vnp_ExpireDate
