@@ -34,3 +34,8 @@ def test_every_registered_gateway_has_a_driver() -> None:
         except pytest.fail.Exception:
             missing.append(gateway)
     assert missing == [], f"registered gateways without a conformance driver: {missing}"
+
+
+def test_a_gateway_without_a_driver_fails_rather_than_skips() -> None:
+    with pytest.raises(pytest.fail.Exception, match="has no conformance driver"):
+        load_driver("nosuchgateway")
