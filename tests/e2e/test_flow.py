@@ -4,9 +4,12 @@ Gateway-specific behaviour is in tests/e2e/test_<gateway>_quirks.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.support.conformance import CASES, Case, load_driver, registered_gateways, running
+from tests.support.hub import HubUnderTest
 
 pytestmark = pytest.mark.e2e
 
@@ -20,9 +23,9 @@ def _cases() -> list[object]:
 
 @pytest.mark.parametrize("case", _cases())
 @pytest.mark.parametrize("gateway", registered_gateways())
-def test_contract(gateway: str, case: Case, db_url: str) -> None:
+def test_contract(gateway: str, case: Case, seeded: Callable[[str], HubUnderTest]) -> None:
     driver = load_driver(gateway)  # a gateway without a driver fails here, never skips
-    with running(driver, db_url, proxy=case.proxy) as env:
+    with running(driver, seeded, proxy=case.proxy) as env:
         case.run(env)
 
 

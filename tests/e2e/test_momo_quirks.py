@@ -9,7 +9,7 @@ invariants in SQL after every scenario."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ from payhub.store.models import (
 )
 from tests.e2e.drivers.momo import DRIVER
 from tests.support.conformance import Env, running
-from tests.support.hub import run_worker_task
+from tests.support.hub import HubUnderTest, run_worker_task
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +35,8 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    with running(DRIVER, db_url) as e:
+def env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded) as e:
         yield e
 
 

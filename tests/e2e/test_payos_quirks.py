@@ -6,7 +6,7 @@ return, outcome unknown) is tests/e2e/test_flow.py; this file uses the same kit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import httpx
@@ -19,13 +19,14 @@ from payhub.secret import Secret
 from payhub.store.models import InboundRequest
 from tests.e2e.drivers.payos import DRIVER
 from tests.support.conformance import Env, running
+from tests.support.hub import HubUnderTest
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    with running(DRIVER, db_url) as e:
+def env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded) as e:
         yield e
 
 

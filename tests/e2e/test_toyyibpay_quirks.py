@@ -10,7 +10,7 @@ PostgreSQL, and checks the money invariants in SQL after every scenario."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +31,7 @@ from payhub.store.models import (
 from tests.e2e.drivers.toyyibpay import DRIVER
 from tests.e2e.drivers.toyyibpay import bill_code as _bill_code
 from tests.support.conformance import Env, running
-from tests.support.hub import run_worker_task
+from tests.support.hub import HubUnderTest, run_worker_task
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +40,15 @@ PACK_MY_SEN = 1_050
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    with running(DRIVER, db_url) as e:
+def env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded) as e:
         yield e
 
 
 @pytest.fixture
-def env_no_category(db_url: str) -> Iterator[Env]:
+def env_no_category(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
     """An account configured without a category: the adapter creates one on first use."""
-    with running(DRIVER, db_url, category_code="") as e:
+    with running(DRIVER, seeded, category_code="") as e:
         yield e
 
 

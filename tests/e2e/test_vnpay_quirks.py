@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,19 +30,20 @@ from payhub.store.models import (
 )
 from tests.e2e.drivers.vnpay import CHECKOUT_PATH, DRIVER, PAY_PATH
 from tests.support.conformance import Env, running
+from tests.support.hub import HubUnderTest
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    with running(DRIVER, db_url) as e:
+def env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded) as e:
         yield e
 
 
 @pytest.fixture
-def slow_retry_env(db_url: str) -> Iterator[Env]:
-    with running(DRIVER, db_url, attempts=10, interval=0.4) as e:
+def slow_retry_env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded, attempts=10, interval=0.4) as e:
         yield e
 
 

@@ -367,7 +367,7 @@ class Env:
 @contextmanager
 def running(
     driver: GatewayDriver,
-    db_url: str,
+    db: str | Callable[[str], HubUnderTest],
     *,
     proxy: bool = False,
     attempts: int = 3,
@@ -376,11 +376,13 @@ def running(
 ) -> Iterator[Env]:
     """Hub and simulator (and, if asked, an answer-losing proxy in between) on loopback.
 
-    The simulator retries an unacknowledged notification `attempts` times, `interval`
-    seconds apart; `account_settings` override the driver's gateway-account settings."""
+    `db` is a database URL (migrated and seeded by `make_hub`) or a factory taking the hub's
+    public URL, such as the `seeded` fixture (a copy of a seeded template). The simulator
+    retries an unacknowledged notification `attempts` times, `interval` seconds apart;
+    `account_settings` override the driver's gateway-account settings."""
     hub_port, sim_port = free_port(), free_port()
     hub_url, sim_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{sim_port}"
-    th = make_hub(db_url, public_url=hub_url)
+    th = make_hub(db, public_url=hub_url) if isinstance(db, str) else db(hub_url)
     fault_proxy = AnswerLosingProxy(sim_url) if proxy else None
     proxy_port = free_port() if proxy else None
     api_url = f"http://127.0.0.1:{proxy_port}" if proxy else sim_url
