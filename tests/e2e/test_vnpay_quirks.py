@@ -1,16 +1,17 @@
-"""VNPay end to end over real loopback HTTP: hub and VNPay simulator as real servers, on
-SQLite and PostgreSQL. The simulator sends the IPN (a signed GET) to the terminal's
-registered IPN URL, which is the hub's callback URL for the test's gateway account; every
-scenario checks the hub's RspCode answers as the simulator recorded them, and the money
-invariants in SQL afterwards."""
+"""VNPay end to end, what only VNPay does: its IPN response codes beyond the contract (01
+unknown TxnRef, 99 other terminal or a failure on our side, then retried), outcomes only it
+has (buyer cancel 24, insufficient funds 51, page timeout 11, suspected fraud 07), querydr
+answering 91/94, reordered IPNs, GMT+7 dates under any host TZ. The contract every gateway
+meets is tests/e2e/test_flow.py; this file runs on the same kit
+(tests/support/conformance.py) and driver (tests/e2e/drivers/vnpay.py), on SQLite and
+PostgreSQL, and checks the money invariants in SQL after every scenario."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -22,58 +23,27 @@ from sqlalchemy import func, select, text
 
 from payhub.store.invariants import check_invariants
 from payhub.store.models import (
-    AuditEntry,
     CreditEntry,
     InboundRequest,
     OutboxEvent,
     PaymentEvent,
 )
-from tests.support.hub import HubUnderTest, connect_gateway, make_hub, simulator_app
-from tests.support.servers import free_port, serve_app
+from tests.e2e.drivers.vnpay import CHECKOUT_PATH, DRIVER, PAY_PATH
+from tests.support.conformance import Env, running
+from tests.support.hub import HubUnderTest
 
 pytestmark = pytest.mark.e2e
 
-PAY_PATH = "/paymentv2/vpcpay.html"
-CHECKOUT_PATH = "/paymentv2/Transaction/PaymentMethod.html"
 
-
-@dataclass
-class Env:
-    th: HubUnderTest
-    hub_url: str
-    sim_url: str
-    api: httpx.Client
-    sim: httpx.Client
-
-
-@contextmanager
-def _running(db_url: str, attempts: int = 3, interval: float = 0.05) -> Iterator[Env]:
-    hub_port, sim_port = free_port(), free_port()
-    hub_url, sim_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{sim_port}"
-    th = make_hub(db_url, public_url=hub_url)
-    account = connect_gateway(th, "vnpay", sim_url)
-    sim = simulator_app(
-        "vnpay",
-        sim_url,
-        attempts=attempts,
-        interval=interval,
-        ipn_url=f"{hub_url}/callbacks/vnpay/{account}",
-    )
-    try:
-        with (
-            serve_app(th.app, hub_port),
-            serve_app(sim, sim_port),
-            httpx.Client(base_url=hub_url, headers=th.headers, timeout=30) as api,
-            httpx.Client(base_url=sim_url, timeout=30) as sim_client,
-        ):
-            yield Env(th, hub_url, sim_url, api, sim_client)
-    finally:
-        th.hub.db.dispose()
+@pytest.fixture
+def env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded) as e:
+        yield e
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    with _running(db_url) as e:
+def slow_retry_env(seeded: Callable[[str], HubUnderTest]) -> Iterator[Env]:
+    with running(DRIVER, seeded, attempts=10, interval=0.4) as e:
         yield e
 
 
@@ -183,57 +153,7 @@ def _no_violations(env: Env) -> None:
     assert check_invariants(env.th.hub.db.engine) == {}
 
 
-def _paid(env: Env, ref: str) -> tuple[dict, dict]:
-    order = _order(env, ref)
-    payment = _pay(env, order["id"])
-    _sim_pay(env, payment)
-    order = _wait_status(env, order["id"], "paid")
-    assert order["status"] == "paid", order
-    return order, payment
-
-
 # ----------------------------------------------------------------------------- scenarios
-
-
-def test_paid_once_credits_once_and_ipn_answered_00(env: Env) -> None:
-    order = _order(env, "v-paid")
-    assert order["status"] == "awaiting_payment" and order["credits"] == 100
-    payment = _pay(env, order["id"])
-    query = parse_qs(urlsplit(payment["checkout_url"]).query)
-    assert query["vnp_TxnRef"] == [payment["gateway_reference"]]
-    assert query["vnp_Amount"] == ["2000000"]  # 20,000 VND x 100
-    assert query["vnp_ReturnUrl"] == [f"{env.hub_url}/return/vnpay/{payment['id']}"]
-    again = env.api.post(f"/v1/orders/{order['id']}/payments", json={"gateway": "vnpay"})
-    assert again.json()["id"] == payment["id"] and again.json()["reused"] is True
-
-    done = _sim_pay(env, payment)
-    assert done["params"]["vnp_ResponseCode"] == "00"
-    order = _wait_status(env, order["id"], "paid")
-    assert order["status"] == "paid"
-    assert order["payments"][0]["status"] == "succeeded"
-    assert order["payments"][0]["received"] == 20_000
-    credits = _credits(env)
-    assert credits["balance"] == 100 and len(credits["entries"]) == 1
-
-    (delivery,) = _deliveries(env)
-    assert delivery["state"] == "delivered"
-    assert delivery["url"].startswith(f"{env.hub_url}/callbacks/vnpay/")
-    assert _replies(delivery) == [(200, "00")]
-    assert delivery["attempts"][0]["response_body"] == (
-        '{"RspCode":"00","Message":"Confirm Success"}'
-    )
-    assert _inbound_outcomes(env) == ["applied"]
-    assert _outbox_types(env).count("order.paid") == 1
-
-    # The buyer's browser comes back with the same signed query: display only.
-    back = httpx.get(done["return_url"], follow_redirects=True, timeout=10)
-    assert back.status_code == 200 and "Payment received" in back.text
-    assert _inbound_outcomes(env, "return") == ["displayed"]
-
-    r = env.api.post(f"/v1/orders/{order['id']}/payments", json={"gateway": "vnpay"})
-    assert r.status_code == 409 and r.json()["type"].endswith("/order-already-paid")
-    assert _count(env, CreditEntry) == 1
-    _no_violations(env)
 
 
 def test_buyer_cancel_fails_the_attempt(env: Env) -> None:
@@ -289,105 +209,6 @@ def test_insufficient_funds_without_cancel_on_failure(env: Env) -> None:
     _no_violations(env)
 
 
-def test_wrong_amount_answers_04_and_goes_to_review(env: Env) -> None:
-    order = _order(env, "v-wrong")
-    payment = _pay(env, order["id"])
-    _fault(env, "wrong_amount")
-    _sim_pay(env, payment)
-    order = _wait_status(env, order["id"], "review")
-    assert order["status"] == "review"
-    attempt = order["payments"][0]
-    assert attempt["status"] == "review" and attempt["review_reason"] == "amount_mismatch"
-    assert attempt["received"] == 21_000  # the signed IPN said 1,000 đ more
-    (delivery,) = _deliveries(env)
-    replies = _replies(delivery)
-    # The first call is told "invalid amount"; VNPay retries on 04 and is then told the
-    # fact is already recorded.
-    assert replies[0] == (200, "04")
-    assert json.loads(delivery["attempts"][0]["response_body"])["Message"] == "invalid amount"
-    assert all(r == (200, "02") for r in replies[1:])
-    outcomes = _inbound_outcomes(env)
-    assert outcomes[0] == "amount_mismatch" and set(outcomes[1:]) <= {"duplicate"}
-    assert _count(env, CreditEntry) == 0
-    assert _credits(env)["balance"] == 0
-    types = _outbox_types(env)
-    assert types.count("operator.alert") == 1 and types.count("payment.review") == 1
-    assert "order.paid" not in types
-    _no_violations(env)
-
-
-def test_duplicate_ipn_second_answered_02_one_credit(env: Env) -> None:
-    order = _order(env, "v-dup")
-    payment = _pay(env, order["id"])
-    _fault(env, "duplicate")
-    _sim_pay(env, payment)
-    order = _wait_status(env, order["id"], "paid")
-    assert order["status"] == "paid"
-    deliveries = _deliveries(env)
-    assert len(deliveries) == 2 and deliveries[0]["url"] == deliveries[1]["url"]
-    codes = sorted(code for d in deliveries for _, code in _replies(d))
-    assert codes == ["00", "02"]
-    bodies = {d["attempts"][0]["response_body"] for d in deliveries}
-    assert '{"RspCode":"02","Message":"Order already confirmed"}' in bodies
-    assert sorted(_inbound_outcomes(env)) == ["applied", "duplicate"]
-    assert _count(env, CreditEntry) == 1 and _credits(env)["balance"] == 100
-    assert _count(env, PaymentEvent) == 1
-    assert _outbox_types(env).count("order.paid") == 1
-    _no_violations(env)
-
-
-def test_tampered_ipn_answered_97_and_changes_nothing(env: Env) -> None:
-    order = _order(env, "v-tamper")
-    payment = _pay(env, order["id"])
-    _fault(env, "tamper")
-    _sim_pay(env, payment)
-    (delivery,) = _deliveries(env)
-    replies = _replies(delivery)
-    # 97 is not final for VNPay: it retries every call and each is refused the same way.
-    assert replies == [(200, "97")] * 3 and delivery["state"] == "gave_up"
-    order = _order_view(env, order["id"])
-    assert order["status"] == "awaiting_payment"
-    assert order["payments"][0]["status"] == "pending"
-    assert _inbound_outcomes(env) == ["invalid_signature"] * 3
-    assert _count(env, PaymentEvent) == 0 and _count(env, CreditEntry) == 0
-    with env.th.hub.db.session() as s:
-        actions = s.scalars(select(AuditEntry.action)).all()
-        assert "notification.invalid_signature" in actions
-        assert s.scalars(select(InboundRequest.query_string)).first()  # raw query kept
-    assert not {"order.paid", "payment.failed", "payment.review"} & set(_outbox_types(env))
-    _no_violations(env)
-
-
-def test_lost_ipn_settled_by_querydr_refresh(env: Env) -> None:
-    order = _order(env, "v-drop")
-    payment = _pay(env, order["id"])
-    _fault(env, "drop")
-    _sim_pay(env, payment)
-    (delivery,) = _deliveries(env)
-    assert delivery["state"] == "dropped" and delivery["attempts"] == []
-    assert _order_view(env, order["id"])["status"] == "awaiting_payment"
-
-    plain = env.api.get(f"/v1/payments/{payment['id']}")
-    assert plain.json()["status"] == "pending"  # no refresh: no gateway call
-    r = env.api.get(f"/v1/payments/{payment['id']}", params={"refresh": "true"})
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "succeeded" and r.json()["received"] == 20_000
-    order = _order_view(env, order["id"])
-    assert order["status"] == "paid"
-    assert _credits(env)["balance"] == 100
-
-    # A second refresh reads the same fact again: nothing more happens.
-    r = env.api.get(f"/v1/payments/{payment['id']}", params={"refresh": "true"})
-    assert r.json()["status"] == "succeeded"
-    assert _count(env, CreditEntry) == 1
-    assert _outbox_types(env).count("order.paid") == 1
-    with env.th.hub.db.session() as s:
-        sources = s.scalars(select(PaymentEvent.source)).all()
-        assert sources == ["query"]
-    assert _inbound_outcomes(env) == []
-    _no_violations(env)
-
-
 def test_querydr_refresh_before_payment_keeps_pending(env: Env) -> None:
     order = _order(env, "v-early")
     payment = _pay(env, order["id"])
@@ -399,88 +220,6 @@ def test_querydr_refresh_before_payment_keeps_pending(env: Env) -> None:
     r = env.api.get(f"/v1/payments/{payment['id']}", params={"refresh": "true"})
     assert r.status_code == 200 and r.json()["status"] == "succeeded"  # 94 changes nothing
     assert _count(env, CreditEntry) == 1
-    _no_violations(env)
-
-
-def test_refund_partial_then_full_and_over_refund_refused(env: Env) -> None:
-    order, payment = _paid(env, "v-refund")
-    assert _credits(env)["balance"] == 100
-
-    r = env.api.post(
-        f"/v1/payments/{payment['id']}/refunds", json={"amount": 5_000, "reason": "one item"}
-    )
-    assert r.status_code == 201, r.text
-    first = r.json()
-    assert first["amount"] == 5_000 and first["status"] == "succeeded"
-    assert first["gateway_code"] == "05"  # VNPay accepted it and is processing it
-    order = _order_view(env, order["id"])
-    assert order["status"] == "partially_refunded"
-
-    r = env.api.post(
-        f"/v1/payments/{payment['id']}/refunds", json={"amount": 15_001, "reason": "too much"}
-    )
-    assert r.status_code == 422, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    problem = r.json()
-    assert problem["type"].endswith("/refund-not-allowed")
-    assert problem["status"] == 422
-    assert _order_view(env, order["id"])["status"] == "partially_refunded"
-
-    r = env.api.post(f"/v1/payments/{payment['id']}/refunds", json={"reason": "the rest"})
-    assert r.status_code == 201, r.text
-    second = r.json()
-    assert second["amount"] == 15_000 and second["status"] == "succeeded"
-    order = _order_view(env, order["id"])
-    assert order["status"] == "refunded"
-    view = env.api.get(f"/v1/payments/{payment['id']}").json()
-    assert view["refunded"] == 20_000
-
-    r = env.api.post(f"/v1/payments/{payment['id']}/refunds", json={"reason": "again"})
-    assert r.status_code == 422 and r.json()["type"].endswith("/refund-not-allowed")
-
-    listed = env.api.get(f"/v1/payments/{payment['id']}/refunds").json()["data"]
-    assert [(x["amount"], x["status"]) for x in listed] == [
-        (5_000, "succeeded"),
-        (15_000, "succeeded"),
-    ]
-    (txn,) = env.sim.get("/__sim/transactions").json()
-    assert txn["refunded"] == 20_000  # the simulator really refunded both parts
-    types = _outbox_types(env)
-    assert types.count("refund.succeeded") == 2 and "refund.failed" not in types
-    _no_violations(env)
-
-
-def test_forged_return_parameters_change_nothing(env: Env) -> None:
-    order = _order(env, "v-forged")
-    payment = _pay(env, order["id"])
-    forged = {
-        "vnp_Amount": "2000000",
-        "vnp_BankCode": "NCB",
-        "vnp_OrderInfo": "x",
-        "vnp_PayDate": "20240101120000",
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": "PAYHUBV1",
-        "vnp_TransactionNo": "14422574",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": payment["gateway_reference"],
-        "vnp_SecureHash": "ab" * 64,
-    }
-    url = f"{env.hub_url}/return/vnpay/{payment['id']}?{urlencode(forged)}"
-    r = httpx.get(url, follow_redirects=True, timeout=10)
-    assert r.status_code == 200
-    assert "Waiting for confirmation" in r.text
-    # Without any hash, and sent to the callback URL instead: still nothing.
-    unsigned = {k: v for k, v in forged.items() if k != "vnp_SecureHash"}
-    account = env.th.accounts["vnpay"]
-    r = httpx.get(f"{env.hub_url}/callbacks/vnpay/{account}", params=unsigned, timeout=10)
-    assert r.status_code == 200 and r.json()["RspCode"] == "97"
-
-    order = _order_view(env, order["id"])
-    assert order["status"] == "awaiting_payment"
-    assert order["payments"][0]["status"] == "pending"
-    assert _inbound_outcomes(env, "return") == ["displayed"]
-    assert _inbound_outcomes(env) == ["invalid_signature"]
-    assert _count(env, PaymentEvent) == 0 and _count(env, CreditEntry) == 0
     _no_violations(env)
 
 
@@ -528,51 +267,6 @@ def test_reordered_ipns_each_settle_their_own_order(env: Env) -> None:
     assert all(_replies(d) == [(200, "00")] for d in deliveries)
     credits = _credits(env)
     assert credits["balance"] == 200 and len(credits["entries"]) == 2
-    _no_violations(env)
-
-
-def test_signed_return_with_lost_ipn_settles_by_query_not_by_the_url(env: Env) -> None:
-    order = _order(env, "v-return")
-    payment = _pay(env, order["id"])
-    _fault(env, "drop")
-    done = _sim_pay(env, payment)
-    assert done["return_url"].startswith(f"{env.hub_url}/return/vnpay/{payment['id']}?")
-    back = httpx.get(done["return_url"], follow_redirects=True, timeout=10)
-    assert back.status_code == 200 and "Payment received" in back.text
-    order = _order_view(env, order["id"])
-    assert order["status"] == "paid"
-    with env.th.hub.db.session() as s:
-        # The fact came from the hub's own querydr; the return row only displayed.
-        assert s.scalars(select(PaymentEvent.source)).all() == ["query"]
-    assert _inbound_outcomes(env, "return") == ["displayed"]
-    assert _count(env, CreditEntry) == 1
-    _no_violations(env)
-
-
-def test_paid_after_the_order_was_cancelled_goes_to_review(env: Env) -> None:
-    body = {
-        "merchant_reference": "v-late",
-        "currency": "VND",
-        "items": [{"sku": "tshirt", "quantity": 1}],
-        "customer": {"external_id": "binh"},
-    }
-    order = env.api.post("/v1/orders", json=body).json()
-    payment = _pay(env, order["id"])
-    r = env.api.post(f"/v1/orders/{order['id']}/cancel")
-    assert r.status_code == 200 and r.json()["status"] == "cancelled"
-    # VNPay has no cancel: the buyer can still pay the open link.
-    _sim_pay(env, payment)
-    (delivery,) = _deliveries(env)
-    assert _replies(delivery) == [(200, "00")]
-    order = _order_view(env, order["id"])
-    assert order["status"] == "review"  # money moved on a cancelled order: an operator decides
-    assert order["payments"][0]["status"] == "review"
-    assert order["payments"][0]["review_reason"] == "paid_after_expiry"
-    types = _outbox_types(env)
-    assert "operator.alert" in types and "order.paid" not in types
-    products = {p["sku"]: p for p in env.api.get("/v1/products").json()["data"]}
-    assert products["tshirt"]["stock_available"] == 5
-    assert _count(env, CreditEntry) == 0
     _no_violations(env)
 
 
@@ -641,8 +335,10 @@ def test_gmt7_dates_hold_whatever_the_host_timezone(env: Env) -> None:
     r = env.api.post(
         f"/v1/payments/{payment['id']}/refunds", json={"amount": 5_000, "reason": "tz"}
     )
-    assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
-    assert _order_view(env, order["id"])["status"] == "partially_refunded"
+    # Found by its GMT+7 date and accepted: VNPay answers 05, processing, so it is pending.
+    assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+    assert r.json()["gateway_code"] == "05"
+    assert _order_view(env, order["id"])["status"] == "paid"
     _no_violations(env)
 
 
@@ -682,12 +378,6 @@ def _payment_events_unwritable(env: Env) -> Iterator[None]:
                 c.execute(text("DROP FUNCTION fail_payment_events()"))
             else:
                 c.execute(text("DROP TRIGGER fail_payment_events"))
-
-
-@pytest.fixture
-def slow_retry_env(db_url: str) -> Iterator[Env]:
-    with _running(db_url, attempts=10, interval=0.4) as e:
-        yield e
 
 
 def test_ipn_retried_after_99_then_applied_once(slow_retry_env: Env) -> None:

@@ -1,0 +1,72 @@
+"""PayOS: payment links (`/web/<id>`), a signed JSON webhook answered `{"success":true}`
+for everything it verified, a link the hub can cancel, no refund API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.support.conformance import Ack, BaseDriver, Env
+
+_ACK = Ack(200, '{"success":true}')
+
+
+class PayOSDriver(BaseDriver):
+    name = "payos"
+    ack_ok = _ACK
+    ack_duplicate = _ACK
+    ack_amount_mismatch = _ACK  # recorded, so PayOS must not retry
+    ack_rejected = Ack(400, '{"success":false,"error":"invalid signature"}')
+    wrong_amount = 21_000  # the sandbox signs 1,000 đ more
+    create_path = "/v2/payment-requests"
+    closed_link_refusal = "CANCELLED"  # "link is CANCELLED, it cannot be paid"
+    lost_create_resolves_to = "pending"  # the link exists at PayOS: the query finds it
+
+    def simulator_extra(self, hub_url: str, account_id: str) -> dict[str, str]:
+        return {"webhook_url": f"{hub_url}/callbacks/payos/{account_id}"}
+
+    def check_checkout(self, env: Env, payment: dict[str, Any]) -> None:
+        assert payment["checkout_url"].startswith(env.sim_url + "/web/")
+
+    def link_is_open(self, env: Env, payment: dict[str, Any]) -> bool:
+        link = env.sim.get(f"/__sim/links/{payment['gateway_reference']}").json()
+        return "CANCELLED" not in str(link)
+
+    def forged_return(self, env: Env, payment: dict[str, Any]) -> str:
+        return (
+            f"/return/payos/{payment['id']}?code=00&id=x&cancel=false&status=PAID"
+            f"&orderCode={payment['gateway_reference']}"
+        )
+
+    def forged_notification(self, env: Env, payment: dict[str, Any]) -> httpx.Response:
+        data = {
+            "orderCode": int(payment["gateway_reference"]),
+            "amount": self.amount,
+            "description": "forged",
+            "accountNumber": "12345678",
+            "reference": "FT0000000001",
+            "transactionDateTime": "2026-01-01 10:00:00",
+            "currency": "VND",
+            "paymentLinkId": "x" * 32,
+            "code": "00",
+            "desc": "success",
+            "counterAccountBankId": "",
+            "counterAccountBankName": "",
+            "counterAccountName": "",
+            "counterAccountNumber": "",
+            "virtualAccountName": "",
+            "virtualAccountNumber": "",
+        }
+        body = {"code": "00", "desc": "success", "success": True, "data": data}
+        body["signature"] = "ab" * 32
+        return httpx.post(
+            env.callback_url,
+            content=json.dumps(body).encode(),
+            headers={"content-type": "application/json"},
+            timeout=10,
+        )
+
+
+DRIVER = PayOSDriver()
