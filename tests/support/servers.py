@@ -22,7 +22,16 @@ def free_port() -> int:
 def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn in a background thread; yields its origin URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # Keep-alive longer than any pause in a test: uvicorn closing a pooled connection just as
+    # the client reuses it surfaces as a ReadError in the client, not as a hub failure.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=120,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

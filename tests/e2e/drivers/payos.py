@@ -4,10 +4,12 @@ for everything it verified, a link the hub can cancel, no refund API."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from payhub.gateways.payos.simulator import paid_webhook_data
 from tests.support.conformance import Ack, BaseDriver, Env
 
 _ACK = Ack(200, '{"success":true}')
@@ -41,24 +43,16 @@ class PayOSDriver(BaseDriver):
         )
 
     def forged_notification(self, env: Env, payment: dict[str, Any]) -> httpx.Response:
-        data = {
-            "orderCode": int(payment["gateway_reference"]),
-            "amount": self.amount,
-            "description": "forged",
-            "accountNumber": "12345678",
-            "reference": "FT0000000001",
-            "transactionDateTime": "2026-01-01 10:00:00",
-            "currency": "VND",
-            "paymentLinkId": "x" * 32,
-            "code": "00",
-            "desc": "success",
-            "counterAccountBankId": "",
-            "counterAccountBankName": "",
-            "counterAccountName": "",
-            "counterAccountNumber": "",
-            "virtualAccountName": "",
-            "virtualAccountNumber": "",
-        }
+        # The sandbox's own paid-webhook data, under a signature nobody made.
+        data = paid_webhook_data(
+            order_code=int(payment["gateway_reference"]),
+            amount=self.amount,
+            description="forged",
+            reference="FT0000000001",
+            paid_at=datetime(2026, 1, 1, 3, 0, tzinfo=UTC),
+            link_id="x" * 32,
+            account_number="12345678",
+        )
         body = {"code": "00", "desc": "success", "success": True, "data": data}
         body["signature"] = "ab" * 32
         return httpx.post(
