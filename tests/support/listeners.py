@@ -29,6 +29,7 @@ class CountingListener:
     host: str
     port: int
     accepted: int = 0
+    received: list[bytes] = field(default_factory=list)  # the first read of each
     _sock: socket.socket | None = field(default=None, repr=False)
 
     def serve(self, sock: socket.socket) -> None:
@@ -42,7 +43,7 @@ class CountingListener:
             try:
                 conn.settimeout(1)
                 try:
-                    conn.recv(65536)
+                    self.received.append(conn.recv(65536))
                     conn.sendall(OK_REPLY)
                 except OSError:
                     pass
