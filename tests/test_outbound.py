@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -204,6 +204,7 @@ def test_every_ipv4_form_is_normalised(host: str) -> None:
     assert (target.host, target.port, target.target) == ("127.0.0.1", 8080, "/a?b=1")
 
 
+@settings(deadline=None)  # a shared machine: no timing in tests
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_decimal_hex_and_octal_forms_name_the_same_address(number: int) -> None:
     address = ipaddress.IPv4Address(number)
@@ -368,3 +369,27 @@ async def test_https_sends_the_name_as_sni_and_checks_the_certificate_against_it
         )
         assert wrong.server_names == ["localhost"]
         assert wrong.requests == []  # nothing was sent to the wrong certificate
+
+
+@settings(deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.text(alphabet="[]:@.%0123456789abcdefx-_/\\?# ", max_size=40),
+    )
+)
+def test_any_text_after_the_scheme_parses_or_is_refused_never_crashes(rest: str) -> None:
+    # parse_url only: nothing is resolved, so no generated name reaches a DNS server.
+    for scheme in ("http://", "https://", ""):
+        try:
+            target = parse_url(scheme + rest, OPEN)
+        except OutboundRefused:
+            continue
+        assert target.scheme in ("http", "https") and 0 < target.port <= 65535
+        assert target.host and target.host.isascii() and "@" not in target.host
+
+
+def test_the_demo_allows_loopback_by_a_comma_separated_value() -> None:
+    # The value payhub.demo passes when PAYHUB_OUTBOUND_ALLOW is unset.
+    settings = Settings(outbound_allow="127.0.0.0/8,::1")  # type: ignore[arg-type]
+    check_url_blocking("http://127.0.0.1:8000/hook", OutboundPolicy.from_settings(settings))
