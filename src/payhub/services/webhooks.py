@@ -272,7 +272,9 @@ async def post_signed_event(
         answer = await client.request(
             "POST", url, content=body, headers=headers, max_body=REPLY_BYTES_KEPT
         )
-        return outcome(answer.status, None, answer.body.decode("utf-8", "replace"))
+        # PostgreSQL text cannot hold NUL: a reply carrying one must still be recorded.
+        reply = answer.body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        return outcome(answer.status, None, reply)
     except OutboundRefused as exc:
         if exc.rule == "unresolvable":
             return outcome(None, "connection failed: the host name does not resolve")
