@@ -15,25 +15,29 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import random
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from anyio import to_thread
 
 from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.errors import OutboundRefused
+from payhub.outbound import OutboundClient, OutboundPolicy, check_url_blocking
 from payhub.services.context import Hub
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import outbox
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import WebhookEndpoint
+
+log = logging.getLogger(__name__)
 
 # Standard Webhooks' example schedule: the delay before attempt n+1 (last ≈ 75 h after).
 RETRY_SCHEDULE = (
@@ -48,6 +52,9 @@ RETRY_SCHEDULE = (
     timedelta(hours=24),
 )
 TIMEOUT_SECONDS = 15.0
+DEADLINE_SECONDS = 30.0  # one delivery, resolution to the last byte read
+REPLY_BYTES_KEPT = 256  # of each reply, for the operator; never shown to the merchant
+REFUSED_BY_POLICY = "refused by outbound policy"
 MERCHANT_EVENT_TYPES = (
     "order.created",
     "order.paid",
@@ -78,12 +85,10 @@ def _aad_id(endpoint_id: str) -> str:
 def create_endpoint(
     hub: Hub, merchant_id: str, url: str, event_types: list[str], *, actor: str
 ) -> dict[str, Any]:
-    """Register an endpoint; the secret is returned once and stored encrypted."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidRequest("url must be an absolute http(s) URL")
-    if hub.settings.production and parts.scheme != "https":
-        raise InvalidRequest("webhook endpoints must use https")
+    """Register an endpoint; the secret is returned once and stored encrypted. The URL must
+    pass the outbound policy (`OutboundRefused`, a 422 problem, says which rule refused it);
+    it is checked again at every delivery."""
+    check_url_blocking(url, OutboundPolicy.from_settings(hub.settings))
     unknown = sorted(set(event_types) - set(MERCHANT_EVENT_TYPES))
     if unknown:
         raise InvalidRequest(f"unknown event types: {', '.join(unknown)}")
@@ -197,14 +202,112 @@ def fan_out(hub: Hub, limit: int = 500) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one attempt to send one event to one endpoint came to.
+
+    `status` is the HTTP status (None when no reply came), `error` payhub's short text
+    when there was no usable reply (`refused by outbound policy`, `timeout: …`,
+    `connection failed: …`), `reply` the first `REPLY_BYTES_KEPT` bytes of the reply.
+    The exact status, the error, the reply and the timing are for the operator; merchants
+    see only `status_class`."""
+
+    status: int | None
+    error: str | None
+    reply: str | None
+    elapsed_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def status_class(self) -> str:
+        return status_class(self.status, self.error)
+
+
+def status_class(status: int | None, error: str | None) -> str:
+    """`2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `connection_failed` or `refused`: all a
+    merchant learns of an attempt (an exact status, a reply or a timing would make the
+    delivery log a port scanner)."""
+    if status is not None:
+        return f"{status // 100}xx" if 200 <= status < 600 else "5xx"
+    if error == REFUSED_BY_POLICY:
+        return "refused"
+    if error is not None and error.startswith("timeout"):
+        return "timeout"
+    return "connection_failed"
+
+
+def signed_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, event_id, timestamp, body),
+        "user-agent": "payhub-webhooks/1",
+    }
+
+
+async def post_signed_event(
+    client: OutboundClient,
+    *,
+    url: str,
+    secret: str | None,
+    event_id: str,
+    body: bytes,
+    timestamp: int,
+) -> DeliveryOutcome:
+    """POST one event to one endpoint, checked by the outbound policy at this very send.
+    Never raises (except for cancellation): whatever goes wrong is this delivery's failed
+    attempt, logged, and the caller goes on with the next one."""
+    started = time.monotonic()
+
+    def outcome(status: int | None, error: str | None, reply: str | None = None) -> DeliveryOutcome:
+        return DeliveryOutcome(status, error, reply, int((time.monotonic() - started) * 1000))
+
+    try:
+        if secret is None:
+            return outcome(None, "connection failed: the endpoint's secret cannot be read")
+        headers = signed_headers(secret, event_id, timestamp, body)
+        answer = await client.request(
+            "POST", url, content=body, headers=headers, max_body=REPLY_BYTES_KEPT
+        )
+        # PostgreSQL text cannot hold NUL: a reply carrying one must still be recorded.
+        reply = answer.body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        return outcome(answer.status, None, reply)
+    except OutboundRefused as exc:
+        if exc.rule == "unresolvable":
+            return outcome(None, "connection failed: the host name does not resolve")
+        log.warning("delivery of %s refused by the outbound policy: %s", event_id, exc.rule)
+        return outcome(None, REFUSED_BY_POLICY)
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        return outcome(None, f"timeout: {type(exc).__name__}")
+    except httpx.HTTPError as exc:
+        return outcome(None, f"connection failed: {type(exc).__name__}")
+    except Exception as exc:
+        log.exception("delivery of %s failed", event_id)
+        return outcome(None, f"connection failed: {type(exc).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
 class _Job:
     delivery_id: int
     event_id: str
     endpoint_id: str
     url: str
-    secret: str
+    secret: str | None  # None: it cannot be decrypted (the attempt fails, the pass goes on)
     body: bytes
     attempts: int
+
+
+def _endpoint_secret(hub: Hub, endpoint: WebhookEndpoint) -> str | None:
+    try:
+        return decrypt_credentials(
+            hub.keys, _aad_id(endpoint.id), endpoint.secret_ciphertext, endpoint.secret_key_id
+        )["secret"].reveal()
+    except Exception:
+        log.exception("the secret of webhook endpoint %s cannot be read", endpoint.id)
+        return None
 
 
 def _due_jobs(hub: Hub, limit: int) -> list[_Job]:
@@ -212,9 +315,6 @@ def _due_jobs(hub: Hub, limit: int) -> list[_Job]:
     jobs: list[_Job] = []
     with hub.db.session() as session:
         for delivery, endpoint, event in outbox.due_deliveries(session, now, limit):
-            secret = decrypt_credentials(
-                hub.keys, _aad_id(endpoint.id), endpoint.secret_ciphertext, endpoint.secret_key_id
-            )["secret"].reveal()
             body = json.dumps(
                 {"id": event.id, **event.payload}, separators=(",", ":"), ensure_ascii=False
             ).encode()
@@ -224,7 +324,7 @@ def _due_jobs(hub: Hub, limit: int) -> list[_Job]:
                     event.id,
                     endpoint.id,
                     endpoint.url,
-                    secret,
+                    _endpoint_secret(hub, endpoint),
                     body,
                     delivery.attempts,
                 )
@@ -232,49 +332,41 @@ def _due_jobs(hub: Hub, limit: int) -> list[_Job]:
     return jobs
 
 
+def outbound_client(hub: Hub) -> OutboundClient:
+    """The client every delivery is sent with: the hub's outbound policy, our timeouts."""
+    return OutboundClient(
+        OutboundPolicy.from_settings(hub.settings),
+        timeout=TIMEOUT_SECONDS,
+        deadline=DEADLINE_SECONDS,
+    )
+
+
 async def deliver_due(hub: Hub, *, limit: int = 100, retry_scale: float = 1.0) -> int:
     """Send every due delivery once; returns how many were attempted."""
     jobs = await to_thread.run_sync(_due_jobs, hub, limit)
     gone: set[str] = set()  # endpoints that answered 410 during this pass
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+    async with outbound_client(hub) as client:
         for job in jobs:
             if job.endpoint_id in gone:
                 continue
-            timestamp = int(hub.clock.now().timestamp())
-            headers = {
-                "content-type": "application/json",
-                "webhook-id": job.event_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign(job.secret, job.event_id, timestamp, job.body),
-                "user-agent": "payhub-webhooks/1",
-            }
-            started = time.monotonic()
-            status: int | None = None
-            error: str | None = None
-            body = None
-            try:
-                response = await client.post(job.url, content=job.body, headers=headers)
-                status, body = response.status_code, response.text[:1000]
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}"
-            elapsed = int((time.monotonic() - started) * 1000)
-            if status == 410:
-                gone.add(job.endpoint_id)
-            await to_thread.run_sync(
-                _record_attempt, hub, job, status, error, body, elapsed, retry_scale
+            sent = await post_signed_event(
+                client,
+                url=job.url,
+                secret=job.secret,
+                event_id=job.event_id,
+                body=job.body,
+                timestamp=int(hub.clock.now().timestamp()),
             )
+            if sent.status == 410:
+                gone.add(job.endpoint_id)
+            try:
+                await to_thread.run_sync(_record_attempt, hub, job, sent, retry_scale)
+            except Exception:
+                log.exception("recording the attempt of delivery %s failed", job.delivery_id)
     return len(jobs)
 
 
-def _record_attempt(
-    hub: Hub,
-    job: _Job,
-    status: int | None,
-    error: str | None,
-    body: str | None,
-    elapsed_ms: int,
-    retry_scale: float,
-) -> None:
+def _record_attempt(hub: Hub, job: _Job, sent: DeliveryOutcome, retry_scale: float) -> None:
     now = hub.clock.now()
     with hub.db.write() as tx:
         delivery = outbox.delivery_to_change(tx, job.delivery_id)
@@ -283,19 +375,19 @@ def _record_attempt(
             tx,
             delivery_id=delivery.id,
             attempted_at=now,
-            status_code=status,
-            error=error,
-            duration_ms=elapsed_ms,
-            response_body=body,
+            status_code=sent.status,
+            error=sent.error,
+            duration_ms=sent.elapsed_ms,
+            response_body=sent.reply,
         )
         delivery.attempts += 1
-        delivery.last_status = status
-        delivery.last_error = error
+        delivery.last_status = sent.status
+        delivery.last_error = sent.error
         delivery.updated_at = now
-        if status is not None and 200 <= status < 300:
+        if sent.delivered:
             delivery.state = "delivered"
             return
-        if status == 410:
+        if sent.status == 410:
             delivery.state = "failed"
             outbox.disable_endpoint(tx, job.endpoint_id, "endpoint answered 410 Gone", now)
             add_audit(
@@ -349,12 +441,12 @@ def event_log(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
                     "state": d.state,
                     "attempts": d.attempts,
                     "next_attempt_at": as_utc(d.next_attempt_at).isoformat(),
+                    # The status class only, at whole seconds: no reply, no exact status,
+                    # no timing (the log must not work as a port scanner).
                     "log": [
                         {
-                            "at": as_utc(a.attempted_at).isoformat(),
-                            "status": a.status_code,
-                            "error": a.error,
-                            "ms": a.duration_ms,
+                            "at": as_utc(a.attempted_at).replace(microsecond=0).isoformat(),
+                            "status": status_class(a.status_code, a.error),
                         }
                         for a in attempts
                     ],
