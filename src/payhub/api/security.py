@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from payhub.domain.errors import Forbidden, Unauthorized
 from payhub.services.context import Hub
 from payhub.services.merchants import authenticate_api_key
+from payhub.settings import Settings
 
 
 def hub_of(request: Request) -> Hub:
@@ -68,32 +69,70 @@ async def merchant_caller(request: Request, hub: HubDep) -> Caller:
 
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
 
+# Clock skew allowed on exp, nbf and iat.
+CUSTOMER_JWT_LEEWAY_SECONDS = 30
+
+
+def _required_claims(settings: Settings) -> list[str]:
+    required = ["sub", "mid", "exp", "iat"]
+    if settings.customer_jwt_audience:
+        required.append("aud")
+    if settings.customer_jwt_issuer:
+        required.append("iss")
+    return required
+
+
+def _checked_lifetime(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims of a signature-verified token, refused when it lives longer than the
+    hub allows (a token minted for a century is a stolen credential forever)."""
+    exp, iat = claims["exp"], claims["iat"]
+    if isinstance(exp, bool) or isinstance(iat, bool):
+        raise Unauthorized("invalid customer token: exp and iat must be numbers")
+    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        raise Unauthorized("invalid customer token: exp and iat must be numbers")
+    if exp - iat > settings.customer_jwt_max_lifetime_seconds:
+        raise Unauthorized(
+            "invalid customer token: it lives longer than "
+            f"{settings.customer_jwt_max_lifetime_seconds} s (exp - iat)"
+        )
+    if not str(claims["sub"]) or not str(claims["mid"]):
+        raise Unauthorized("invalid customer token: empty sub or mid")
+    return claims
+
 
 def _decode_customer_token(hub: Hub, token: str) -> dict[str, Any]:
     settings = hub.settings
-    options: Any = {"require": ["sub", "exp", "mid"]}
+    options: Any = {"require": _required_claims(settings)}
     try:
         if settings.customer_jwks_url:
             client = _jwks_clients.setdefault(
                 settings.customer_jwks_url, jwt.PyJWKClient(settings.customer_jwks_url)
             )
             key = client.get_signing_key_from_jwt(token).key
-            return jwt.decode(
-                token,
-                key,
-                algorithms=["RS256", "ES256"],
-                options=options,
-                audience=settings.customer_jwt_audience,
-                issuer=settings.customer_jwt_issuer,
+            return _checked_lifetime(
+                settings,
+                jwt.decode(
+                    token,
+                    key,
+                    algorithms=["RS256", "ES256"],
+                    options=options,
+                    audience=settings.customer_jwt_audience,
+                    issuer=settings.customer_jwt_issuer,
+                    leeway=CUSTOMER_JWT_LEEWAY_SECONDS,
+                ),
             )
         if settings.customer_jwt_secret:
-            return jwt.decode(
-                token,
-                settings.customer_jwt_secret.get_secret_value(),
-                algorithms=["HS256"],
-                options=options,
-                audience=settings.customer_jwt_audience,
-                issuer=settings.customer_jwt_issuer,
+            return _checked_lifetime(
+                settings,
+                jwt.decode(
+                    token,
+                    settings.customer_jwt_secret.get_secret_value(),
+                    algorithms=["HS256"],
+                    options=options,
+                    audience=settings.customer_jwt_audience,
+                    issuer=settings.customer_jwt_issuer,
+                    leeway=CUSTOMER_JWT_LEEWAY_SECONDS,
+                ),
             )
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid customer token: {type(exc).__name__}") from None
