@@ -8,9 +8,11 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from payhub.api import callbacks, v1
 from payhub.api.idempotency import IdempotencyGate
@@ -18,6 +20,9 @@ from payhub.api.problems import install_problem_handlers
 from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
+from payhub.web.headers import SecurityHeaders
+
+STATIC_DIR = Path(pages.__file__).with_name("static")
 
 DESCRIPTION = """
 payhub takes payments through {gateways} behind one API.
@@ -53,9 +58,11 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
+    app.add_middleware(SecurityHeaders)  # outermost: every response gets its headers
     app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
     app.include_router(v1.router)
     app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
