@@ -20,6 +20,7 @@ from payhub.api.problems import install_problem_handlers
 from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
+from payhub.web.api_docs import install_api_docs
 from payhub.web.headers import SecurityHeaders
 
 STATIC_DIR = Path(pages.__file__).with_name("static")
@@ -54,7 +55,14 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
         hub.db.dispose()
 
     description = DESCRIPTION.format(gateways=display_list())
-    app = FastAPI(title="payhub", version="1", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title="payhub",
+        version="1",
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_api_docs, from the hub's own files
+        redoc_url=None,
+    )
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
@@ -62,6 +70,7 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
     app.include_router(v1.router)
     app.include_router(pages.router)
+    install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

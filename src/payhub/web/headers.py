@@ -23,8 +23,9 @@ PAGE_CSP = (
 CAPABILITY_PATHS = ("/pay/", "/return/")
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
+_CSP = (b"content-security-policy", PAGE_CSP.encode())
 _HTML_HEADERS = (
-    (b"content-security-policy", PAGE_CSP.encode()),
+    _CSP,
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 )
@@ -53,7 +54,10 @@ class SecurityHeaders:
                     (value for name, value in headers if name.lower() == b"content-type"), b""
                 )
                 if content_type.startswith(b"text/html"):
-                    headers.extend(_HTML_HEADERS)
+                    # A page that brings its own CSP (the API docs: with its script's
+                    # hash) keeps it.
+                    own_csp = any(n.lower() == b"content-security-policy" for n, _ in headers)
+                    headers.extend(h for h in _HTML_HEADERS if not (own_csp and h is _CSP))
                 if no_store:
                     headers.append(_NO_STORE)
                 message = {**message, "headers": headers}
