@@ -117,6 +117,15 @@ async def test_expiry_and_issue_time_have_a_small_leeway(
     assert r.status_code == 401 and "ImmatureSignatureError" in r.json()["detail"]
 
 
+@pytest.mark.parametrize("claim", ["sub", "mid"])
+async def test_an_empty_subject_or_merchant_is_refused(
+    hub_and_order: tuple[HubUnderTest, str], claim: str
+) -> None:
+    th, order_id = hub_and_order
+    r = await read_order(th, order_id, hs256(claims(th, **{claim: ""})))
+    assert r.status_code == 401
+
+
 @pytest.mark.parametrize("bad", ["soon", 1.5e300, True, [1]])
 async def test_claims_that_are_not_numbers_are_refused(
     hub_and_order: tuple[HubUnderTest, str], bad: object

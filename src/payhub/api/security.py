@@ -86,9 +86,7 @@ def _checked_lifetime(settings: Settings, claims: dict[str, Any]) -> dict[str, A
     """The claims of a signature-verified token, refused when it lives longer than the
     hub allows (a token minted for a century is a stolen credential forever)."""
     exp, iat = claims["exp"], claims["iat"]
-    if isinstance(exp, bool) or isinstance(iat, bool):
-        raise Unauthorized("invalid customer token: exp and iat must be numbers")
-    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
         raise Unauthorized("invalid customer token: exp and iat must be numbers")
     if exp - iat > settings.customer_jwt_max_lifetime_seconds:
         raise Unauthorized(
