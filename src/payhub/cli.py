@@ -197,12 +197,13 @@ def gateway_check(merchant: str, gateway: str) -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every gateway account under PAYHUB_MASTER_KEY; old keys come from
-    PAYHUB_PREVIOUS_MASTER_KEYS (comma-separated)."""
-    from payhub.services.accounts import rotate_keys
+    """Re-encrypt every encrypted column (gateway credentials, webhook secrets, …) under
+    PAYHUB_MASTER_KEY; old keys come from PAYHUB_PREVIOUS_MASTER_KEYS (comma-separated)."""
+    from payhub.services.keyring import rotate_keys
 
-    count = rotate_keys(_hub(), actor="cli")
-    console.print(f"re-encrypted {count} gateway account(s)")
+    rewritten = rotate_keys(_hub(), actor="cli")
+    for column, count in rewritten.items():
+        console.print(f"{column}: re-encrypted {count} row(s)")
 
 
 @keys_app.command("generate")

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     )
     customer_jwt_audience: str | None = None
     customer_jwt_issuer: str | None = None
+    customer_jwt_max_lifetime_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        description="customer tokens whose exp - iat exceeds this are refused",
+    )
     max_callback_bytes: int = Field(default=64 * 1024, description="size cap of inbound bodies")
     gateway_timeout_seconds: float = 20.0
     webhook_retry_scale: float = Field(

@@ -1,5 +1,8 @@
 """Gateway callbacks (`/callbacks/{gateway}/{account}`) and browser returns
-(`/return/{gateway}/{payment}`). Callbacks are answered in each gateway's own format.
+(`/return/{gateway}/{payment}/{token}`). Callbacks are answered in each gateway's own
+format. The return URL the hub gave the gateway carries the result page's token; a return
+without it (a payment started before tokens existed) is logged and answered with a page
+that shows nothing of the payment.
 
 These are plain Starlette routes, placed before the API's: they take no dependencies
 and no typed parameters, and FastAPI's per-request dependency solving would cost a
@@ -15,7 +18,13 @@ from starlette.routing import Route
 
 from payhub.api.security import hub_of
 from payhub.gateways.base import InboundRequest
+from payhub.services import hosted
 from payhub.services.inbound import receive_notification, receive_return
+
+_NO_TOKEN_PAGE = (
+    "<!doctype html><title>Payment</title><h1>Thank you</h1>"
+    "<p>Your payment is being confirmed. Go back to the shop to see its status.</p>"
+)
 
 
 class BodyTooLarge(Exception):
@@ -55,6 +64,9 @@ async def gateway_callback(request: Request) -> Response:
 async def browser_return(request: Request) -> Response:
     hub = hub_of(request)
     gateway, payment_id = request.path_params["gateway"], request.path_params["payment_id"]
+    token = request.path_params.get("token")
+    if token is not None and not hosted.result_token_is_valid(hub, payment_id, token):
+        return HTMLResponse("<h1>Link invalid</h1>", status_code=403)
     try:
         raw = await read_inbound(request, hub.settings.max_callback_bytes)
     except BodyTooLarge:
@@ -68,10 +80,13 @@ async def browser_return(request: Request) -> Response:
             {"order_id": view.order_id, "payment_id": view.payment_id, "status": view.order_status}
         )
         return RedirectResponse(f"{view.merchant_return_url}{sep}{query}", status_code=303)
-    return RedirectResponse(f"/pay/result/{view.payment_id}", status_code=303)
+    if token is None:
+        return HTMLResponse(_NO_TOKEN_PAGE)
+    return RedirectResponse(hosted.result_path(hub, view.payment_id), status_code=303)
 
 
 routes = [
     Route("/callbacks/{gateway}/{account_id}", gateway_callback, methods=["GET", "POST"]),
+    Route("/return/{gateway}/{payment_id}/{token}", browser_return, methods=["GET", "POST"]),
     Route("/return/{gateway}/{payment_id}", browser_return, methods=["GET", "POST"]),
 ]

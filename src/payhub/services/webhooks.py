@@ -33,6 +33,7 @@ from payhub.outbound import OutboundClient, OutboundPolicy, check_url_blocking
 from payhub.services.context import Hub
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import outbox
+from payhub.store.encrypted import WEBHOOK_SECRET
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import WebhookEndpoint
@@ -79,7 +80,7 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 
 def _aad_id(endpoint_id: str) -> str:
-    return f"webhook_endpoint:{endpoint_id}"
+    return WEBHOOK_SECRET.subject(endpoint_id)
 
 
 def create_endpoint(
