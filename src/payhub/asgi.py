@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from payhub.api import callbacks, v1
 from payhub.api.idempotency import IdempotencyGate
 from payhub.api.problems import install_problem_handlers
+from payhub.api.rate_limits import RateLimitGate, RateLimits
 from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
@@ -53,6 +54,8 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
+    app.state.rate_limits = RateLimits(hub.settings)
+    app.add_middleware(RateLimitGate, limits=app.state.rate_limits)  # outermost: refuses cheaply
     app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
     app.include_router(v1.router)
     app.include_router(pages.router)
