@@ -1,7 +1,10 @@
 """Rate limits: budgets per API key and per client IP, answered 429 with `Retry-After`.
 
-Every budget is a moving window of the `limits` library (alisaifee/limits), configured in
-its notation ("600/minute", several joined by ";"), see `payhub.settings`:
+Every budget is a sliding window of the `limits` library (alisaifee/limits: the counts of
+the current and the previous window, the previous one weighted by how much of it is still
+inside the last period), configured in its notation ("600/minute", several joined by ";"),
+see `payhub.settings`. (Not its moving window: in memory that keeps an empty list for every
+key it ever saw, and scans them all every 10 ms.) The budgets:
 
 - per bearer credential, every request to `/v1` (`rate_limit_per_api_key`), and a tighter
   one for its writes, POST/PUT/PATCH/DELETE (`rate_limit_writes_per_api_key`);
@@ -17,8 +20,9 @@ its notation ("600/minute", several joined by ";"), see `payhub.settings`:
   A verified callback for a known account is never limited: a gateway's retry storm must
   always get through.
 - per attempt, gateway queries caused by browser returns: at most one per
-  `return_query_interval_seconds` (`allow_return_query`); a return within the interval
-  shows the stored state.
+  `return_query_interval_seconds` (`allow_return_query`; a fixed window, which in memory
+  starts at the attempt's first query); a return within the interval shows the stored
+  state.
 
 The counters live in this process's memory (`limits.storage.MemoryStorage`): N hub
 processes behind a load balancer allow N times each budget. To share them, build the
@@ -39,7 +43,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,7 +64,9 @@ class RateLimits:
 
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.rate_limits_enabled
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        storage = MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._once_per_interval = FixedWindowRateLimiter(storage)
         self._per_key = parse_many(settings.rate_limit_per_api_key)
         self._writes_per_key = parse_many(settings.rate_limit_writes_per_api_key)
         self._public_per_ip = parse_many(settings.rate_limit_public_per_ip)
@@ -146,7 +152,7 @@ class RateLimits:
         """Whether a browser return may query the gateway about this attempt now."""
         if not self.enabled or self._return_query is None:
             return True
-        return self._limiter.hit(self._return_query, "return-query", payment_id)
+        return self._once_per_interval.hit(self._return_query, "return-query", payment_id)
 
     def _spend(self, items: Sequence[RateLimitItem], identity: tuple[str, str], what: str) -> None:
         for item in items:
