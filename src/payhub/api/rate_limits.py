@@ -155,11 +155,16 @@ class RateLimits:
         return self._once_per_interval.hit(self._return_query, "return-query", payment_id)
 
     def _spend(self, items: Sequence[RateLimitItem], identity: tuple[str, str], what: str) -> None:
+        """One hit of every window, or none (then RateLimited, naming the full window's wait)."""
+        if len(items) > 1:  # check them all first: a refused request must spend nothing
+            for item in items:
+                if not self._limiter.test(item, *identity):
+                    raise RateLimited(
+                        f"too many {what}", retry_after=self._retry_after(item, identity)
+                    )
         for item in items:
-            if not self._limiter.test(item, *identity):
+            if not self._limiter.hit(item, *identity):
                 raise RateLimited(f"too many {what}", retry_after=self._retry_after(item, identity))
-        for item in items:
-            self._limiter.hit(item, *identity)
 
     def _retry_after(self, item: RateLimitItem, identity: tuple[str, str]) -> int:
         """Whole seconds until the window has room again (the oldest hit leaves it)."""
