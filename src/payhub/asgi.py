@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from payhub.api import callbacks, v1
 from payhub.api.idempotency import IdempotencyGate
 from payhub.api.problems import install_problem_handlers
+from payhub.api.rate_limits import RateLimitGate, RateLimits
 from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
@@ -66,6 +67,8 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
+    app.state.rate_limits = RateLimits(hub.settings)
+    app.add_middleware(RateLimitGate, limits=app.state.rate_limits)  # refuses cheaply
     app.add_middleware(SecurityHeaders)  # outermost: every response gets its headers
     app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
     app.include_router(v1.router)

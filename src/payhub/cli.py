@@ -104,6 +104,19 @@ def db_upgrade() -> None:
     console.print("database is up to date")
 
 
+@app.command()
+def prune() -> None:
+    """Delete old rows: inbound requests no payment event refers to, expired idempotency
+    keys, attempt rows of finished webhook deliveries (see PAYHUB_*_RETENTION_DAYS)."""
+    from payhub.services.retention import prune as prune_rows
+
+    report = prune_rows(_hub())
+    table = Table("table", "rows deleted")
+    for name, count in report.as_dict().items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
 @merchant_app.command("create")
 def merchant_create(name: str, mode: str = "test") -> None:
     """Create a merchant and print its first API key (shown once)."""

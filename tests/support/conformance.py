@@ -810,9 +810,12 @@ def forged_return(env: Env) -> None:
     assert "order.paid" not in env.outbox()
     env.no_violations()
 
-    # The customer really pays and the notification is lost; the browser comes back with
-    # the gateway's real return: the hub asks the gateway (a query), it does not trust the
-    # URL.
+    # Another order: the customer really pays and the notification is lost; the browser
+    # comes back with the gateway's real return: the hub asks the gateway (a query), it does
+    # not trust the URL. (A return queries an attempt at most once per
+    # PAYHUB_RETURN_QUERY_INTERVAL_SECONDS: the forged return above spent its attempt's.)
+    order = env.order("c-forged-lost")
+    payment = env.start(order["id"])
     env.fault("drop")
     paid = d.pay(env, payment)
     assert env.get_order(order["id"])["status"] == "awaiting_payment"

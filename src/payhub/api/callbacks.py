@@ -16,7 +16,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from payhub.api.problems import rate_limited
+from payhub.api.rate_limits import rate_limits_of
 from payhub.api.security import hub_of
+from payhub.errors import RateLimited
 from payhub.gateways.base import InboundRequest
 from payhub.services import hosted
 from payhub.services.inbound import receive_notification, receive_return
@@ -32,7 +35,8 @@ class BodyTooLarge(Exception):
 
 
 async def read_inbound(request: Request, limit: int) -> InboundRequest:
-    """The request exactly as received, body size-capped."""
+    """The request exactly as received, body size-capped; `remote_addr` is the client's
+    address (api.rate_limits: the peer, or what a trusted proxy says)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -46,7 +50,7 @@ async def read_inbound(request: Request, limit: int) -> InboundRequest:
         query_string=request.scope.get("query_string", b""),
         headers={k.lower(): v for k, v in request.headers.items()},
         body=b"".join(chunks),
-        remote_addr=request.client.host if request.client else None,
+        remote_addr=rate_limits_of(request).client_ip(request.scope),
     )
 
 
@@ -57,7 +61,16 @@ async def gateway_callback(request: Request) -> Response:
         raw = await read_inbound(request, hub.settings.max_callback_bytes)
     except BodyTooLarge:
         return Response(status_code=413)
-    reply = await receive_notification(hub, gateway, account_id, raw)
+    try:
+        reply = await receive_notification(
+            hub,
+            gateway,
+            account_id,
+            raw,
+            admit_unverified=rate_limits_of(request).admit_unverified_callback,
+        )
+    except RateLimited as exc:
+        return rate_limited(exc)
     return Response(content=reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
 
@@ -71,7 +84,9 @@ async def browser_return(request: Request) -> Response:
         raw = await read_inbound(request, hub.settings.max_callback_bytes)
     except BodyTooLarge:
         return Response(status_code=413)
-    view = await receive_return(hub, gateway, payment_id, raw)
+    view = await receive_return(
+        hub, gateway, payment_id, raw, may_query=rate_limits_of(request).allow_return_query
+    )
     if view is None:
         return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
     if view.merchant_return_url:

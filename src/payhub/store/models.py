@@ -211,14 +211,19 @@ class PaymentEvent(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     payment_status_before: Mapped[str] = mapped_column(String(24))
     payment_status_after: Mapped[str] = mapped_column(String(24))
-    inbound_request_id: Mapped[int | None] = mapped_column(Integer)
+    inbound_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("gateway_account_id", "dedupe_key"),)
 
 
 class InboundRequest(Base):
-    """Every callback and return received, accepted or rejected, raw."""
+    """Every callback and return received, accepted or rejected, raw.
+
+    A request that verified nothing (unknown account, bad signature, an unsigned return) is
+    kept trimmed (store.inbound_log): `body` holds its first bytes only, `body_size` and
+    `body_sha256` describe the whole body as received. `body_sha256` is NULL on rows kept
+    whole."""
 
     __tablename__ = "inbound_requests"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -231,11 +236,13 @@ class InboundRequest(Base):
     query_string: Mapped[str] = mapped_column(Text, default="")
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    body_size: Mapped[int | None] = mapped_column(Integer)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
     source_ip: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str] = mapped_column(String(500), default="")
     payment_id: Mapped[str | None] = mapped_column(String(40))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Refund(Base):
