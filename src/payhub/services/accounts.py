@@ -11,6 +11,7 @@ from payhub.gateways.base import Environment, Gateway, GatewayConfig
 from payhub.gateways.registry import entry, gateway_names
 from payhub.secret import Secret
 from payhub.services.context import Hub
+from payhub.services.notifications import rekey_notification_secrets
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import accounts
 from payhub.store.ids import new_id
@@ -175,7 +176,8 @@ def remember_account_settings(
 
 
 def rotate_keys(hub: Hub, *, actor: str) -> int:
-    """Re-encrypt every account under the current master key; returns rows rewritten."""
+    """Re-encrypt every account, and every merchant's notification secrets, under the
+    current master key; returns rows rewritten."""
     key = hub.require_master_key()
     count = 0
     now = hub.clock.now()
@@ -204,5 +206,7 @@ def rotate_keys(hub: Hub, *, actor: str) -> int:
                 now=now,
             )
             count += 1
+        # Notification secrets (SMTP password, Telegram bot token) are in the vault too.
+        count += rekey_notification_secrets(tx, hub.keys, key, now, actor=actor)
     hub.forget_adapters()
     return count

@@ -57,6 +57,7 @@ MERCHANT_EVENT_TYPES = (
     "payment.review",
     "refund.succeeded",
     "refund.failed",
+    "stock.low",
 )
 
 
