@@ -30,6 +30,7 @@ from payhub.store.models import (
     NotificationTemplate,
     OutboxEvent,
 )
+from payhub.store.tables import table_of
 from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
@@ -56,6 +57,11 @@ __all__ = [
 def _dialect(reader: Reader) -> str:
     bind = session_of(reader).get_bind()
     return bind.dialect.name
+
+
+def _insert_for(reader: Reader) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both databases."""
+    return pg_insert if _dialect(reader) == "postgresql" else sqlite_insert
 
 
 def merchant_name(reader: Reader, merchant_id: str) -> str:
@@ -165,31 +171,29 @@ def events_to_notify(tx: Tx, limit: int) -> list[OutboxEvent]:
 
 
 def mark_fanned_out(tx: Tx, event_id: str, merchant_id: str, count: int, now: datetime) -> None:
-    tx._session.add(
-        NotificationFanout(
-            event_id=event_id, merchant_id=merchant_id, notifications=count, created_at=now
-        )
+    """Note that the event's notifications are derived (a second note changes nothing)."""
+    insert = _insert_for(tx)
+    tx._session.execute(
+        insert(NotificationFanout)
+        .values(event_id=event_id, merchant_id=merchant_id, notifications=count, created_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
     )
 
 
 def add_notifications(tx: Tx, rows: list[dict[str, Any]]) -> int:
     """Insert notification rows, skipping any (event, channel, recipient, template) that
-    exists already, and their destinations; returns how many rows were new."""
+    exists already; returns how many rows were new."""
     if not rows:
         return 0
-    insert = pg_insert if _dialect(tx) == "postgresql" else sqlite_insert
-    destinations = sorted({row["destination"] for row in rows})
-    tx._session.execute(
-        insert(NotificationDestination)
-        .values([{"key": key} for key in destinations])
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+    insert = _insert_for(tx)
+    table = table_of(Notification)
     result = tx._session.execute(
-        insert(Notification)
+        insert(table)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id", "channel", "recipient", "template"])
+        .returning(table.c.id)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(result.all())
 
 
 # --- claiming and sending -------------------------------------------------------------------
@@ -217,7 +221,14 @@ def destinations_due(reader: Reader, now: datetime, limit: int) -> list[str]:
 
 def acquire_destination(tx: Tx, key: str, owner: str, now: datetime, until: datetime) -> bool:
     """Take the destination's lease if it is free or expired; whether this owner has it.
-    One conditional UPDATE: a concurrent taker waits for the row and then finds it taken."""
+    One conditional UPDATE: a concurrent taker waits for the row and then finds it taken.
+    (The row is made here, in a transaction touching no other destination, so two workers
+    never wait on each other's destinations in a cycle.)"""
+    tx._session.execute(
+        _insert_for(tx)(NotificationDestination)
+        .values(key=key)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     result = tx._session.execute(
         update(NotificationDestination)
         .where(
