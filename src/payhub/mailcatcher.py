@@ -37,7 +37,7 @@ class CaughtMail:
 
     def body(self, subtype: str = "plain") -> str | None:
         part = self.message.get_body(preferencelist=(subtype,))
-        return None if part is None else str(part.get_content())  # type: ignore[attr-defined]
+        return None if part is None else str(part.get_content())
 
 
 class _Keep:
