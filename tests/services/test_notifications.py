@@ -34,6 +34,7 @@ from payhub.services.notifications import (
     set_template,
 )
 from payhub.services.orders import CustomerDraft, ItemDraft, OrderDraft, create_order
+from payhub.store.journal import enqueue_event
 from payhub.store.models import Notification, NotificationFanout, OutboxEvent
 from tests.services.conftest import Env
 from tests.support.servers import free_port, serve_app
@@ -508,3 +509,72 @@ async def test_no_secret_in_any_row_message_or_log_line(
         assert secret not in mails
     reasons = {r["last_error"] for r in notifications(env) if r["state"] != "sent"}
     assert any("authentication failed" in (reason or "") for reason in reasons)
+
+
+# --- operator alerts ----------------------------------------------------------------------
+
+WORKER_ALERTS = [
+    ("endpoint_failing", {"url": "https://shop.example/hooks"}, "Webhook endpoint failing"),
+    ("endpoint_disabled", {"url": "https://shop.example/hooks"}, "Webhook endpoint disabled"),
+    ("gateway_error", {"gateway": "vnpay", "code": "94"}, "Gateway error from vnpay"),
+    (
+        "reconciled_without_notification",
+        {"order_id": "ord_x", "merchant_reference": "r-77"},
+        "settled by reconciliation: the gateway's notification never came",
+    ),
+    ("meteor_strike", {"message": "big one"}, "Operator alert: meteor_strike"),
+]
+
+
+async def test_each_alert_kind_has_a_clear_message_on_telegram_and_by_email(
+    notify_env: Env, telegram: FakeTelegram
+) -> None:
+    env = notify_env
+    with running(new_catcher()) as smtp:
+        configure(env, smtp)
+        now = env.hub.clock.now()
+        with env.hub.db.write() as tx:
+            for kind, data, _ in WORKER_ALERTS:
+                enqueue_event(
+                    tx,
+                    merchant_id=env.merchant_id,
+                    event_type="operator.alert",
+                    event_key=f"operator.alert:{kind}:1",
+                    payload={"kind": kind, **data},
+                    now=now,
+                )
+        order_id = customer_order(env)
+        started = await env.start(order_id, "payos")
+        await env.sim_pay(started.payment_id, "partial")  # amount mismatch: review
+        await send_due_notifications(env.hub)
+        subjects = [m.subject for m in smtp.messages if m.rcpt_to == ("ops@example.com",)]
+    texts = telegram.texts(CHAT)
+    for kind, _, message in WORKER_ALERTS:
+        assert sum(message in t for t in texts) == 1, kind
+        assert sum(message in s for s in subjects) == 1, kind
+    [review] = [t for t in texts if "needs review" in t]
+    assert "the amount paid differs from the amount due" in review
+    assert "Expected: ₫40,000" in review and "Received: ₫20,000" in review
+
+
+async def test_alerts_go_only_where_their_route_says(
+    notify_env: Env, telegram: FakeTelegram
+) -> None:
+    env = notify_env
+    with running(new_catcher()) as smtp:
+        configure(env, smtp, alert_routes={"payment_failed": ["email"], "*": ["telegram"]})
+        await pay(env, customer_order(env), "momo", "insufficient")
+        with env.hub.db.write() as tx:
+            enqueue_event(
+                tx,
+                merchant_id=env.merchant_id,
+                event_type="operator.alert",
+                event_key="operator.alert:gateway_error:2",
+                payload={"kind": "gateway_error", "gateway": "momo"},
+                now=env.hub.clock.now(),
+            )
+        await send_due_notifications(env.hub)
+        ops = [m.subject for m in smtp.messages if m.rcpt_to == ("ops@example.com",)]
+    assert len(ops) == 1 and "Payment failed" in ops[0]
+    [text] = telegram.texts(CHAT)
+    assert "Gateway error from momo" in text
