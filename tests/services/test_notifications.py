@@ -27,6 +27,7 @@ from payhub.domain.errors import InvalidRequest
 from payhub.services.context import build_hub
 from payhub.services.notifications import (
     NotificationSettingsChange,
+    claim_destination,
     configure_notifications,
     fan_out_notifications,
     send_due_notifications,
@@ -578,3 +579,44 @@ async def test_alerts_go_only_where_their_route_says(
     assert len(ops) == 1 and "Payment failed" in ops[0]
     [text] = telegram.texts(CHAT)
     assert "Gateway error from momo" in text
+
+
+async def test_a_crashed_workers_claim_is_taken_over_when_its_lease_expires(
+    notify_env: Env, telegram: FakeTelegram
+) -> None:
+    env = notify_env
+    configure(env, None)
+    await pay(env, customer_order(env), "momo", "insufficient")
+    clock = FrozenClock(env.hub.clock.now())
+    env.hub.clock = clock
+    fan_out_notifications(env.hub)
+    # A worker claims the chat's message, then dies before sending it.
+    assert len(claim_destination(env.hub, f"telegram:{CHAT}", "notify-dead-worker")) == 1
+    [row] = notifications(env)
+    assert (row["state"], row["lease_owner"]) == ("sending", "notify-dead-worker")
+
+    clock.advance(timedelta(seconds=env.hub.settings.notify_lease_seconds - 1))
+    await send_due_notifications(env.hub)  # the lease still holds
+    assert telegram.messages == []
+
+    clock.advance(timedelta(seconds=2))
+    await send_due_notifications(env.hub)
+    assert len(telegram.texts(CHAT)) == 1
+    [row] = notifications(env)
+    assert (row["state"], row["attempts"], row["lease_owner"]) == ("sent", 1, None)
+
+
+async def test_the_demo_store_links_to_the_mail_catcher_only_when_there_is_one(
+    env: Env,
+) -> None:
+    app = create_app(env.hub)
+    app.state.demo_merchant_id = env.merchant_id
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+    ) as client:
+        without = await client.get("/demo")
+        app.state.demo_mail_url = "http://127.0.0.1:8025/"
+        with_mail = await client.get("/demo")
+    assert without.status_code == with_mail.status_code == 200
+    assert 'data-testid="demo-mail"' not in without.text
+    assert 'href="http://127.0.0.1:8025/" data-testid="demo-mail"' in with_mail.text

@@ -624,7 +624,9 @@ class _Channels:
     bot: TelegramBot | None
 
 
-def _claim(hub: Hub, destination: str, owner: str) -> list[_Claimed]:
+def claim_destination(hub: Hub, destination: str, owner: str) -> list[_Claimed]:
+    """Take the destination's lease and claim its due messages for `owner` (none if another
+    worker holds the lease)."""
     now = hub.clock.now()
     lease = timedelta(seconds=hub.settings.notify_lease_seconds)
     with hub.db.write() as tx:
@@ -645,6 +647,12 @@ def _claimed(row: Notification) -> _Claimed:
         context=dict(row.context),
         reference=f"ntf-{row.id}-{row.event_id}",
     )
+
+
+def _destinations_due(hub: Hub) -> list[str]:
+    with hub.db.session() as session:
+        limit = hub.settings.notify_concurrency * 4
+        return store.destinations_due(session, hub.clock.now(), limit)
 
 
 def _release(hub: Hub, destination: str, owner: str) -> None:
@@ -827,14 +835,12 @@ async def send_due_notifications(hub: Hub) -> dict[str, int]:
     due message, one destination at a time per destination, destinations concurrently."""
     created = await to_thread.run_sync(fan_out_notifications, hub)
     owner = f"notify-{uuid.uuid4().hex[:16]}"
-    now = hub.clock.now()
-    with hub.db.session() as session:
-        destinations = store.destinations_due(session, now, hub.settings.notify_concurrency * 4)
+    destinations = await to_thread.run_sync(_destinations_due, hub)
     bound = asyncio.Semaphore(hub.settings.notify_concurrency)
 
     async def serve(destination: str) -> int:
         async with bound:
-            items = await to_thread.run_sync(_claim, hub, destination, owner)
+            items = await to_thread.run_sync(claim_destination, hub, destination, owner)
             try:
                 return await _send_batch(hub, items, owner) if items else 0
             finally:
