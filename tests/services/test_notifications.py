@@ -35,6 +35,7 @@ from payhub.services.notifications import (
     set_template,
 )
 from payhub.services.orders import CustomerDraft, ItemDraft, OrderDraft, create_order
+from payhub.services.refunds import create_refund
 from payhub.store.journal import enqueue_event
 from payhub.store.models import Notification, NotificationFanout, OutboxEvent
 from tests.services.conftest import Env
@@ -201,6 +202,32 @@ async def test_a_failed_payment_mails_a_link_to_try_again_and_alerts_telegram(
         "operator_alert",
         "operator_alert_telegram",
     }
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "amount"),
+    [
+        ("vi", "Đã hoàn tiền cho đơn hàng", "15.000\xa0₫"),
+        ("ms", "Bayaran balik dikeluarkan", "₫15,000"),
+    ],
+)
+async def test_a_refund_mails_the_customer_the_amount_refunded(
+    notify_env: Env, locale: str, subject: str, amount: str
+) -> None:
+    env = notify_env
+    with running(new_catcher()) as smtp:
+        configure(env, smtp, operators=[])
+        order_id = customer_order(env, locale=locale)
+        payment_id = await pay(env, order_id, "momo")
+        await create_refund(
+            env.hub, env.merchant_id, payment_id, amount=15_000, reason="test", actor="op"
+        )
+        await send_due_notifications(env.hub)
+        [_, refunded] = sorted(smtp.messages, key=lambda m: m.received_at)
+    assert refunded.subject.startswith(subject)
+    assert amount in (refunded.body("plain") or "") and "MoMo" in (refunded.body("plain") or "")
+    templates = sorted(r["template"] for r in notifications(env, order_id=order_id))
+    assert templates == ["payment_confirmation", "refund_issued"]
 
 
 # --- retries and failures -----------------------------------------------------------------
