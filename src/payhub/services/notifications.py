@@ -92,7 +92,8 @@ RETRY_SCHEDULE = (
     timedelta(hours=3),
     timedelta(hours=5),
 )
-CLAIM_PER_DESTINATION = 10  # messages one destination's lease covers in one pass
+CLAIM_PER_DESTINATION = 10  # messages claimed at once (each claim renews the lease)
+BATCHES_PER_PASS = 20  # claims per destination in one pass, so no destination holds a pass
 FAN_OUT_BATCH = 200
 ALERT_KINDS = (
     "payment_failed",
@@ -839,12 +840,20 @@ async def send_due_notifications(hub: Hub) -> dict[str, int]:
     bound = asyncio.Semaphore(hub.settings.notify_concurrency)
 
     async def serve(destination: str) -> int:
+        sent = 0
         async with bound:
-            items = await to_thread.run_sync(claim_destination, hub, destination, owner)
             try:
-                return await _send_batch(hub, items, owner) if items else 0
+                # Batch after batch (each claim renews the lease) while all goes well; a
+                # destination that fails or throttles waits for the next pass.
+                for _ in range(BATCHES_PER_PASS):
+                    items = await to_thread.run_sync(claim_destination, hub, destination, owner)
+                    batch_sent = await _send_batch(hub, items, owner) if items else 0
+                    sent += batch_sent
+                    if not items or batch_sent < len(items):
+                        break
             finally:
                 await to_thread.run_sync(_release, hub, destination, owner)
+        return sent
 
     results = await asyncio.gather(*(serve(d) for d in destinations), return_exceptions=True)
     sent = 0
