@@ -76,7 +76,13 @@ from payhub.services.vault import MasterKey, decrypt_credentials, encrypt_creden
 from payhub.store import attempts, customers, merchants, orders
 from payhub.store import notifications as store
 from payhub.store.journal import add_audit
-from payhub.store.models import Notification, NotificationSettings, OutboxEvent
+from payhub.store.models import (
+    Customer,
+    Notification,
+    NotificationSettings,
+    Order,
+    OutboxEvent,
+)
 from payhub.store.tx import Reader, Tx
 
 log = logging.getLogger(__name__)
@@ -429,7 +435,7 @@ class _Recipients:
     routes: dict[str, Any]
 
 
-def _recipients(hub: Hub, row: NotificationSettings) -> _Recipients:
+def _recipients(row: NotificationSettings) -> _Recipients:
     fields = set((row.secret_fields_set or {}).get("fields", []))
     smtp = (
         f"smtp:{row.smtp_host}:{row.smtp_port or 587}"
@@ -446,7 +452,10 @@ def _recipients(hub: Hub, row: NotificationSettings) -> _Recipients:
     )
 
 
-def _order_context(hub: Hub, reader: Reader, order_id: str) -> tuple[dict[str, Any], Any] | None:
+def _order_context(
+    reader: Reader, order_id: str
+) -> tuple[dict[str, Any], Order, Customer | None] | None:
+    """What a customer e-mail shows of the order, with the order and its customer."""
     order = orders.find_order(reader, order_id)
     if order is None:
         return None
@@ -472,14 +481,14 @@ def _order_context(hub: Hub, reader: Reader, order_id: str) -> tuple[dict[str, A
         "metadata": order.metadata_json,
         "order_status": order.status,
     }
-    return context, (order, customer)
+    return context, order, customer
 
 
 def _derive(
     hub: Hub, tx: Tx, event: OutboxEvent, row: NotificationSettings, now: datetime
 ) -> list[dict[str, Any]]:
     """The notification rows of one event under the merchant's settings."""
-    who = _recipients(hub, row)
+    who = _recipients(row)
     data: dict[str, Any] = event.payload.get("data") or {}
     merchant_name = store.merchant_name(tx, event.merchant_id)
     base = {
@@ -524,9 +533,9 @@ def _derive(
     }.get(event.event_type)
     order_id = data.get("order_id")
     if customer_template and who.customer_emails and isinstance(order_id, str):
-        found = _order_context(hub, tx, order_id)
+        found = _order_context(tx, order_id)
         if found is not None:
-            context, (order, customer) = found
+            context, order, customer = found
             email = customer.email if customer else None
             locale = choose_locale(order.locale, who.default_locale)
             payment = (
@@ -543,9 +552,7 @@ def _derive(
                 if payment is not None:
                     context["amount"] = payment.amount_minor
                 takes_payments = order.status in ("awaiting_payment", "payment_failed")
-                context["retry_url"] = (
-                    hosted.hosted_checkout_url(hub, order.id) if takes_payments else None
-                )
+                context["retry_url"] = _retry_url(hub, order.id) if takes_payments else None
             if event.event_type == "refund.succeeded":
                 context["refund_amount"] = data.get("amount")
             if email:
@@ -553,11 +560,11 @@ def _derive(
                 if event.event_type == "order.paid":
                     wanted = (order.metadata_json or {}).get("notify") or []
                     stored = store.template_names(tx, event.merchant_id)
-                    for name in wanted if isinstance(wanted, list) else []:
+                    for name in wanted[:10] if isinstance(wanted, list) else []:
                         if isinstance(name, str) and name in stored and name not in BUILT_IN:
                             add("email", email, name, locale, context)
                         else:
-                            log.info("order %s asks for unknown template %r", order.id, name)
+                            log.info("order %s asks for unknown template %.64r", order.id, name)
 
     # Operator alerts.
     kind = _alert_kind(event)
@@ -580,6 +587,14 @@ def _derive(
     return rows
 
 
+def _retry_url(hub: Hub, order_id: str) -> str | None:
+    """The hosted-checkout link (none without a master key to sign it)."""
+    try:
+        return hosted.hosted_checkout_url(hub, order_id)
+    except VaultError:
+        return None
+
+
 def _gateway_name(gateway: str) -> str:
     if gateway in gateway_names():
         return entry(gateway).adapter.display_name
@@ -597,7 +612,11 @@ def fan_out_notifications(hub: Hub, limit: int = FAN_OUT_BATCH) -> int:
             if event.merchant_id not in settings:
                 settings[event.merchant_id] = store.settings_of(tx, event.merchant_id)
             row = settings[event.merchant_id]
-            rows = _derive(hub, tx, event, row, now) if row is not None else []
+            try:
+                rows = _derive(hub, tx, event, row, now) if row is not None else []
+            except Exception:  # one malformed event must not hold back every other one
+                log.exception("deriving the notifications of %s failed; skipped", event.id)
+                rows = []
             count = store.add_notifications(tx, rows)
             store.mark_fanned_out(tx, event.id, event.merchant_id, count, now)
             created += count
