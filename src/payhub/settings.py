@@ -52,6 +52,22 @@ class Settings(BaseSettings):
             "internal host). Empty: no internal address is ever contacted"
         ),
     )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Telegram Bot API origin (a merchant's settings may name another)",
+    )
+    notify_retry_scale: float = Field(
+        default=1.0, description="multiplies the notification retry schedule (tests: 0.001)"
+    )
+    notify_concurrency: int = Field(
+        default=8, ge=1, description="destinations (SMTP servers, chats) sent to at once"
+    )
+    notify_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="timeout of one SMTP or Telegram send"
+    )
+    notify_lease_seconds: float = Field(
+        default=300.0, gt=0, description="a worker's claim on messages; taken over after it"
+    )
     log_level: str = "info"
     log_json: bool = False
     # Serving production accounts? Then simulator-environment accounts are refused.

@@ -12,6 +12,7 @@ from anyio import to_thread
 from payhub.services import idempotency, webhooks
 from payhub.services.checkout import expire_due_orders, refresh_payment
 from payhub.services.context import Hub
+from payhub.services.notifications import send_due_notifications
 from payhub.store import reads
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ async def run_once(hub: Hub) -> dict[str, int]:
     """One pass: deliver due events, query stale attempts (settling what the gateway says),
     then expire orders."""
     delivered = await deliver_events(hub)
+    delivered.update(await send_due_notifications(hub))  # e-mail and Telegram (own job later)
     reconciled = 0
     stale = await reads.stale_attempts(hub.db, hub.clock.now(), quiet_for=RECONCILE_AFTER)
     for payment_id in stale:

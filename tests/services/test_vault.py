@@ -99,6 +99,7 @@ def test_write_only_accounts_and_no_secret_anywhere(
     assert rotate_keys(th.hub, actor="test") == {
         "gateway_account.credentials": 1,
         "webhook_endpoint.secret": 0,
+        "notification_settings.secrets": 0,
     }
     th.hub.previous_keys = []
     th.hub.forget_adapters()

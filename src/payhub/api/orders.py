@@ -67,6 +67,9 @@ class OrderIn(BaseModel):
     )
     description: str = Field(default="", max_length=500)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    locale: Literal["vi", "en", "ms"] | None = Field(
+        default=None, description="language of the customer's e-mails (else the merchant's)"
+    )
 
 
 async def order_or_404(hub: Hub, merchant_id: str, order_id: str) -> reads.OrderView:
@@ -96,6 +99,7 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         return_url=body.return_url,
         description=body.description,
         metadata=body.metadata,
+        locale=body.locale,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
     return await _order_with_checkout_url(hub, caller.merchant_id, order_id)

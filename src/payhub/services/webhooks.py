@@ -65,6 +65,7 @@ MERCHANT_EVENT_TYPES = (
     "payment.review",
     "refund.succeeded",
     "refund.failed",
+    "stock.low",
 )
 
 

@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from payhub.store.models import Base, GatewayAccount, WebhookEndpoint
+from payhub.store.models import Base, GatewayAccount, NotificationSettings, WebhookEndpoint
 from payhub.store.tx import Tx
 
 __all__ = [
     "ENCRYPTED_COLUMNS",
     "GATEWAY_CREDENTIALS",
+    "NOTIFICATION_SECRETS",
     "WEBHOOK_SECRET",
     "EncryptedColumn",
     "SealedValue",
@@ -38,6 +39,7 @@ class EncryptedColumn:
     key_id: str
     subject_prefix: str  # the vault binds a row's ciphertext to prefix + row id
     audit_action: str  # the audit row of each re-encrypted row
+    id_attr: str = "id"  # the row's id attribute (its primary key)
 
     def subject(self, row_id: str) -> str:
         return f"{self.subject_prefix}{row_id}"
@@ -59,7 +61,20 @@ WEBHOOK_SECRET = EncryptedColumn(
     "webhook_endpoint:",
     "webhook_endpoint.rekeyed",
 )
-ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (GATEWAY_CREDENTIALS, WEBHOOK_SECRET)
+NOTIFICATION_SECRETS = EncryptedColumn(
+    "notification_settings.secrets",
+    NotificationSettings,
+    "secrets_ciphertext",
+    "secrets_key_id",
+    "notification_settings:",
+    "notification_settings.rekeyed",
+    id_attr="merchant_id",
+)
+ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
+    GATEWAY_CREDENTIALS,
+    WEBHOOK_SECRET,
+    NOTIFICATION_SECRETS,
+)
 
 
 @dataclass(slots=True)
@@ -71,7 +86,7 @@ class SealedValue:
 
     @property
     def row_id(self) -> str:
-        return str(self._row.id)
+        return str(getattr(self._row, self.column.id_attr))
 
     @property
     def merchant_id(self) -> str:
@@ -104,7 +119,7 @@ def values_to_rekey(tx: Tx, column: EncryptedColumn, current_key_id: str) -> lis
     rows = tx._session.scalars(
         select(model)
         .where(ciphertext.is_not(None), key_id.is_not(None), key_id != current_key_id)
-        .order_by(model.id)
+        .order_by(getattr(model, column.id_attr))
         .with_for_update()
     )
     return [SealedValue(column, row) for row in rows]
