@@ -77,10 +77,10 @@ class Settings(BaseSettings):
     # joined by ";" ("30/minute;300/hour"). Kept in memory, per hub process.
     rate_limits_enabled: bool = Field(default=True, description="false turns every limit off")
     rate_limit_per_api_key: str = Field(
-        default="1200/minute", description="requests to /v1 per bearer credential"
+        default="6000/minute", description="requests to /v1 per bearer credential"
     )
     rate_limit_writes_per_api_key: str = Field(
-        default="300/minute", description="POST/PUT/PATCH/DELETE to /v1 per bearer credential"
+        default="3000/minute", description="POST/PUT/PATCH/DELETE to /v1 per bearer credential"
     )
     rate_limit_public_per_ip: str = Field(
         default="600/minute", description="requests to /pay/… and /return/… per client IP"
