@@ -51,13 +51,17 @@ class HubUnderTest:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def make_hub(url: str, public_url: str = "http://127.0.0.1:8000") -> HubUnderTest:
+def make_hub(
+    url: str, public_url: str = "http://127.0.0.1:8000", **settings_overrides: Any
+) -> HubUnderTest:
+    """`settings_overrides`: other Settings fields (e.g. request_body_timeout_seconds)."""
     upgrade(url)
     settings = Settings(
         database_url=url,
         master_key=SecretStr(MASTER_KEY),
         public_url=public_url,
         customer_jwt_secret=SecretStr("customer-secret-for-tests-0123456789abcdef"),
+        **settings_overrides,
     )
     hub = build_hub(settings)
     merchant_id = create_merchant(hub, "Test Shop", actor="test")

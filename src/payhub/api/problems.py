@@ -89,6 +89,25 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+_HTTP_CODES: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        401: "unauthorized",
+        404: "not-found",
+        405: "method-not-allowed",
+        408: "request-timeout",
+        413: "request-too-large",
+    }
+)
+
+
+def problem_for_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """The problem answer of a plain HTTP error (routing, request limits), its headers kept."""
+    code = _HTTP_CODES.get(exc.status_code, "http-error")
+    response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -143,7 +162,4 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http-error"
-        )
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+        return problem_for_http_error(exc)
