@@ -22,7 +22,7 @@ from payhub.gateways.base import (
     RefundRequest,
     RefundStatus,
 )
-from payhub.money import Money
+from payhub.money import MAX_AMOUNT_MINOR, Money
 from payhub.services import ledger
 from payhub.services.accounts import build_adapter, load_account
 from payhub.services.checkout import payment_ref
@@ -153,8 +153,8 @@ async def create_refund(
     manual: bool = False,
     actor: str,
 ) -> dict[str, Any]:
-    if amount is not None and amount <= 0:
-        raise InvalidRequest("amount must be positive")
+    if amount is not None and not 0 < amount <= MAX_AMOUNT_MINOR:
+        raise InvalidRequest(f"amount must be between 1 and {MAX_AMOUNT_MINOR}")
     refund_id, request, account_id = await to_thread.run_sync(
         _open_refund, hub, merchant_id, payment_id, amount, reason, manual, actor
     )
