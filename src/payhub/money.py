@@ -27,6 +27,13 @@ MAX_CREDITS: Final = 10**12
 MAX_STOCK: Final = 10**9
 
 
+def bounded_amount(minor: int) -> int:
+    """`minor` when it is an amount payhub takes (0 to MAX_AMOUNT_MINOR), else ValueError."""
+    if not 0 <= minor <= MAX_AMOUNT_MINOR:
+        raise ValueError(f"amount {minor} is outside 0..{MAX_AMOUNT_MINOR}")
+    return minor
+
+
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined or compared."""
 

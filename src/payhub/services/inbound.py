@@ -24,8 +24,11 @@ from anyio import to_thread
 from payhub.domain.lifecycle import PAYMENT_LIVE, PaymentStatus
 from payhub.gateways.base import (
     ApplyOutcome,
+    Environment,
     Gateway,
+    GatewayConfig,
     GatewayError,
+    GatewayMisconfigured,
     GatewayStatus,
     InboundRequest,
     InvalidSignature,
@@ -34,6 +37,7 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
 )
+from payhub.gateways.registry import entry
 from payhub.services.accounts import build_adapter
 from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
 from payhub.services.context import Hub
@@ -94,7 +98,35 @@ def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
 async def receive_notification(
     hub: Hub, gateway: str, account_id: str, raw: InboundRequest
 ) -> Reply:
-    """Run one notification through the pipeline and return the gateway's exact answer."""
+    """Run one notification through the pipeline and return the gateway's exact answer.
+
+    When payhub cannot do its part (the database is unreachable, so the account cannot be
+    loaded or the request cannot even be recorded), the answer is the gateway's own "try
+    again" (`ApplyOutcome.ERROR`: VNPay RspCode 99, a 5xx for the others), never a generic
+    500 the gateway might read as final."""
+    try:
+        return await _receive_notification(hub, gateway, account_id, raw)
+    except Exception:
+        log.exception("a %s notification could not be received; the gateway will retry", gateway)
+        return retry_reply(hub, gateway)
+
+
+def retry_reply(hub: Hub, gateway: str) -> Reply:
+    """The gateway's "try again" answer, without its account: replies need no credentials."""
+    try:
+        adapter_class = entry(gateway).adapter
+    except KeyError:
+        return Reply(503, b'{"error":"try again"}', "application/json")
+    config = GatewayConfig(credentials={}, base_url="", environment=Environment.SIMULATOR)
+    return adapter_class(config, hub.http).notification_reply(ApplyOutcome.ERROR)
+
+
+async def _receive_notification(
+    hub: Hub, gateway: str, account_id: str, raw: InboundRequest
+) -> Reply:
+    # Both come from the path, as the client wrote it (%00 included): made storable, and
+    # the name cut to its column (no gateway's name is that long, so none is matched).
+    gateway, account_id = _storable(gateway)[:32], _storable(account_id)
     account = _cached_account(hub, gateway, account_id)
     if account is None:
         account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
@@ -118,6 +150,17 @@ async def receive_notification(
         return adapter.notification_reply(ApplyOutcome.INVALID_SIGNATURE)
     except MalformedNotification as exc:
         await _reject(hub, account, raw, ApplyOutcome.MALFORMED, exc.message)
+        return adapter.notification_reply(ApplyOutcome.MALFORMED)
+    except GatewayMisconfigured as exc:
+        # The account lacks a credential: payhub's fault, so the gateway should retry.
+        await _reject(hub, account, raw, ApplyOutcome.ERROR, exc.message)
+        return adapter.notification_reply(ApplyOutcome.ERROR)
+    except Exception as exc:
+        # An input the adapter's parser did not foresee: still the gateway's rejection,
+        # recorded; logged, since the parser should have refused it by name.
+        log.exception("a %s notification broke its parser", gateway)
+        detail = f"unparseable ({type(exc).__name__})"
+        await _reject(hub, account, raw, ApplyOutcome.MALFORMED, detail)
         return adapter.notification_reply(ApplyOutcome.MALFORMED)
 
     report = GatewayReport(
@@ -258,16 +301,22 @@ def _record_request(
         account_id=account_id,
         kind=kind,
         method=raw.method,
-        path=raw.path[:500],
-        query_string=raw.query_string.decode("latin-1"),
-        headers={k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
+        path=_storable(raw.path[:500]),
+        query_string=_storable(raw.query_string.decode("latin-1")),
+        headers={k: _storable(v) for k, v in raw.headers.items() if k in _STORED_HEADERS},
         body=raw.body,
         source_ip=raw.remote_addr,
         outcome=outcome,
-        detail=detail[:500],
+        detail=_storable(detail[:500]),
         payment_id=payment_id,
         now=now,
     )
+
+
+def _storable(text: str) -> str:
+    """Text as a text column takes it: PostgreSQL refuses NUL; the raw bytes are kept in
+    the body column (query strings and paths are shown with NUL as U+FFFD)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _apply_notification(
