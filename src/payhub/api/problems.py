@@ -37,6 +37,7 @@ from payhub.errors import (
     NotFound,
     NotSupported,
     RefundNotAllowed,
+    StoreBusy,
     Unauthorized,
     VaultError,
 )
@@ -71,6 +72,7 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
         GatewayRejected: 502,
         GatewayUnavailable: 503,
         VaultError: 500,
+        StoreBusy: 503,
     }
 )
 

@@ -16,10 +16,12 @@ from payhub.services.settlement import GatewayReport, apply_report
 from payhub.store import attempts
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
+from payhub.store.tx import retry_write_conflicts
 
 MANUAL = "manual"
 
 
+@retry_write_conflicts
 def record_manual_payment(
     hub: Hub,
     merchant_id: str,

@@ -14,7 +14,7 @@ from payhub.store import catalog, merchants, reads
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import Product
-from payhub.store.tx import Reader, flush
+from payhub.store.tx import Reader, flush, retry_write_conflicts
 
 
 def hash_api_key(key: str) -> str:
@@ -81,6 +81,7 @@ def authenticate_api_key(session: Reader, key: str) -> Principal:
     return Principal(merchant_id=row.merchant_id, key_id=row.id, mode=row.mode)
 
 
+@retry_write_conflicts
 def upsert_product(
     hub: Hub,
     merchant_id: str,

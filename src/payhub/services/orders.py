@@ -32,7 +32,7 @@ from payhub.store.attempts import OrderRecord
 from payhub.store.ids import new_id
 from payhub.store.journal import add_timeline, enqueue_event
 from payhub.store.models import Order, Payment
-from payhub.store.tx import ConstraintViolation, Reader, Tx
+from payhub.store.tx import ConstraintViolation, Reader, Tx, retry_write_conflicts
 
 DEFAULT_TTL = timedelta(minutes=30)
 MAX_TTL = timedelta(days=30)
@@ -80,6 +80,7 @@ class _PricedItem:
     credits: int
 
 
+@retry_write_conflicts
 def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
     """Create an order, reserving tracked stock atomically. Returns its id."""
     try:

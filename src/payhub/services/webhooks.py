@@ -34,6 +34,7 @@ from payhub.store import outbox
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import WebhookEndpoint
+from payhub.store.tx import retry_write_conflicts
 
 # Standard Webhooks' example schedule: the delay before attempt n+1 (last ≈ 75 h after).
 RETRY_SCHEDULE = (
@@ -75,6 +76,7 @@ def _aad_id(endpoint_id: str) -> str:
     return f"webhook_endpoint:{endpoint_id}"
 
 
+@retry_write_conflicts
 def create_endpoint(
     hub: Hub, merchant_id: str, url: str, event_types: list[str], *, actor: str
 ) -> dict[str, Any]:
@@ -144,6 +146,7 @@ def list_endpoints(hub: Hub, merchant_id: str) -> list[dict[str, Any]]:
         return [endpoint_view(e) for e in outbox.endpoints_of(session, merchant_id)]
 
 
+@retry_write_conflicts
 def disable_endpoint(hub: Hub, merchant_id: str, endpoint_id: str, *, actor: str) -> None:
     now = hub.clock.now()
     with hub.db.write() as tx:
@@ -316,6 +319,7 @@ def _record_attempt(
         delivery.next_attempt_at = now + delay + jitter
 
 
+@retry_write_conflicts
 def redeliver(hub: Hub, merchant_id: str, event_id: str, *, actor: str) -> int:
     """Make every delivery of an event due now again (manual redelivery)."""
     now = hub.clock.now()
