@@ -198,3 +198,27 @@ def test_headers_over_the_cap_get_431(served: tuple[HubUnderTest, str]) -> None:
                 break
         response = _read_response(sock)
     assert _status(response) == 431
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "media_type"),
+    [
+        ("GET", "/v1/orders/ord%00x", b"", None),
+        ("GET", "/v1/orders?status=%00", b"", None),
+        ("POST", "/v1/orders", b'{"merchant_reference":"a\\u0000b"}', "application/json"),
+        ("POST", "/pay/ord_x", b"gateway=payos&token=%00", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_nul_characters_outside_callbacks_are_a_400(
+    tmp_path: Path, method: str, target: str, body: bytes, media_type: str | None
+) -> None:
+    """PostgreSQL cannot store NUL in text: refused up front, never a database error."""
+    th = make_hub(database_url("postgres", tmp_path))
+    headers = {**th.headers, **({"content-type": media_type} if media_type else {})}
+    with serve_app(th.app) as origin, httpx.Client(base_url=origin, timeout=10) as client:
+        answer = client.request(method, target, content=body or None, headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["type"].endswith("/bad-request")
+        back = client.get("/return/payos/pay%00x")
+        assert back.status_code == 404  # a browser return with NUL: unknown payment
+    th.hub.db.dispose()

@@ -10,6 +10,11 @@ answered 408: a client trickling bytes cannot hold a request open for ever.
 Gateway callbacks and browser returns keep their own, smaller cap
 (`max_callback_bytes`); everything else gets `max_request_bytes`.
 
+Outside callbacks, a NUL character (in the path, the query string, or the body: a raw NUL,
+a JSON `\\u0000`, a form's `%00`) is refused with 400: PostgreSQL cannot store NUL in text,
+so it would otherwise surface as a database error (500) wherever the value is bound. The
+callback pipeline takes NUL and stores it safely (services.inbound).
+
 The refusals are Starlette `HTTPException`s raised from `receive`, so that whichever layer
 reads the body turns them into the same problem+json answer (FastAPI re-raises an
 `HTTPException` from its body parser, where any other error would become a 400); one that
@@ -19,6 +24,7 @@ reaches this middleware unanswered is answered here.
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 import anyio
 from starlette.exceptions import HTTPException
@@ -44,6 +50,17 @@ class RequestBodyTimeout(HTTPException):
 
     def __init__(self, seconds: float) -> None:
         super().__init__(408, f"request body not received within {seconds:g} s", headers=_CLOSE)
+
+
+class RequestHasNul(HTTPException):
+    """A NUL character outside a callback (400)."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "NUL characters are not accepted", headers=_CLOSE)
+
+
+_NUL_MARKS: Final = (b"\x00", b"\\u0000")
+_FORM_NUL: Final = b"%00"
 
 
 class RequestLimits:
@@ -73,6 +90,10 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        callback = scope["path"].startswith(_CALLBACK_PREFIXES)
+        if not callback and _nul_in_target(scope):
+            await _answer(scope, send, RequestHasNul())
+            return
         limit = self.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
@@ -84,9 +105,11 @@ class RequestLimits:
         received = 0
         body_done = False
         started = False
+        nul_marks = () if callback else _nul_marks(scope)
+        tail = b""  # the last bytes of the previous chunk: a mark may span two chunks
 
         async def limited_receive() -> Message:
-            nonlocal received, body_done
+            nonlocal received, body_done, tail
             if body_done:
                 return await receive()  # waiting for a disconnect: no deadline
             with anyio.move_on_after(max(deadline - anyio.current_time(), 0)):
@@ -95,6 +118,11 @@ class RequestLimits:
                     received += len(message.get("body", b""))
                     if received > limit:
                         raise RequestTooLarge(limit)
+                    if nul_marks:
+                        window = tail + message.get("body", b"")
+                        if any(mark in window for mark in nul_marks):
+                            raise RequestHasNul
+                        tail = window[-5:]
                     body_done = not message.get("more_body", False)
                 return message
             raise RequestBodyTimeout(timeout)
@@ -107,11 +135,25 @@ class RequestLimits:
 
         try:
             await self.app(scope, limited_receive, tracked_send)
-        except (RequestTooLarge, RequestBodyTimeout) as exc:
+        except (RequestTooLarge, RequestBodyTimeout, RequestHasNul) as exc:
             if started:
                 log.warning("request limit hit after the response started: %s", exc.detail)
                 return
             await _answer(scope, send, exc)
+
+
+def _nul_in_target(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"\x00" in query or _FORM_NUL in query
+
+
+def _nul_marks(scope: Scope) -> tuple[bytes, ...]:
+    for name, value in scope["headers"]:
+        if name == b"content-type" and value.lower().startswith(
+            b"application/x-www-form-urlencoded"
+        ):
+            return (*_NUL_MARKS, _FORM_NUL)
+    return _NUL_MARKS
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -93,6 +93,7 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
 
 _HTTP_CODES: Final[Mapping[int, str]] = MappingProxyType(
     {
+        400: "bad-request",
         401: "unauthorized",
         404: "not-found",
         405: "method-not-allowed",

@@ -423,6 +423,7 @@ async def receive_return(
     hub: Hub, gateway: str, payment_id: str, raw: InboundRequest
 ) -> ReturnView | None:
     """Log the browser return, maybe refresh by server-side query, and report the truth."""
+    gateway, payment_id = _storable(gateway)[:32], _storable(payment_id)
     found = await to_thread.run_sync(_payment_and_adapter, hub, gateway, payment_id)
     if found is None:
         return None
