@@ -102,6 +102,7 @@ def server_config(
     """The uvicorn configuration `payhub serve`, the bench and the test servers share."""
     options: dict[str, Any] = {
         "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_concurrency,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         **extra,
     }

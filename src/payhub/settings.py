@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         default=16 * 1024, description="size cap of a request's line and headers, or 431"
     )
+    max_concurrency: int = Field(
+        default=1000,
+        description="connections plus requests in flight per server process; more get 503",
+    )
     keep_alive_seconds: int = Field(
         default=5, description="an idle kept-alive connection is closed after this time"
     )
