@@ -24,11 +24,12 @@ uv run mypy
 uv run lint-imports
 endef
 
-.PHONY: help demo test lint bench fmt clean
+.PHONY: help demo test proof lint bench fmt clean
 
 help:
 	@echo "make demo   run the demo (SQLite, hub + worker + gateway simulators)"
 	@echo "make test   linters, then the whole test suite (PostgreSQL + Chromium from Debian)"
+	@echo "make proof  the proofs (tests/proof) in their long form (PAYHUB_PROOF=1)"
 	@echo "make lint   ruff check, ruff format --check, mypy, import-linter"
 	@echo "make bench  benchmarks (PostgreSQL + wrk)"
 	@echo "make fmt    ruff format + ruff check --fix"
@@ -54,6 +55,11 @@ test:
 	else \
 	  echo "no 'tz' marker registered in pyproject.toml, so no tests marked tz: skipped"; \
 	fi
+
+proof:
+	$(BOOTSTRAP) --postgres
+	url="$$($(POSTGRES) start)"; export PAYHUB_TEST_DATABASE_URL="$$url"; \
+	PAYHUB_PROOF=1 $(PYTEST) tests/proof
 
 lint:
 	$(BOOTSTRAP)

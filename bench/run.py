@@ -8,7 +8,8 @@ For each database:
    (a gateway retry), interleaved.
 2. One hub server process (bench.serve_hub: uvicorn, one worker, uvloop + httptools) and wrk
    (a separate process, 64 connections, bench/webhooks.lua) on loopback:
-   a. the no-op JSON endpoint of the same app (POST /__noop, same bodies), then
+   a. the no-op JSON endpoint of the same app (POST /__noop, same bodies; bench.serve_hub
+      adds it, the hub has none), then
    b. the webhooks (POST /callbacks/payos/{account}), each verified and durably committed
       before it is answered.
 3. The same pipeline in-process, without HTTP: as many concurrent tasks as wrk has

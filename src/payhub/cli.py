@@ -60,9 +60,12 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the hub's HTTP server."""
     from payhub.asgi import create_app
+    from payhub.serving import server_config
 
     _configure_logging()
-    uvicorn.run(create_app(_hub(), own_process=True), host=host, port=port, log_config=None)
+    hub = _hub()
+    app = create_app(hub, own_process=True)
+    uvicorn.Server(server_config(app, hub.settings, host=host, port=port, log_config=None)).run()
 
 
 @app.command()

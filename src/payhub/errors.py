@@ -50,7 +50,10 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   ├── GatewayCallLost           no  / no    gateway-outcome-unknown
     │   └── GatewayCallRefused        instance / yes  gateway-refused
     │                                 (raised by services.checkout)
-    └── VaultError                    no  / yes   vault-error      (services.vault)
+    ├── VaultError                    no  / yes   vault-error      (services.vault)
+    └── StoreBusy                     yes / yes   store-busy       (store.tx: a write kept
+                                      meeting deadlocks or serialization failures; each
+                                      attempt was rolled back)
 
 ``GatewayError`` and ``GatewayCallFailed`` also carry ``gateway_code``, the gateway's own
 code (for the timeline and the operator), and ``message``, the internal text, which may
@@ -87,6 +90,7 @@ __all__ = [
     "OutboundRefused",
     "RateLimited",
     "RefundNotAllowed",
+    "StoreBusy",
     "Unauthorized",
     "VaultError",
 ]
@@ -340,6 +344,16 @@ class GatewayCallRefused(GatewayCallFailed):
 
 
 # --------------------------------------------------------------------------- vault
+
+
+class StoreBusy(HubError):
+    """A write transaction kept failing on deadlocks or serialization failures, and was
+    re-run as often as `store.tx.retry_write_conflicts` allows. Every attempt was rolled
+    back: nothing was written, so the same request may be sent again."""
+
+    code = "store-busy"
+    public_message = "payhub is busy; retry shortly"
+    retry_safe = True
 
 
 class VaultError(HubError):

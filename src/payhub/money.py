@@ -13,6 +13,26 @@ from typing import Final
 
 CURRENCY_EXPONENTS: Final[dict[str, int]] = {"VND": 0, "MYR": 2, "USD": 2, "SGD": 2}
 
+# Bounds of the integers that enter payhub (API fields, query parameters, order totals),
+# checked before any arithmetic or write, so a huge number is a 422 and never an overflow.
+# An amount: above every gateway's own maximum (PayOS's 10,000,000,000 ₫ is the largest),
+# and still exact after the largest unit quirk (VNPay sends ×100: 10^14) in a JSON number
+# (2^53 ≈ 9·10^15) and in a signed 64-bit column, with room left for sums of many.
+MAX_AMOUNT_MINOR: Final = 10**12
+# Units of one item in an order (order_items.quantity is a 32-bit column).
+MAX_QUANTITY: Final = 10_000
+# Credits granted by one order, or per unit of one item (64-bit balances).
+MAX_CREDITS: Final = 10**12
+# Stock of one product, and its low-stock threshold (a 32-bit column).
+MAX_STOCK: Final = 10**9
+
+
+def bounded_amount(minor: int) -> int:
+    """`minor` when it is an amount payhub takes (0 to MAX_AMOUNT_MINOR), else ValueError."""
+    if not 0 <= minor <= MAX_AMOUNT_MINOR:
+        raise ValueError(f"amount {minor} is outside 0..{MAX_AMOUNT_MINOR}")
+    return minor
+
 
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined or compared."""

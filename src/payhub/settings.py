@@ -39,7 +39,29 @@ class Settings(BaseSettings):
         ge=1,
         description="customer tokens whose exp - iat exceeds this are refused",
     )
-    max_callback_bytes: int = Field(default=64 * 1024, description="size cap of inbound bodies")
+    max_callback_bytes: int = Field(
+        default=64 * 1024, description="size cap of gateway callback and return bodies"
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, description="size cap of every other request body (API, pages)"
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0, description="a request body must arrive within this time, or 408"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        description="a request's headers must arrive within this time, or the connection closes",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, description="size cap of a request's line and headers, or 431"
+    )
+    max_concurrency: int = Field(
+        default=1000,
+        description="connections plus requests in flight per server process; more get 503",
+    )
+    keep_alive_seconds: int = Field(
+        default=5, description="an idle kept-alive connection is closed after this time"
+    )
     gateway_timeout_seconds: float = 20.0
     webhook_retry_scale: float = Field(
         default=1.0, description="multiplies the outbound webhook retry schedule (tests: 0.001)"

@@ -1,0 +1,1 @@
+"""Proofs: hostile input, limits and invariants exercised over real loopback HTTP."""

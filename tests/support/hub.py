@@ -57,8 +57,10 @@ def make_hub(
     url: str,
     public_url: str = "http://127.0.0.1:8000",
     outbound_allow: tuple[str, ...] = LOOPBACK,
+    **settings_overrides: Any,
 ) -> HubUnderTest:
-    """A migrated hub with a merchant; `outbound_allow=()` leaves the allow-list unset."""
+    """A migrated hub with a merchant; `outbound_allow=()` leaves the allow-list unset;
+    `settings_overrides`: other Settings fields (e.g. request_body_timeout_seconds)."""
     upgrade(url)
     settings = Settings(
         database_url=url,
@@ -66,6 +68,7 @@ def make_hub(
         public_url=public_url,
         customer_jwt_secret=SecretStr("customer-secret-for-tests-0123456789abcdef"),
         outbound_allow=list(outbound_allow),
+        **settings_overrides,
     )
     hub = build_hub(settings)
     merchant_id = create_merchant(hub, "Test Shop", actor="test")

@@ -11,6 +11,9 @@ from typing import Any
 
 import uvicorn
 
+from payhub.serving import server_config
+from payhub.settings import Settings
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -19,13 +22,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve `app` with uvicorn in a background thread; yields its origin URL."""
+def serve_app(app: Any, port: int | None = None, settings: Settings | None = None) -> Iterator[str]:
+    """Serve `app` with uvicorn in a background thread, configured as `payhub serve` is
+    (header timeout and size cap from `settings`, else the hub's, else the defaults);
+    yields its origin URL."""
     port = port or free_port()
+    hub = getattr(getattr(app, "state", None), "hub", None)
+    settings = settings or (hub.settings if hub is not None else Settings())
     # Keep-alive longer than any pause in a test: uvicorn closing a pooled connection just as
     # the client reuses it surfaces as a ReadError in the client, not as a hub failure.
-    config = uvicorn.Config(
+    config = server_config(
         app,
+        settings,
         host="127.0.0.1",
         port=port,
         log_level="warning",

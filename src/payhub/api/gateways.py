@@ -6,13 +6,13 @@ required credential field set); the hosted checkout page and the CLI use them to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from payhub.api.security import HubDep, MerchantDep
 from payhub.gateways.registry import entry, gateway_names
-from payhub.money import Money
+from payhub.money import MAX_AMOUNT_MINOR, Money
 from payhub.store import reads
 
 router = APIRouter()
@@ -31,7 +31,10 @@ def ready(account: reads.GatewayAccountView) -> bool:
 
 @router.get("/gateways", summary="Gateways enabled for this merchant, filtered by amount")
 async def available_gateways(
-    hub: HubDep, caller: MerchantDep, amount: int | None = None, currency: str | None = None
+    hub: HubDep,
+    caller: MerchantDep,
+    amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_MINOR)] = None,
+    currency: str | None = None,
 ) -> dict[str, Any]:
     accounts = await reads.gateway_accounts(hub.db, caller.merchant_id, enabled_only=True)
     out = []

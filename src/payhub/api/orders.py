@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_QUANTITY
 from payhub.services import checkout, hosted, orders
 from payhub.services.context import Hub
 from payhub.store import reads
@@ -47,9 +48,11 @@ class CustomerIn(BaseModel):
 class ItemIn(BaseModel):
     sku: str | None = Field(default=None, description="a product SKU; stock is reserved")
     name: str | None = Field(default=None, description="ad-hoc item name (no SKU)")
-    unit_price: int | None = Field(default=None, ge=0, description="minor units, ad-hoc items")
-    quantity: int = Field(default=1, ge=1, le=10_000)
-    credits: int | None = Field(default=None, ge=0)
+    unit_price: int | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT_MINOR, description="minor units, ad-hoc items"
+    )
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    credits: int | None = Field(default=None, ge=0, le=MAX_CREDITS, description="per unit")
 
 
 class OrderIn(BaseModel):
@@ -57,7 +60,9 @@ class OrderIn(BaseModel):
     currency: Literal["VND", "MYR"]
     items: list[ItemIn] = Field(min_length=1, max_length=100)
     customer: CustomerIn | None = None
-    credits: int | None = Field(default=None, ge=0, description="credits granted once paid")
+    credits: int | None = Field(
+        default=None, ge=0, le=MAX_CREDITS, description="credits granted once paid"
+    )
     expires_in_seconds: int | None = Field(default=None, ge=60, le=30 * 86400)
     cancel_on_failure: bool = False
     return_url: ReturnUrl | None = Field(

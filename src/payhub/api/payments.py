@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from payhub.api.orders import order_or_404
 from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import NotFound
+from payhub.money import MAX_AMOUNT_MINOR
 from payhub.services import checkout, manual
 from payhub.store import reads
 
@@ -24,7 +25,7 @@ class PaymentIn(BaseModel):
 
 
 class ManualPaymentIn(BaseModel):
-    amount: int = Field(gt=0, description="minor units received")
+    amount: int = Field(gt=0, le=MAX_AMOUNT_MINOR, description="minor units received")
     reference: str = Field(min_length=1, max_length=100, description="bank transfer ref, receipt")
     note: str = Field(default="", max_length=500)
 

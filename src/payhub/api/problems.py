@@ -39,6 +39,7 @@ from payhub.errors import (
     OutboundRefused,
     RateLimited,
     RefundNotAllowed,
+    StoreBusy,
     Unauthorized,
     VaultError,
 )
@@ -75,6 +76,7 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
         GatewayRejected: 502,
         GatewayUnavailable: 503,
         VaultError: 500,
+        StoreBusy: 503,
     }
 )
 
@@ -104,6 +106,26 @@ def rate_limited(exc: RateLimited) -> JSONResponse:
         retry_after=exc.retry_after,
     )
     response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
+_HTTP_CODES: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        400: "bad-request",
+        401: "unauthorized",
+        404: "not-found",
+        405: "method-not-allowed",
+        408: "request-timeout",
+        413: "request-too-large",
+    }
+)
+
+
+def problem_for_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """The problem answer of a plain HTTP error (routing, request limits), its headers kept."""
+    code = _HTTP_CODES.get(exc.status_code, "http-error")
+    response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+    response.headers.update(exc.headers or {})
     return response
 
 
@@ -165,7 +187,4 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http-error"
-        )
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+        return problem_for_http_error(exc)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from payhub.api.security import HubDep, MerchantDep
+from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_STOCK
 from payhub.services import merchants
 from payhub.store import reads
 
@@ -17,12 +18,12 @@ router = APIRouter()
 
 class ProductIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    price: int = Field(gt=0)
+    price: int = Field(gt=0, le=MAX_AMOUNT_MINOR)
     currency: Literal["VND", "MYR"]
-    credits: int = Field(default=0, ge=0)
+    credits: int = Field(default=0, ge=0, le=MAX_CREDITS)
     track_stock: bool = False
-    stock: int | None = Field(default=None, ge=0)
-    low_stock_threshold: int | None = Field(default=None, ge=0)
+    stock: int | None = Field(default=None, ge=0, le=MAX_STOCK)
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=MAX_STOCK)
 
 
 @router.get("/products", summary="Products with their stock")

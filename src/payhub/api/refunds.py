@@ -9,13 +9,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from payhub.api.security import HubDep, MerchantDep
+from payhub.money import MAX_AMOUNT_MINOR
 from payhub.services import refunds
 
 router = APIRouter()
 
 
 class RefundIn(BaseModel):
-    amount: int | None = Field(default=None, gt=0, description="minor units; omit = all left")
+    amount: int | None = Field(
+        default=None, gt=0, le=MAX_AMOUNT_MINOR, description="minor units; omit = all left"
+    )
     reason: str = Field(default="", max_length=500)
     manual: bool = Field(default=False, description="record money returned outside the gateway")
 

@@ -61,7 +61,7 @@ from payhub.store import attempts, customers, orders
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit, add_timeline
 from payhub.store.models import Order, Payment
-from payhub.store.tx import Reader
+from payhub.store.tx import Reader, retry_write_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def _with_options(
     return replace(request, client_ip=client_ip, options={**request.options, **options})
 
 
+@retry_write_conflicts
 def _prepare_attempt(
     hub: Hub, merchant_id: str, order_id: str, gateway: str, actor: str
 ) -> StartedPayment | tuple[CheckoutRequest, str, str]:
@@ -234,6 +235,7 @@ def _payer(reader: Reader, order: Order) -> Payer:
     return Payer() if c is None else Payer(name=c.name, email=c.email, phone=c.phone)
 
 
+@retry_write_conflicts
 def _record_checkout(hub: Hub, payment_id: str, account_id: str, checkout: Checkout) -> None:
     now = hub.clock.now()
     with hub.db.write() as tx:
@@ -257,6 +259,7 @@ def _record_checkout(hub: Hub, payment_id: str, account_id: str, checkout: Check
         hub.forget_adapters()
 
 
+@retry_write_conflicts
 def _record_create_failure(
     hub: Hub, payment_id: str, event: PaymentEvent, exc: GatewayError
 ) -> None:
@@ -359,6 +362,7 @@ async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = N
     return await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
 
 
+@retry_write_conflicts
 def _apply_query(hub: Hub, payment_id: str, report: GatewayReport) -> str:
     now = hub.clock.now()
     with hub.db.write() as tx:
@@ -413,6 +417,7 @@ async def cancel_order(
     await to_thread.run_sync(_cancel_locally, hub, merchant_id, order_id, actor, source_ip)
 
 
+@retry_write_conflicts
 def _cancel_locally(
     hub: Hub, merchant_id: str, order_id: str, actor: str, source_ip: str | None
 ) -> None:
@@ -436,6 +441,7 @@ def _due_orders(hub: Hub, now: datetime, grace: timedelta) -> list[str]:
         return orders.due_orders(session, [s.value for s in ORDER_HOLDS_STOCK], now - grace, 500)
 
 
+@retry_write_conflicts
 def _expire_locally(hub: Hub, order_id: str, now: datetime) -> bool:
     with hub.db.write() as tx:
         order = attempts.lock_order(tx, order_id)

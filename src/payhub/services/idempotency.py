@@ -21,7 +21,7 @@ from payhub.clock import as_utc
 from payhub.domain.errors import Conflict, InvalidRequest
 from payhub.services.context import Hub
 from payhub.store import idempotency_keys
-from payhub.store.tx import ConstraintViolation
+from payhub.store.tx import ConstraintViolation, retry_write_conflicts
 
 KEEP_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -52,6 +52,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+@retry_write_conflicts
 def begin(
     hub: Hub, merchant_id: str, key: str, method: str, path: str, body: bytes
 ) -> StoredResponse | None:
@@ -89,6 +90,7 @@ def begin(
         ) from None
 
 
+@retry_write_conflicts
 def finish(hub: Hub, merchant_id: str, key: str, status: int, body: bytes) -> None:
     """Store the response; a server error releases the key so the client may retry."""
     with hub.db.write() as tx:

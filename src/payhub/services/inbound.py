@@ -26,10 +26,14 @@ from datetime import datetime
 from anyio import to_thread
 
 from payhub.domain.lifecycle import PAYMENT_LIVE, PaymentStatus
+from payhub.errors import RateLimited
 from payhub.gateways.base import (
     ApplyOutcome,
+    Environment,
     Gateway,
+    GatewayConfig,
     GatewayError,
+    GatewayMisconfigured,
     GatewayStatus,
     InboundRequest,
     InvalidSignature,
@@ -38,6 +42,7 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
 )
+from payhub.gateways.registry import entry
 from payhub.services.accounts import build_adapter
 from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
 from payhub.services.context import Hub
@@ -112,7 +117,41 @@ async def receive_notification(
     """Run one notification through the pipeline and return the gateway's exact answer.
 
     `admit_unverified(source_ip)` is called before a request that verified nothing is
-    recorded; whatever it raises (payhub.errors.RateLimited) propagates, nothing recorded."""
+    recorded; whatever it raises (payhub.errors.RateLimited) propagates, nothing recorded.
+
+    When payhub cannot do its part (the database is unreachable, so the account cannot be
+    loaded or the request cannot even be recorded), the answer is the gateway's own "try
+    again" (`ApplyOutcome.ERROR`: VNPay RspCode 99, a 5xx for the others), never a generic
+    500 the gateway might read as final."""
+    try:
+        return await _receive_notification(hub, gateway, account_id, raw, admit_unverified)
+    except RateLimited:
+        raise  # the caller's 429: over budget, nothing recorded
+    except Exception:
+        log.exception("a %s notification could not be received; the gateway will retry", gateway)
+        return retry_reply(hub, gateway)
+
+
+def retry_reply(hub: Hub, gateway: str) -> Reply:
+    """The gateway's "try again" answer, without its account: replies need no credentials."""
+    try:
+        adapter_class = entry(gateway).adapter
+    except KeyError:
+        return Reply(503, b'{"error":"try again"}', "application/json")
+    config = GatewayConfig(credentials={}, base_url="", environment=Environment.SIMULATOR)
+    return adapter_class(config, hub.http).notification_reply(ApplyOutcome.ERROR)
+
+
+async def _receive_notification(
+    hub: Hub,
+    gateway: str,
+    account_id: str,
+    raw: InboundRequest,
+    admit_unverified: Callable[[str | None], None],
+) -> Reply:
+    # Both come from the path, as the client wrote it (%00 included): made storable, and
+    # the name cut to its column (no gateway's name is that long, so none is matched).
+    gateway, account_id = _storable(gateway)[:32], _storable(account_id)
     account = _cached_account(hub, gateway, account_id)
     if account is None:
         account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
@@ -139,6 +178,17 @@ async def receive_notification(
     except MalformedNotification as exc:
         admit_unverified(raw.remote_addr)
         await _reject(hub, account, raw, ApplyOutcome.MALFORMED, exc.message)
+        return adapter.notification_reply(ApplyOutcome.MALFORMED)
+    except GatewayMisconfigured as exc:
+        # The account lacks a credential: payhub's fault, so the gateway should retry.
+        await _reject(hub, account, raw, ApplyOutcome.ERROR, exc.message)
+        return adapter.notification_reply(ApplyOutcome.ERROR)
+    except Exception as exc:
+        # An input the adapter's parser did not foresee: still the gateway's rejection,
+        # recorded; logged, since the parser should have refused it by name.
+        log.exception("a %s notification broke its parser", gateway)
+        detail = f"unparseable ({type(exc).__name__})"
+        await _reject(hub, account, raw, ApplyOutcome.MALFORMED, detail)
         return adapter.notification_reply(ApplyOutcome.MALFORMED)
 
     report = GatewayReport(
@@ -280,17 +330,23 @@ def _record_request(
         account_id=account_id,
         kind=kind,
         method=raw.method,
-        path=raw.path[:500],
-        query_string=raw.query_string.decode("latin-1"),
-        headers={k: v for k, v in raw.headers.items() if k in _STORED_HEADERS},
+        path=_storable(raw.path[:500]),
+        query_string=_storable(raw.query_string.decode("latin-1")),
+        headers={k: _storable(v) for k, v in raw.headers.items() if k in _STORED_HEADERS},
         body=raw.body,
         source_ip=raw.remote_addr,
         outcome=outcome,
-        detail=detail[:500],
+        detail=_storable(detail[:500]),
         payment_id=payment_id,
         now=now,
         keep_whole=keep_whole,
     )
+
+
+def _storable(text: str) -> str:
+    """Text as a text column takes it: PostgreSQL refuses NUL; the raw bytes are kept in
+    the body column (query strings and paths are shown with NUL as U+FFFD)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _apply_notification(
@@ -424,6 +480,7 @@ async def receive_return(
 
     A still-live attempt is queried only when `may_query(payment_id)` says so (the API
     allows one query per attempt per interval); otherwise the stored state is shown."""
+    gateway, payment_id = _storable(gateway)[:32], _storable(payment_id)
     found = await to_thread.run_sync(_payment_and_adapter, hub, gateway, payment_id)
     if found is None:
         return None

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from payhub.domain.errors import OrderAlreadyPaid, OrderNotPayable
+from payhub.domain.errors import InvalidRequest, OrderAlreadyPaid, OrderNotPayable
 from payhub.domain.lifecycle import ORDER_HOLDS_STOCK, ORDER_IS_PAID, OrderStatus, PaymentStatus
 from payhub.gateways.base import GatewayStatus
-from payhub.money import Money
+from payhub.money import MAX_AMOUNT_MINOR, Money
 from payhub.services.context import Hub
 from payhub.services.orders import get_order, payment_view
 from payhub.services.settlement import GatewayReport, apply_report
 from payhub.store import attempts
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
+from payhub.store.tx import retry_write_conflicts
 
 MANUAL = "manual"
 
 
+@retry_write_conflicts
 def record_manual_payment(
     hub: Hub,
     merchant_id: str,
@@ -31,6 +33,8 @@ def record_manual_payment(
     actor: str,
     source_ip: str | None,
 ) -> dict[str, Any]:
+    if not 0 < amount <= MAX_AMOUNT_MINOR:
+        raise InvalidRequest(f"amount must be between 1 and {MAX_AMOUNT_MINOR}")
     now = hub.clock.now()
     with hub.db.write() as tx:
         get_order(tx, merchant_id, order_id)

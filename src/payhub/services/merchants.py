@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
-from payhub.money import UnknownCurrency, exponent_of
+from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_STOCK, UnknownCurrency, exponent_of
 from payhub.services import inventory
 from payhub.services.context import Hub
 from payhub.store import catalog, merchants, reads
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import Product
-from payhub.store.tx import Reader, flush
+from payhub.store.tx import Reader, flush, retry_write_conflicts
 
 
 def hash_api_key(key: str) -> str:
@@ -82,6 +82,7 @@ def authenticate_api_key(session: Reader, key: str) -> Principal:
     return Principal(merchant_id=row.merchant_id, key_id=row.id, mode=row.mode)
 
 
+@retry_write_conflicts
 def upsert_product(
     hub: Hub,
     merchant_id: str,
@@ -100,10 +101,13 @@ def upsert_product(
         exponent_of(currency)
     except UnknownCurrency as exc:
         raise InvalidRequest(str(exc)) from None
-    if price <= 0:
-        raise InvalidRequest("price must be positive")
-    if stock is not None and stock < 0:
-        raise InvalidRequest("stock cannot be negative")
+    if not 0 < price <= MAX_AMOUNT_MINOR:
+        raise InvalidRequest(f"price must be between 1 and {MAX_AMOUNT_MINOR}")
+    if not 0 <= credits <= MAX_CREDITS:
+        raise InvalidRequest(f"credits must be between 0 and {MAX_CREDITS}")
+    for value in (stock, low_stock_threshold):
+        if value is not None and not 0 <= value <= MAX_STOCK:
+            raise InvalidRequest(f"stock and its threshold must be between 0 and {MAX_STOCK}")
     now = hub.clock.now()
     with hub.db.write() as tx:
         row = catalog.product_to_change(tx, merchant_id, sku)

@@ -16,7 +16,14 @@ from payhub.domain.lifecycle import (
     PaymentStatus,
     next_payment_status,
 )
-from payhub.money import Money, UnknownCurrency, exponent_of
+from payhub.money import (
+    MAX_AMOUNT_MINOR,
+    MAX_CREDITS,
+    MAX_QUANTITY,
+    Money,
+    UnknownCurrency,
+    exponent_of,
+)
 from payhub.services import inventory, ledger
 from payhub.services.context import Hub
 from payhub.services.settlement import transition_order
@@ -25,7 +32,7 @@ from payhub.store.attempts import OrderRecord
 from payhub.store.ids import new_id
 from payhub.store.journal import add_timeline, enqueue_event
 from payhub.store.models import Order, Payment
-from payhub.store.tx import ConstraintViolation, Reader, Tx
+from payhub.store.tx import ConstraintViolation, Reader, Tx, retry_write_conflicts
 
 DEFAULT_TTL = timedelta(minutes=30)
 MAX_TTL = timedelta(days=30)
@@ -74,6 +81,7 @@ class _PricedItem:
     credits: int
 
 
+@retry_write_conflicts
 def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
     """Create an order, reserving tracked stock atomically. Returns its id."""
     try:
@@ -106,8 +114,8 @@ def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
                     now=now,
                 )
             order_credits = draft.credits if draft.credits is not None else credits
-            if order_credits < 0:
-                raise InvalidRequest("credits cannot be negative")
+            if not 0 <= order_credits <= MAX_CREDITS:
+                raise InvalidRequest(f"credits must be between 0 and {MAX_CREDITS}")
             if order_credits > 0 and customer_id is None:
                 raise InvalidRequest("an order that grants credits needs a customer")
             orders.add_order(
@@ -167,8 +175,8 @@ def _price_items(tx: Tx, merchant_id: str, draft: OrderDraft) -> tuple[list[_Pri
     total = 0
     credits = 0
     for item in draft.items:
-        if item.quantity <= 0:
-            raise InvalidRequest("item quantity must be positive")
+        if not 0 < item.quantity <= MAX_QUANTITY:
+            raise InvalidRequest(f"item quantity must be between 1 and {MAX_QUANTITY}")
         if item.sku:
             product = catalog.active_product(tx, merchant_id, item.sku)
             if product is None:
@@ -180,8 +188,8 @@ def _price_items(tx: Tx, merchant_id: str, draft: OrderDraft) -> tuple[list[_Pri
         else:
             if not item.name or item.unit_price is None:
                 raise InvalidRequest("an ad-hoc item needs name and unit_price")
-            if item.unit_price < 0:
-                raise InvalidRequest("unit_price cannot be negative")
+            if not 0 <= item.unit_price <= MAX_AMOUNT_MINOR:
+                raise InvalidRequest(f"unit_price must be between 0 and {MAX_AMOUNT_MINOR}")
             price, name, product_id = item.unit_price, item.name, None
             unit_credits = item.credits or 0
         total += price * item.quantity
@@ -199,6 +207,10 @@ def _price_items(tx: Tx, merchant_id: str, draft: OrderDraft) -> tuple[list[_Pri
         )
     if total <= 0:
         raise InvalidRequest("the order total must be positive")
+    if total > MAX_AMOUNT_MINOR:
+        raise InvalidRequest(f"the order total must be at most {MAX_AMOUNT_MINOR} minor units")
+    if credits > MAX_CREDITS:
+        raise InvalidRequest(f"an order grants at most {MAX_CREDITS} credits")
     return items, total, credits
 
 

@@ -22,7 +22,7 @@ from payhub.gateways.base import (
     RefundRequest,
     RefundStatus,
 )
-from payhub.money import Money
+from payhub.money import MAX_AMOUNT_MINOR, Money
 from payhub.services import ledger
 from payhub.services.accounts import build_adapter, load_account
 from payhub.services.checkout import payment_ref
@@ -32,6 +32,7 @@ from payhub.store import attempts, refunds
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit, add_timeline, enqueue_event
 from payhub.store.models import Refund
+from payhub.store.tx import retry_write_conflicts
 
 
 class RefundsNotSupported(RefundNotAllowed):
@@ -54,6 +55,7 @@ def refund_view(r: Refund) -> dict[str, Any]:
     }
 
 
+@retry_write_conflicts
 def _open_refund(
     hub: Hub,
     merchant_id: str,
@@ -153,8 +155,8 @@ async def create_refund(
     manual: bool = False,
     actor: str,
 ) -> dict[str, Any]:
-    if amount is not None and amount <= 0:
-        raise InvalidRequest("amount must be positive")
+    if amount is not None and not 0 < amount <= MAX_AMOUNT_MINOR:
+        raise InvalidRequest(f"amount must be between 1 and {MAX_AMOUNT_MINOR}")
     refund_id, request, account_id = await to_thread.run_sync(
         _open_refund, hub, merchant_id, payment_id, amount, reason, manual, actor
     )
@@ -220,6 +222,7 @@ async def create_refund(
     )
 
 
+@retry_write_conflicts
 def _drop_refund(hub: Hub, refund_id: str) -> None:
     with hub.db.write() as tx:
         refund = refunds.refund_to_change(tx, refund_id)
@@ -227,6 +230,7 @@ def _drop_refund(hub: Hub, refund_id: str) -> None:
             refunds.drop_refund(tx, refund)
 
 
+@retry_write_conflicts
 def _settle_refund(
     hub: Hub, refund_id: str, status: str, code: str, gateway_refund_id: str | None, message: str
 ) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from payhub.services.orders import payment_view
 from payhub.services.settlement import event_account_key, settle_order_paid
 from payhub.store import attempts, events
 from payhub.store.journal import add_audit, add_timeline
+from payhub.store.tx import retry_write_conflicts
 
 
 def list_review_queue(hub: Hub, merchant_id: str) -> list[dict[str, Any]]:
@@ -28,6 +29,7 @@ def list_review_queue(hub: Hub, merchant_id: str) -> list[dict[str, Any]]:
         return [payment_view(p) for p in attempts.attempts_in_review(session, merchant_id)]
 
 
+@retry_write_conflicts
 def accept_review(
     hub: Hub, merchant_id: str, payment_id: str, *, actor: str, note: str
 ) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from payhub.store.encrypted import WEBHOOK_SECRET
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import WebhookEndpoint
+from payhub.store.tx import retry_write_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def _aad_id(endpoint_id: str) -> str:
     return WEBHOOK_SECRET.subject(endpoint_id)
 
 
+@retry_write_conflicts
 def create_endpoint(
     hub: Hub, merchant_id: str, url: str, event_types: list[str], *, actor: str
 ) -> dict[str, Any]:
@@ -151,6 +153,7 @@ def list_endpoints(hub: Hub, merchant_id: str) -> list[dict[str, Any]]:
         return [endpoint_view(e) for e in outbox.endpoints_of(session, merchant_id)]
 
 
+@retry_write_conflicts
 def disable_endpoint(hub: Hub, merchant_id: str, endpoint_id: str, *, actor: str) -> None:
     now = hub.clock.now()
     with hub.db.write() as tx:
@@ -410,6 +413,7 @@ def _record_attempt(hub: Hub, job: _Job, sent: DeliveryOutcome, retry_scale: flo
         delivery.next_attempt_at = now + delay + jitter
 
 
+@retry_write_conflicts
 def redeliver(hub: Hub, merchant_id: str, event_id: str, *, actor: str) -> int:
     """Make every delivery of an event due now again (manual redelivery)."""
     now = hub.clock.now()

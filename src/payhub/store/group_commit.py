@@ -22,14 +22,16 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from payhub.errors import StoreBusy
 from payhub.store.staging import write_staged
-from payhub.store.tx import Tx
+from payhub.store.tx import WRITE_ATTEMPTS, Tx, conflict_backoff, is_write_conflict
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +121,29 @@ class GroupCommitWriter:
             outcomes = self._commit_together(batch)
         except _JobFailed:
             # Rolled back: run each again alone, so only the failing ones fail.
-            outcomes = [self._commit_together([job])[0] for job in batch]
+            outcomes = [self._commit_alone(job) for job in batch]
+        else:
+            if any(error is not None and is_write_conflict(error) for _, error in outcomes):
+                # A deadlock or serialization failure (at COMMIT, or a lone job's):
+                # nothing was written; each job runs again alone.
+                outcomes = [self._commit_alone(job) for job in batch]
         self.batches += 1
         self.jobs += len(batch)
         _answer(batch, outcomes)
+
+    def _commit_alone(self, job: _Job) -> tuple[Any, BaseException | None]:
+        """The job in a transaction of its own, re-run (with a small jittered wait) while
+        it meets deadlocks or serialization failures; then StoreBusy."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            value, error = self._commit_together([job])[0]
+            if error is None or not is_write_conflict(error):
+                return value, error
+            log.info("batched write: write conflict %d, re-running", attempt)
+            if attempt < WRITE_ATTEMPTS:
+                time.sleep(conflict_backoff(attempt))
+        busy = StoreBusy(f"batched write: {WRITE_ATTEMPTS} write conflicts")
+        busy.__cause__ = error
+        return None, busy
 
     def _commit_together(self, batch: list[_Job]) -> list[tuple[Any, BaseException | None]]:
         """Run the jobs in one transaction. A lone job's error is its outcome; in a batch

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from payhub.gateways.base import GatewayStatus
 from payhub.gateways.momo import wire
-from payhub.money import Money
+from payhub.money import MAX_AMOUNT_MINOR, Money
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def far_away_tz() -> Iterator[None]:
 # --------------------------------------------------------------------------- amounts
 
 
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=MAX_AMOUNT_MINOR))
 def test_amount_round_trip(minor: int) -> None:
     money = Money(minor, "VND")
     wire_amount = wire.amount_to_wire(money)
@@ -198,3 +198,9 @@ def test_integral_text() -> None:
     assert wire.integral_text("50000.0") == "50000"
     assert wire.integral_text("50000.5") == "50000.5"
     assert wire.integral_text("50000") == "50000"
+
+
+@pytest.mark.parametrize("value", [MAX_AMOUNT_MINOR + 1, 2**63, 10**30, -1])
+def test_amount_outside_the_bound_is_refused(value: int) -> None:
+    with pytest.raises(ValueError):
+        wire.amount_from_wire(value)

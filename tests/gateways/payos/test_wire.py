@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from payhub.gateways.base import GatewayStatus
 from payhub.gateways.payos import wire
-from payhub.money import Money
+from payhub.money import MAX_AMOUNT_MINOR, Money
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def test_webhook_code_table_defaults_to_pending() -> None:
     assert wire.webhook_status("01") is GatewayStatus.PENDING
 
 
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=MAX_AMOUNT_MINOR))
 def test_amount_round_trip(dong: int) -> None:
     money = Money(dong, "VND")
     assert wire.from_wire_amount(wire.to_wire_amount(money)) == money
@@ -162,3 +162,9 @@ def test_order_code_reference_round_trip(serial: int, naive: datetime) -> None:
 def test_order_code_from_reference_refuses(bad: str) -> None:
     with pytest.raises(ValueError):
         wire.order_code_from_reference(bad)
+
+
+@pytest.mark.parametrize("value", [MAX_AMOUNT_MINOR + 1, 2**63, 10**30, -1])
+def test_amount_outside_the_bound_is_refused(value: int) -> None:
+    with pytest.raises(ValueError):
+        wire.from_wire_amount(value)

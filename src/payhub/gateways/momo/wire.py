@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from payhub.clock import VIETNAM, to_local
 from payhub.gateways.base import AmountLimits, GatewayStatus
-from payhub.money import Money
+from payhub.gateways.strict_json import loads_strict
+from payhub.money import Money, bounded_amount
 
 CURRENCY: Final = "VND"
 API_PREFIX: Final = "/v2/gateway/api"
@@ -113,9 +114,9 @@ def amount_to_wire(amount: Money) -> int:
 def amount_from_wire(value: str | int) -> Money:
     """MoMo `amount` (JSON number text or int) -> Money; rejects fractions and signs."""
     text = str(value).strip()
-    if not text.isascii() or not text.isdigit():
+    if not text.isascii() or not text.isdigit() or len(text) > 15:
         raise ValueError(f"not a whole VND amount: {text!r}")
-    return Money(int(text), CURRENCY)
+    return Money(bounded_amount(int(text)), CURRENCY)
 
 
 # --------------------------------------------------------------------------- times
@@ -191,8 +192,8 @@ def decode_extra_data(value: str) -> dict[str, Any]:
     if not value:
         return {}
     try:
-        decoded = json.loads(base64.b64decode(value, validate=True).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+        decoded = loads_strict(base64.b64decode(value, validate=True))
+    except ValueError:
         return {}
     return decoded if isinstance(decoded, dict) else {}
 
@@ -215,13 +216,8 @@ def loads_exact(body: bytes) -> Any:
     float before verification.
     """
     try:
-        return json.loads(
-            body.decode("utf-8"),
-            parse_int=str,
-            parse_float=str,
-            parse_constant=_reject_constant,
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
+        return loads_strict(body, parse_int=str, parse_float=str, parse_constant=_reject_constant)
+    except ValueError as exc:
         raise ValueError(f"not UTF-8 JSON: {exc}") from None
 
 

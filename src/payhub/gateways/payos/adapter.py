@@ -45,6 +45,7 @@ from payhub.gateways.base import (
     StatusReport,
 )
 from payhub.gateways.payos import signing, wire
+from payhub.gateways.strict_json import StrictJsonError, loads_strict
 from payhub.money import Money
 
 PRODUCTION_URL: Final = "https://api-merchant.payos.vn"
@@ -406,7 +407,7 @@ class PayOSGateway:
 
 def _parse_envelope(body: bytes) -> dict[str, Any] | None:
     try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        parsed = loads_strict(body)
+    except StrictJsonError:
         return None
     return parsed if isinstance(parsed, dict) else None

@@ -30,7 +30,11 @@ def hmac_sha256_hex(key: str, message: str) -> str:
 
 
 def signatures_match(expected: str, received: str) -> bool:
-    """Constant-time comparison of two hex signatures (case-insensitive, as hex is)."""
+    """Constant-time comparison of two hex signatures (case-insensitive, as hex is). A
+    received signature with any non-ASCII character (a look-alike digit, a full-width
+    letter) is no hex and never matches."""
+    if not received.isascii():
+        return False
     return hmac.compare_digest(expected.lower().encode("ascii"), received.lower().encode("ascii"))
 
 

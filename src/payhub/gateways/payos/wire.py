@@ -17,7 +17,7 @@ from typing import Final
 
 from payhub.clock import VIETNAM, ensure_utc, from_local, to_local
 from payhub.gateways.base import GatewayStatus
-from payhub.money import Money
+from payhub.money import Money, bounded_amount
 
 CURRENCY: Final = "VND"
 MAX_ORDER_CODE: Final = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
@@ -70,7 +70,7 @@ def from_wire_amount(value: object) -> Money:
     """PayOS `amount`/`amountPaid` (integer đồng) -> Money; anything but an int is refused."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"PayOS amount must be an integer, got {type(value).__name__}")
-    return Money(value, CURRENCY)
+    return Money(bounded_amount(value), CURRENCY)
 
 
 # --------------------------------------------------------------------------- time

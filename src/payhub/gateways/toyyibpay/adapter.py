@@ -503,7 +503,9 @@ def _parse_form(raw: InboundRequest) -> dict[str, str]:
         except UnicodeDecodeError:
             raise MalformedNotification("callback body is not UTF-8") from None
         try:
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+            pairs = parse_qsl(
+                text, keep_blank_values=True, strict_parsing=bool(text), errors="strict"
+            )
         except ValueError:
             raise MalformedNotification("callback body is not a form") from None
     fields: dict[str, str] = {}

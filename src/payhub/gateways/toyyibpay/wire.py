@@ -20,7 +20,7 @@ from typing import Final
 
 from payhub.clock import MALAYSIA, from_local, to_local
 from payhub.gateways.base import GatewayStatus
-from payhub.money import Money
+from payhub.money import Money, bounded_amount
 
 CURRENCY: Final = "MYR"
 API_PREFIX: Final = "/index.php/api/"
@@ -93,17 +93,19 @@ def to_ringgit_text(amount: Money) -> str:
 def parse_sen(text: str) -> Money:
     """An integer count of sen ("1150") -> Money; rejects decimals and signs."""
     cleaned = text.strip()
-    if not cleaned.isascii() or not cleaned.isdigit():
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 15:
         raise ValueError(f"not a sen amount: {text!r}")
-    return Money(int(cleaned), CURRENCY)
+    return Money(bounded_amount(int(cleaned)), CURRENCY)
 
 
 def parse_ringgit(text: str) -> Money:
     """Ringgit text ("11.50", "1,150.00", "5") -> Money; rejects more than 2 decimals."""
     cleaned = text.strip().replace(",", "")
-    if not _RINGGIT.fullmatch(cleaned):
+    if not _RINGGIT.fullmatch(cleaned) or len(cleaned) > 18:
         raise ValueError(f"not a ringgit amount: {text!r}")
-    return Money.parse(cleaned, CURRENCY)
+    amount = Money.parse(cleaned, CURRENCY)
+    bounded_amount(amount.minor)
+    return amount
 
 
 _RINGGIT: Final = re.compile(r"[0-9]+(\.[0-9]{1,2})?")

@@ -26,7 +26,7 @@ ERROR_PATH: Final = "/paymentv2/Payment/Error.html"
 
 TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 _TIME_RE: Final = re.compile(r"^\d{14}$")
-_DIGITS_RE: Final = re.compile(r"^\d{1,12}$")
+_DIGITS_RE: Final = re.compile(r"^[0-9]{1,12}$")  # ASCII digits only: int() takes "١٢"
 
 # Only these survive every VNPay encoder identically (PHP, Python, Java, .NET, Node).
 SAFE_TEXT_RE: Final = re.compile(r"[^A-Za-z0-9 \-_.:,#]")
