@@ -338,21 +338,48 @@ def _current_status(hub: Hub, payment_id: str) -> str:
         return status
 
 
-async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
-    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
-    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """One status query of an attempt: its status afterwards, whether the gateway was asked
+    at all, and whether it asked to be asked less often (VNPay 94, HTTP 429)."""
+
+    status: str
+    asked: bool
+    throttled: bool = False
+    retry_after: float | None = None
+
+
+def _throttled(exc: GatewayError) -> bool:
+    if not isinstance(exc, GatewayUnavailable):
+        return False
+    return exc.retry_after is not None or exc.gateway_code in ("94", "http_429")
+
+
+async def check_attempt(hub: Hub, payment_id: str, merchant_id: str | None = None) -> CheckOutcome:
+    """Ask the gateway for the attempt's status and apply a settling answer."""
     target = await to_thread.run_sync(_query_target, hub, payment_id, merchant_id)
     if isinstance(target, str):
-        return target
+        return CheckOutcome(target, asked=False)
     adapter, ref = target
     try:
         status = await adapter.query(ref)
-    except (NotSupported, GatewayError) as exc:
+    except NotSupported:
+        return CheckOutcome(await to_thread.run_sync(_current_status, hub, payment_id), False)
+    except GatewayError as exc:
         log.info("query of %s failed: %s", payment_id, type(exc).__name__)
-        return await to_thread.run_sync(_current_status, hub, payment_id)
+        current = await to_thread.run_sync(_current_status, hub, payment_id)
+        retry_after = exc.retry_after if isinstance(exc, GatewayUnavailable) else None
+        return CheckOutcome(current, True, _throttled(exc), retry_after)
     if status.status == GatewayStatus.UNKNOWN:
-        return await to_thread.run_sync(_current_status, hub, payment_id)
-    return await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
+        return CheckOutcome(await to_thread.run_sync(_current_status, hub, payment_id), True)
+    applied = await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
+    return CheckOutcome(applied, True)
+
+
+async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
+    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
+    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
+    return (await check_attempt(hub, payment_id, merchant_id)).status
 
 
 def _apply_query(hub: Hub, payment_id: str, report: GatewayReport) -> str:

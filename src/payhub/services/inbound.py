@@ -34,8 +34,9 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
 )
+from payhub.services import reconcile
 from payhub.services.accounts import build_adapter
-from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
+from payhub.services.checkout import payment_ref, report_from_query
 from payhub.services.context import Hub
 from payhub.services.settlement import GatewayReport, apply_report
 from payhub.store import accounts, attempts, events, orders
@@ -385,7 +386,8 @@ async def receive_return(
         claimed = None
     await hub.db.run_write(_record_return, hub.clock.now(), gateway, payment, raw, claimed)
     if PaymentStatus(payment.status) in PAYMENT_LIVE and adapter.capabilities.query:
-        await refresh_payment(hub, payment.id)
+        # Counts as a scheduled check: the worker's next query of it moves on.
+        await reconcile.check_on_schedule(hub, payment.id, worker=None)
     return await to_thread.run_sync(_return_view, hub, payment_id, claimed)
 
 
