@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from anyio import to_thread
-from sqlalchemy.engine import make_url
 
 from payhub.services import idempotency, reconcile, webhooks
 from payhub.services.checkout import expire_due_orders
 from payhub.services.context import Hub
+from payhub.store.db import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,10 @@ class SingleWorkerLock:
 def sqlite_lock_path(database_url: str) -> Path | None:
     """Where the worker lock of a SQLite database lives; None on other databases (and for
     an in-memory SQLite, which no second process can share)."""
-    url = make_url(database_url)
-    if not url.get_backend_name().startswith("sqlite") or url.database in (None, "", ":memory:"):
+    database = sqlite_file(database_url)
+    if database is None:
         return None
-    return Path(url.database).with_name(Path(url.database).name + ".worker.lock")
+    return database.with_name(database.name + ".worker.lock")
 
 
 def single_worker_lock(database_url: str) -> SingleWorkerLock | None:
