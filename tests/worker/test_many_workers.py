@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +112,7 @@ def delivered_in_db(load: Load) -> int:
         )
 
 
-def wait_until(predicate, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
