@@ -8,6 +8,8 @@ as asyncio tasks.
 | `reconcile`      | query the attempts whose scheduled check is due (services.reconcile) |
 | `track_refunds`  | re-check refunds the gateway is still processing                     |
 | `expire`         | expire unpaid orders past their expiry (stock released once)         |
+| `close_at_gateway` | cancel/inactivate the links and bills of attempts the hub gave up  |
+|                  | on (cancel on failure, cancel, expiry) where the gateway can         |
 | `notify`         | send due notifications (services.notifications, when present)        |
 | `prune`          | drop expired idempotency keys (and services.retention, when present) |
 
@@ -35,7 +37,7 @@ from typing import IO, Any
 from anyio import to_thread
 
 from payhub.services import idempotency, reconcile, webhooks
-from payhub.services.checkout import expire_due_orders
+from payhub.services.checkout import close_abandoned_attempts, expire_due_orders
 from payhub.services.context import Hub
 from payhub.store.db import sqlite_file
 
@@ -101,6 +103,7 @@ class Worker:
             ),
             Job("reconcile", s.worker_reconcile_interval_seconds, self.reconcile),
             Job("expire", s.worker_expire_interval_seconds, self.expire),
+            Job("close_at_gateway", s.worker_expire_interval_seconds, self.close_at_gateway),
             Job("prune", s.worker_prune_interval_seconds, self.prune),
         ]
         if (track := _optional("payhub.services.refunds", "track_pending_refunds")) is not None:
@@ -133,6 +136,9 @@ class Worker:
 
     async def expire(self) -> int:
         return await expire_due_orders(self.hub)
+
+    async def close_at_gateway(self) -> int:
+        return await close_abandoned_attempts(self.hub, worker=self.worker_id)
 
     async def prune(self) -> int:
         purged = await to_thread.run_sync(idempotency.purge_expired, self.hub)

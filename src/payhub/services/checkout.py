@@ -46,6 +46,7 @@ from payhub.gateways.base import (
     PaymentRef,
     StatusReport,
 )
+from payhub.gateways.registry import entry, gateway_names
 from payhub.money import Money
 from payhub.services.accounts import (
     build_adapter,
@@ -407,16 +408,75 @@ def _live_targets(hub: Hub, order_id: str) -> list[tuple[str, Gateway, PaymentRe
         ]
 
 
-async def _cancel_at_gateways(targets: list[tuple[str, Gateway, PaymentRef]]) -> None:
+async def _cancel_at_gateways(
+    targets: list[tuple[str, Gateway, PaymentRef]], hub: Hub | None = None
+) -> None:
     """Best effort: a link that cannot be cancelled (already paid, no cancel API) is left;
-    money arriving on it later goes to review."""
-    for _, adapter, ref in targets:
+    money arriving on it later goes to review. With `hub`, each attempt closed (or with
+    nothing to close) is marked so, and the worker's close job leaves it alone."""
+    for payment_id, adapter, ref in targets:
         try:
             await adapter.cancel(ref)
         except NotSupported:
-            continue
+            pass
         except GatewayError as exc:
             log.warning("gateway cancel of %s failed: %s", ref.reference, type(exc).__name__)
+            continue
+        if hub is not None:
+            await to_thread.run_sync(_mark_closed, hub, payment_id)
+
+
+def _mark_closed(hub: Hub, payment_id: str) -> None:
+    with hub.db.write() as tx:
+        attempts.mark_closed_at_gateway(tx, payment_id, hub.clock.now())
+
+
+# Attempts the hub gave up on whose link may still take money: a failed attempt of an order
+# cancelled on failure, and any left open when an order was cancelled or expired.
+_CLOSE_STATUSES = [
+    PaymentStatus.FAILED.value,
+    PaymentStatus.CANCELLED.value,
+    PaymentStatus.EXPIRED.value,
+]
+_CLOSE_ORDER_STATUSES = [OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value]
+
+
+def _claim_to_close(
+    hub: Hub, worker: str, gateways: list[str], lease: timedelta, limit: int
+) -> list[tuple[str, Gateway, PaymentRef]]:
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        ids = attempts.claim_attempts_to_close(
+            tx,
+            now,
+            statuses=_CLOSE_STATUSES,
+            order_statuses=_CLOSE_ORDER_STATUSES,
+            gateways=gateways,
+            worker=worker,
+            lease_until=now + lease,
+            limit=limit,
+        )
+    targets: list[tuple[str, Gateway, PaymentRef]] = []
+    with hub.db.session() as session:
+        for payment_id in ids:
+            p = attempts.find_attempt(session, payment_id)
+            if p is None or p.gateway_account_id is None:
+                continue
+            adapter = build_adapter(hub, load_account(session, p.gateway_account_id))
+            targets.append((p.id, adapter, payment_ref(p)))
+    return targets
+
+
+async def close_abandoned_attempts(
+    hub: Hub, *, worker: str, lease: timedelta = timedelta(minutes=5), limit: int = 50
+) -> int:
+    """Close at the gateway the links and bills of attempts the hub gave up on (cancel on
+    failure, cancel, expiry), where the gateway has an operation for it. A gateway that
+    fails the call is asked again once the claim's lease has passed. How many were claimed."""
+    gateways = [name for name in gateway_names() if entry(name).adapter.capabilities.cancel]
+    targets = await to_thread.run_sync(_claim_to_close, hub, worker, gateways, lease, limit)
+    await _cancel_at_gateways(targets, hub)
+    return len(targets)
 
 
 def _order_holds_stock(hub: Hub, merchant_id: str, order_id: str) -> None:
@@ -432,7 +492,7 @@ async def cancel_order(
     """Cancel the order: live attempts are cancelled at the gateway (best effort), then
     locally with the stock released exactly once."""
     await to_thread.run_sync(_order_holds_stock, hub, merchant_id, order_id)
-    await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
+    await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id), hub)
     await to_thread.run_sync(_cancel_locally, hub, merchant_id, order_id, actor, source_ip)
 
 
@@ -481,7 +541,7 @@ async def expire_due_orders(
     for order_id in await to_thread.run_sync(_due_orders, hub, now, grace):
         for payment_id, _, _ in await to_thread.run_sync(_live_targets, hub, order_id):
             await refresh_payment(hub, payment_id)
-        await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
+        await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id), hub)
         if await to_thread.run_sync(_expire_locally, hub, order_id, now):
             count += 1
     return count

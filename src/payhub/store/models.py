@@ -194,6 +194,8 @@ class Payment(Base):
     check_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claimed_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # When the hub closed the link or bill at the gateway after giving up on the attempt.
+    gateway_closed_at: Mapped[datetime | None]
     __table_args__ = (
         UniqueConstraint("gateway_account_id", "gateway_reference"),
         CheckConstraint("refunded_minor >= 0", name="refunded_not_negative"),

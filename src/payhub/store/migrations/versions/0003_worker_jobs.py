@@ -1,4 +1,5 @@
-"""worker jobs: delivery leases, per-attempt reconciliation schedule, refund re-checks
+"""worker jobs: delivery leases, per-attempt reconciliation schedule, refund re-checks,
+attempts closed at the gateway
 
 Revision ID: 0003_worker_jobs
 Revises: 0002
@@ -34,6 +35,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("check_count", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(
+            sa.Column("gateway_closed_at", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index("ix_payments_next_check", ["status", "next_check_at"], unique=False)
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         for column in _lease_columns():
@@ -50,7 +54,13 @@ def downgrade() -> None:
             batch_op.drop_column(name)
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index("ix_payments_next_check")
-        for name in ("check_count", "next_check_at", "claimed_by", "claimed_until"):
+        for name in (
+            "gateway_closed_at",
+            "check_count",
+            "next_check_at",
+            "claimed_by",
+            "claimed_until",
+        ):
             batch_op.drop_column(name)
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         for name in ("claimed_by", "claimed_until"):
