@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from anyio import to_thread
 
-from payhub.services import idempotency, reconcile, webhooks
+from payhub.services import idempotency, reconcile, refunds, webhooks
 from payhub.services.checkout import close_abandoned_attempts, expire_due_orders
 from payhub.services.context import Hub
 from payhub.store.db import sqlite_file
@@ -103,11 +103,10 @@ class Worker:
             ),
             Job("reconcile", s.worker_reconcile_interval_seconds, self.reconcile),
             Job("expire", s.worker_expire_interval_seconds, self.expire),
+            Job("track_refunds", s.worker_refund_interval_seconds, self.track_refunds),
             Job("close_at_gateway", s.worker_expire_interval_seconds, self.close_at_gateway),
             Job("prune", s.worker_prune_interval_seconds, self.prune),
         ]
-        if (track := _optional("payhub.services.refunds", "track_pending_refunds")) is not None:
-            table.append(Job("track_refunds", s.worker_refund_interval_seconds, self._call(track)))
         # The notifications engineer's `send_due_notifications(hub)`, once it exists.
         notify = _optional("payhub.services.notifications", "send_due_notifications")
         if notify is not None:
@@ -136,6 +135,9 @@ class Worker:
 
     async def expire(self) -> int:
         return await expire_due_orders(self.hub)
+
+    async def track_refunds(self) -> int:
+        return await refunds.track_pending_refunds(self.hub, worker=self.worker_id)
 
     async def close_at_gateway(self) -> int:
         return await close_abandoned_attempts(self.hub, worker=self.worker_id)
