@@ -342,7 +342,8 @@ def _current_status(hub: Hub, payment_id: str) -> str:
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
     """One status query of an attempt: its status afterwards, whether the gateway was asked
-    at all, and whether it asked to be asked less often (VNPay 94, HTTP 429)."""
+    at all, and whether it asked to be asked less often (a gateway's "too many queries",
+    HTTP 429)."""
 
     status: str
     asked: bool
@@ -350,10 +351,11 @@ class CheckOutcome:
     retry_after: float | None = None
 
 
-def _throttled(exc: GatewayError) -> bool:
+def gateway_throttled(exc: GatewayError) -> bool:
+    """The gateway asked to be called less often (it named a delay, or answered 429)."""
     if not isinstance(exc, GatewayUnavailable):
         return False
-    return exc.retry_after is not None or exc.gateway_code in ("94", "http_429")
+    return exc.retry_after is not None or exc.gateway_code == "http_429"
 
 
 async def check_attempt(hub: Hub, payment_id: str, merchant_id: str | None = None) -> CheckOutcome:
@@ -370,7 +372,7 @@ async def check_attempt(hub: Hub, payment_id: str, merchant_id: str | None = Non
         log.info("query of %s failed: %s", payment_id, type(exc).__name__)
         current = await to_thread.run_sync(_current_status, hub, payment_id)
         retry_after = exc.retry_after if isinstance(exc, GatewayUnavailable) else None
-        return CheckOutcome(current, True, _throttled(exc), retry_after)
+        return CheckOutcome(current, True, gateway_throttled(exc), retry_after)
     if status.status == GatewayStatus.UNKNOWN:
         return CheckOutcome(await to_thread.run_sync(_current_status, hub, payment_id), True)
     applied = await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))

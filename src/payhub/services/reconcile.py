@@ -3,7 +3,7 @@ attempt that has not settled, persisted on the attempt (`next_check_at`, `check_
 
 The delay grows with the attempt's age (1, 2, 5, 10, then 30 minutes), so a fresh
 checkout is asked about soon and an old one rarely; a gateway that says it is asked too
-often (VNPay 94, HTTP 429) pushes the next check further out. Workers claim due attempts
+often (a named delay, HTTP 429) pushes the next check further out. Workers claim due attempts
 with a lease (store.attempts.claim_due_checks), so two never query the same one at once; a
 browser return's query counts as a check too and moves the next one on.
 """

@@ -21,6 +21,7 @@ from payhub.domain.lifecycle import OrderEvent, PaymentStatus
 from payhub.gateways.base import (
     Gateway,
     GatewayError,
+    GatewayUnavailable,
     InvalidPaymentRequest,
     NotSupported,
     RefundRef,
@@ -30,7 +31,7 @@ from payhub.gateways.base import (
 from payhub.money import Money
 from payhub.services import ledger
 from payhub.services.accounts import build_adapter, load_account
-from payhub.services.checkout import payment_ref
+from payhub.services.checkout import gateway_throttled, payment_ref
 from payhub.services.context import Hub
 from payhub.services.reconcile import next_check_delay
 from payhub.services.settlement import transition_order
@@ -392,8 +393,8 @@ async def check_pending_refund(hub: Hub, refund_id: str, *, worker: str) -> str:
         await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, NO_QUERY_DELAY)
         return "pending"
     except GatewayError as exc:
-        throttled = exc.gateway_code in ("94", "http_429")
-        delay = next_check_delay(age, throttled=throttled)
+        retry_after = exc.retry_after if isinstance(exc, GatewayUnavailable) else None
+        delay = next_check_delay(age, throttled=gateway_throttled(exc), retry_after=retry_after)
         await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, delay)
         return "pending"
     if result.status is RefundStatus.PENDING:

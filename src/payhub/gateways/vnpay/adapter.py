@@ -66,6 +66,9 @@ def parse_query_string(raw: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
+THROTTLED_SECONDS = 300.0
+
+
 class VnpayGateway:
     """VNPay (API 2.1.0): pay URL, GET IPN, querydr and refund."""
 
@@ -390,7 +393,11 @@ class VnpayGateway:
         if code in ("02", "97"):
             return GatewayMisconfigured(text, gateway_code=code)
         if code == "94":
-            return GatewayUnavailable(text, gateway_code=code, outcome_unknown=False)
+            # Too many queries: VNPay's sandbox answered 94 to every query for about five
+            # minutes after one (reference, observed); ask callers to wait that long.
+            return GatewayUnavailable(
+                text, gateway_code=code, outcome_unknown=False, retry_after=THROTTLED_SECONDS
+            )
         if code == "99":
             return GatewayUnavailable(
                 text, gateway_code=code, outcome_unknown=operation != "querydr"
