@@ -105,6 +105,9 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
         database_url=f"sqlite:///{db_path}",
         master_key=SecretStr(_master_key()),
         public_url=public_url,
+        # The demo's webhook receivers run on this machine: loopback is allowed unless
+        # PAYHUB_OUTBOUND_ALLOW says otherwise.
+        outbound_allow=os.environ.get("PAYHUB_OUTBOUND_ALLOW") or "127.0.0.0/8,::1",
     )
     upgrade(settings.database_url)
     hub = build_hub(settings)

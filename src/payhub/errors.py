@@ -25,6 +25,8 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   ├── InsufficientStock     no  / yes   insufficient-stock
     │   │   └── IdempotencyInFlight   yes / yes   idempotency-key-in-flight (services.idempotency)
     │   ├── InvalidRequest            no  / yes   invalid-request
+    │   │   ├── OutboundRefused       no  / yes   outbound-refused (payhub.outbound: a URL
+    │   │   │                                     the hub will not fetch; `rule` says why)
     │   │   └── IdempotencyKeyReused  no  / yes   idempotency-key-reused (services.idempotency)
     │   ├── GatewayNotAvailable       no  / yes   gateway-not-available
     │   ├── RefundNotAllowed          no  / yes   refund-not-allowed
@@ -80,6 +82,7 @@ __all__ = [
     "NotSupported",
     "OrderAlreadyPaid",
     "OrderNotPayable",
+    "OutboundRefused",
     "RefundNotAllowed",
     "Unauthorized",
     "VaultError",
@@ -147,6 +150,18 @@ class InsufficientStock(Conflict):
 class InvalidRequest(DomainError):
     code = "invalid-request"
     public_message = "the request is invalid"
+
+
+class OutboundRefused(InvalidRequest):
+    """A URL the hub will not fetch (see `payhub.outbound`). `rule` is the short name of
+    the rule that refused it; the detail never lists the addresses a name resolved to."""
+
+    code = "outbound-refused"
+    public_message = "the URL is refused by the outbound policy"
+
+    def __init__(self, detail: str, *, rule: str = "policy") -> None:
+        super().__init__(detail, rule=rule)
+        self.rule = rule
 
 
 class GatewayNotAvailable(DomainError):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -68,10 +69,25 @@ class Settings(BaseSettings):
     worker_prune_interval_seconds: float = Field(
         default=3600.0, description="how often the worker prunes expired rows"
     )
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated CIDRs and/or host names the hub may fetch although the outbound "
+            "URL policy refuses them (loopback receivers in the demo and tests; a trusted "
+            "internal host). Empty: no internal address is ever contacted"
+        ),
+    )
     log_level: str = "info"
     log_json: bool = False
     # Serving production accounts? Then simulator-environment accounts are refused.
     production: bool = False
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_allow_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -183,6 +183,25 @@ async def deliver_events(hub: Hub) -> dict[str, int]:
     return {"fanned_out": fanned, "sent": sent}
 
 
+async def run_once(hub: Hub) -> dict[str, int]:
+    """One pass of the jobs, one after another, waiting for every send (tests, one-shot
+    callers); a `Worker` runs them side by side instead."""
+    worker_id = new_worker_id()
+    delivered = await deliver_events(hub)
+    reconciled = await reconcile.reconcile_due(hub, worker=worker_id)
+    expired = await expire_due_orders(hub)
+    closed = await close_abandoned_attempts(hub, worker=worker_id)
+    tracked = await refunds.track_pending_refunds(hub, worker=worker_id)
+    await to_thread.run_sync(idempotency.purge_expired, hub)
+    return {
+        **delivered,
+        "reconciled": reconciled,
+        "expired": expired,
+        "closed_at_gateway": closed,
+        "refunds_checked": tracked,
+    }
+
+
 async def run_forever(hub: Hub, interval: float | None = None) -> None:
     """Run every job until cancelled; `interval` overrides the delivery job's."""
     await Worker(hub, deliver_interval=interval).run_forever()

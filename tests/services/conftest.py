@@ -35,6 +35,7 @@ from payhub.store.invariants import check_invariants
 from payhub.store.models import Order, OutboxEvent, Payment, Product
 from payhub.store.tables import table_of
 from tests.support.hub import (
+    LOOPBACK,
     MASTER_KEY,
     HubUnderTest,
     connect_gateway,
@@ -237,6 +238,7 @@ def _settings(url: str) -> Settings:
         master_key=SecretStr(MASTER_KEY),
         public_url=PUBLIC_URL,
         customer_jwt_secret=SecretStr("customer-secret-for-tests-0123456789abcdef"),
+        outbound_allow=list(LOOPBACK),
     )
 
 

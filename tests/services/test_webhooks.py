@@ -23,10 +23,14 @@ from starlette.routing import Route
 
 from payhub.clock import FrozenClock, as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.errors import OutboundRefused
 from payhub.services.checkout import cancel_order
 from payhub.services.manual import record_manual_payment
 from payhub.services.merchants import create_merchant
+from payhub.services.vault import encrypt_credentials
 from payhub.services.webhooks import (
+    REFUSED_BY_POLICY,
+    REPLY_BYTES_KEPT,
     RETRY_SCHEDULE,
     create_endpoint,
     deliver_due,
@@ -34,8 +38,11 @@ from payhub.services.webhooks import (
     event_log,
     fan_out,
     list_endpoints,
+    new_secret,
     redeliver,
 )
+from payhub.store import outbox
+from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from tests.services.conftest import Env
 from tests.support.servers import free_port, serve_app
@@ -49,6 +56,7 @@ class Receiver:
 
     url: str = ""
     answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    bodies: dict[str, bytes] = field(default_factory=dict)  # a reply body per endpoint
     received: dict[str, list[tuple[dict[str, str], bytes]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -58,7 +66,8 @@ class Receiver:
             name = request.path_params["name"]
             self.received[name].append((dict(request.headers), await request.body()))
             queued = self.answers[name]
-            return Response(status_code=queued.pop(0) if queued else 200)
+            status = queued.pop(0) if queued else 200
+            return Response(self.bodies.get(name, b""), status_code=status)
 
         return Starlette(routes=[Route("/{name}", hook, methods=["POST"])])
 
@@ -78,6 +87,7 @@ def server() -> Iterator[Receiver]:
 def receiver(server: Receiver) -> Receiver:
     server.answers.clear()
     server.received.clear()
+    server.bodies.clear()
     return server
 
 
@@ -211,7 +221,9 @@ async def test_a_delivery_gives_up_after_the_last_retry(
     gave_up = delivery(env, "order.created")
     assert (gave_up["state"], gave_up["attempts"]) == ("failed", len(RETRY_SCHEDULE) + 1)
     attempts = env.rows(DeliveryAttempt, delivery_id=gave_up["id"])
-    assert {(a["status_code"], a["error"]) for a in attempts} == {(None, "ConnectError")}
+    assert {(a["status_code"], a["error"]) for a in attempts} == {
+        (None, "connection failed: ConnectError")
+    }
     assert env.one(WebhookEndpoint)["enabled"] is True  # unreachable is not gone
 
 
@@ -258,7 +270,7 @@ async def test_redelivery_sends_the_same_event_again(
     assert first[0]["webhook-id"] == again[0]["webhook-id"] == event["id"]
     log = event_log(env.hub, env.merchant_id, event["id"])
     assert [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 2)]
-    assert [a["status"] for a in log["deliveries"][0]["log"]] == [200, 200]
+    assert [a["status"] for a in log["deliveries"][0]["log"]] == ["2xx", "2xx"]
     assert env.count(AuditEntry, action="event.redelivered", subject=event["id"]) == 1
 
     other = create_merchant(env.hub, "Other shop", actor="t")
@@ -276,3 +288,102 @@ async def test_endpoints_are_validated(env: Env, receiver: Receiver) -> None:
         with pytest.raises(InvalidRequest):
             create_endpoint(env.hub, env.merchant_id, f"{receiver.url}/x", types, actor="t")
     assert env.count(WebhookEndpoint) == 0
+
+
+def old_row(env: Env, url: str, *, readable_secret: bool = True) -> str:
+    """An endpoint row as registration before the outbound policy wrote it."""
+    endpoint_id = new_id("we")
+    aad = f"webhook_endpoint:{endpoint_id if readable_secret else 'another'}"
+    blob, key_id = encrypt_credentials(env.hub.require_master_key(), aad, {"secret": new_secret()})
+    now = env.hub.clock.now()
+    with env.hub.db.write() as tx:
+        outbox.add_endpoint(
+            tx,
+            id=endpoint_id,
+            merchant_id=env.merchant_id,
+            url=url,
+            secret_ciphertext=blob,
+            secret_key_id=key_id,
+            event_types={"only": []},
+            enabled=True,
+            created_at=now,
+            updated_at=now,
+        )
+    return endpoint_id
+
+
+async def test_the_policy_is_checked_at_registration_and_again_at_every_delivery(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    allowed = list(env.hub.settings.outbound_allow)
+    env.hub.settings.outbound_allow = []
+    with pytest.raises(OutboundRefused) as refused:
+        endpoint(env, receiver, "hook")
+    assert refused.value.rule == "loopback"
+    assert env.count(WebhookEndpoint) == 0
+
+    env.hub.settings.outbound_allow = allowed
+    endpoint(env, receiver, "hook", ["order.paid"])
+    paid_order(env)
+    fan_out(env.hub)
+    env.hub.settings.outbound_allow = []  # e.g. the operator narrowed the allow-list
+    assert await deliver_due(env.hub) == 1
+    assert receiver.received["hook"] == []
+    refused_delivery = delivery(env, "order.paid")
+    assert (refused_delivery["state"], refused_delivery["attempts"]) == ("pending", 1)
+    assert refused_delivery["last_error"] == REFUSED_BY_POLICY
+    waited = as_utc(refused_delivery["next_attempt_at"]) - frozen.now()
+    assert RETRY_SCHEDULE[0] * 0.9 <= waited <= RETRY_SCHEDULE[0] * 1.1
+
+    env.hub.settings.outbound_allow = allowed
+    frozen.advance(waited)
+    assert await deliver_due(env.hub) == 1
+    assert len(receiver.received["hook"]) == 1
+    sent = delivery(env, "order.paid")
+    log = event_log(env.hub, env.merchant_id, sent["event_id"])
+    assert [a["status"] for a in log["deliveries"][0]["log"]] == ["refused", "2xx"]
+
+
+async def test_one_broken_delivery_never_ends_the_pass(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    # Rows registration never accepted in any version, and one whose secret cannot be read.
+    unsendable = [old_row(env, "http://[::1/x"), old_row(env, "http://exa mple.com/")]
+    unreadable = old_row(env, f"{receiver.url}/locked", readable_secret=False)
+    healthy = endpoint(env, receiver, "ok")
+    env.order()
+    assert fan_out(env.hub) == 4
+    assert await deliver_due(env.hub) == 4
+    assert len(receiver.received["ok"]) == 1
+    assert receiver.received["locked"] == []  # never sent unsigned
+    assert env.one(Delivery, endpoint_id=healthy["id"])["state"] == "delivered"
+    for endpoint_id in [*unsendable, unreadable]:
+        failed = env.one(Delivery, endpoint_id=endpoint_id)
+        assert (failed["state"], failed["attempts"], failed["last_status"]) == ("pending", 1, None)
+    errors = {env.one(Delivery, endpoint_id=e)["last_error"] for e in unsendable}
+    assert errors == {REFUSED_BY_POLICY}
+    assert "secret" in env.one(Delivery, endpoint_id=unreadable)["last_error"]
+
+
+async def test_replies_are_capped_and_merchants_see_only_a_status_class(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    endpoint(env, receiver, "chatty", ["order.paid"])
+    receiver.answers["chatty"] = [404, 503]
+    receiver.bodies["chatty"] = b"<html>\x00" + b"internal detail " * 500
+    paid_order(env)
+    fan_out(env.hub)
+    for _ in range(3):
+        await deliver_due(env.hub)
+        frozen.advance(timedelta(hours=1))
+    sent = delivery(env, "order.paid")
+    attempts = sorted(env.rows(DeliveryAttempt, delivery_id=sent["id"]), key=lambda a: a["id"])
+    assert [a["status_code"] for a in attempts] == [404, 503, 200]  # kept for the operator
+    assert all(len(a["response_body"]) <= REPLY_BYTES_KEPT for a in attempts)  # characters
+    assert attempts[0]["response_body"].startswith("<html>\ufffdinternal detail")
+
+    log = event_log(env.hub, env.merchant_id, sent["event_id"])
+    [shown] = log["deliveries"]
+    assert [a["status"] for a in shown["log"]] == ["4xx", "5xx", "2xx"]
+    assert all(set(a) == {"at", "status"} for a in shown["log"])
+    assert all(a["at"].endswith("+00:00") and "." not in a["at"] for a in shown["log"])

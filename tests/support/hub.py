@@ -25,6 +25,8 @@ from payhub.store.migrate import upgrade
 from tests.support.postgres import fresh_database, postgres_url
 
 MASTER_KEY = base64.b64encode(b"k" * 32).decode()
+# The outbound allow-list of test hubs: their webhook receivers listen on loopback.
+LOOPBACK = ("127.0.0.0/8", "::1")
 
 
 def database_url(kind: str, tmp_path: Path) -> str:
@@ -51,13 +53,19 @@ class HubUnderTest:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def make_hub(url: str, public_url: str = "http://127.0.0.1:8000") -> HubUnderTest:
+def make_hub(
+    url: str,
+    public_url: str = "http://127.0.0.1:8000",
+    outbound_allow: tuple[str, ...] = LOOPBACK,
+) -> HubUnderTest:
+    """A migrated hub with a merchant; `outbound_allow=()` leaves the allow-list unset."""
     upgrade(url)
     settings = Settings(
         database_url=url,
         master_key=SecretStr(MASTER_KEY),
         public_url=public_url,
         customer_jwt_secret=SecretStr("customer-secret-for-tests-0123456789abcdef"),
+        outbound_allow=list(outbound_allow),
     )
     hub = build_hub(settings)
     merchant_id = create_merchant(hub, "Test Shop", actor="test")

@@ -28,7 +28,7 @@ from payhub.services.webhooks import create_endpoint
 from payhub.store.invariants import check_invariants
 from payhub.store.journal import enqueue_event
 from payhub.worker import Worker, sqlite_lock_path
-from tests.support.hub import MASTER_KEY, HubUnderTest, make_hub
+from tests.support.hub import LOOPBACK, MASTER_KEY, HubUnderTest, make_hub
 from tests.support.servers import serve_app
 
 pytestmark = pytest.mark.e2e
@@ -172,7 +172,12 @@ def test_a_failing_job_leaves_the_others_running(th: HubUnderTest) -> None:
 
 
 def _worker_process(url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PAYHUB_DATABASE_URL": url, "PAYHUB_MASTER_KEY": MASTER_KEY}
+    env = {
+        **os.environ,
+        "PAYHUB_DATABASE_URL": url,
+        "PAYHUB_MASTER_KEY": MASTER_KEY,
+        "PAYHUB_OUTBOUND_ALLOW": ",".join(LOOPBACK),
+    }
     return subprocess.Popen(
         [sys.executable, "-c", "from payhub.cli import app; app()", "worker"],
         env=env,

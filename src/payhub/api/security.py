@@ -10,6 +10,7 @@ from anyio import to_thread
 from fastapi import Depends, Request
 
 from payhub.domain.errors import Forbidden, Unauthorized
+from payhub.services import jwks
 from payhub.services.context import Hub
 from payhub.services.merchants import authenticate_api_key
 
@@ -66,35 +67,30 @@ async def merchant_caller(request: Request, hub: HubDep) -> Caller:
     return caller
 
 
-_jwks_clients: dict[str, jwt.PyJWKClient] = {}
-
-
-def _decode_customer_token(hub: Hub, token: str) -> dict[str, Any]:
+def _decode(hub: Hub, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
     settings = hub.settings
-    options: Any = {"require": ["sub", "exp", "mid"]}
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=algorithms,
+        options={"require": ["sub", "exp", "mid"]},
+        audience=settings.customer_jwt_audience,
+        issuer=settings.customer_jwt_issuer,
+    )
+    return claims
+
+
+async def _customer_claims(hub: Hub, token: str) -> dict[str, Any]:
+    """The verified claims of a customer token: against the JWKS (fetched through the
+    outbound policy, cached; see services.jwks) or the shared secret."""
+    settings = hub.settings
     try:
         if settings.customer_jwks_url:
-            client = _jwks_clients.setdefault(
-                settings.customer_jwks_url, jwt.PyJWKClient(settings.customer_jwks_url)
-            )
-            key = client.get_signing_key_from_jwt(token).key
-            return jwt.decode(
-                token,
-                key,
-                algorithms=["RS256", "ES256"],
-                options=options,
-                audience=settings.customer_jwt_audience,
-                issuer=settings.customer_jwt_issuer,
-            )
+            key = await jwks.signing_key(hub, settings.customer_jwks_url, token)
+            return await to_thread.run_sync(_decode, hub, token, key.key, ["RS256", "ES256"])
         if settings.customer_jwt_secret:
-            return jwt.decode(
-                token,
-                settings.customer_jwt_secret.get_secret_value(),
-                algorithms=["HS256"],
-                options=options,
-                audience=settings.customer_jwt_audience,
-                issuer=settings.customer_jwt_issuer,
-            )
+            secret = settings.customer_jwt_secret.get_secret_value()
+            return await to_thread.run_sync(_decode, hub, token, secret, ["HS256"])
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid customer token: {type(exc).__name__}") from None
     raise Unauthorized("customer tokens are not configured on this hub")
@@ -105,7 +101,7 @@ async def any_caller(request: Request, hub: HubDep) -> Caller:
     token = _bearer(request)
     if token.startswith(("sk_test_", "sk_live_")):
         return await merchant_caller(request, hub)
-    claims = await to_thread.run_sync(_decode_customer_token, hub, token)
+    claims = await _customer_claims(hub, token)
     return Caller(
         merchant_id=str(claims["mid"]),
         actor=f"customer:{claims['sub']}",

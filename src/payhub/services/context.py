@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from payhub.clock import Clock, SystemClock
+from payhub.outbound import OutboundPolicy
 from payhub.services.vault import MasterKey, VaultError
 from payhub.settings import Settings
 from payhub.store.db import Database
@@ -45,6 +46,7 @@ class Hub:
 
 
 def build_hub(settings: Settings, *, clock: Clock | None = None) -> Hub:
+    OutboundPolicy.from_settings(settings)  # a malformed allow-list fails here, at start
     master = MasterKey(settings.master_key.get_secret_value()) if settings.master_key else None
     return Hub(
         settings=settings,

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from anyio import to_thread
 
 from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.errors import OutboundRefused
+from payhub.outbound import OutboundClient, OutboundPolicy, check_url_blocking
 from payhub.services.context import Hub
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import outbox
@@ -53,6 +54,9 @@ RETRY_SCHEDULE = (
     timedelta(hours=24),
 )
 TIMEOUT_SECONDS = 15.0
+DEADLINE_SECONDS = 30.0  # one delivery, resolution to the last byte read
+REPLY_BYTES_KEPT = 256  # of each reply, for the operator; never shown to the merchant
+REFUSED_BY_POLICY = "refused by outbound policy"
 # Consecutive failed attempts of one delivery after which the operator is alerted (once).
 ENDPOINT_FAILING_AFTER = 5
 MERCHANT_EVENT_TYPES = (
@@ -85,12 +89,10 @@ def _aad_id(endpoint_id: str) -> str:
 def create_endpoint(
     hub: Hub, merchant_id: str, url: str, event_types: list[str], *, actor: str
 ) -> dict[str, Any]:
-    """Register an endpoint; the secret is returned once and stored encrypted."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidRequest("url must be an absolute http(s) URL")
-    if hub.settings.production and parts.scheme != "https":
-        raise InvalidRequest("webhook endpoints must use https")
+    """Register an endpoint; the secret is returned once and stored encrypted. The URL must
+    pass the outbound policy (`OutboundRefused`, a 422 problem, says which rule refused it);
+    it is checked again at every delivery."""
+    check_url_blocking(url, OutboundPolicy.from_settings(hub.settings))
     unknown = sorted(set(event_types) - set(MERCHANT_EVENT_TYPES))
     if unknown:
         raise InvalidRequest(f"unknown event types: {', '.join(unknown)}")
@@ -204,6 +206,94 @@ def fan_out(hub: Hub, limit: int = 500) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one attempt to send one event to one endpoint came to.
+
+    `status` is the HTTP status (None when no reply came), `error` payhub's short text
+    when there was no usable reply (`refused by outbound policy`, `timeout: …`,
+    `connection failed: …`), `reply` the first `REPLY_BYTES_KEPT` bytes of the reply.
+    The exact status, the error, the reply and the timing are for the operator; merchants
+    see only `status_class`."""
+
+    status: int | None
+    error: str | None
+    reply: str | None
+    elapsed_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def status_class(self) -> str:
+        return status_class(self.status, self.error)
+
+
+def status_class(status: int | None, error: str | None) -> str:
+    """`2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `connection_failed` or `refused`: all a
+    merchant learns of an attempt (an exact status, a reply or a timing would make the
+    delivery log a port scanner)."""
+    if status is not None:
+        return f"{status // 100}xx" if 200 <= status < 600 else "5xx"
+    if error == REFUSED_BY_POLICY:
+        return "refused"
+    if error is not None and error.startswith("timeout"):
+        return "timeout"
+    return "connection_failed"
+
+
+def signed_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, event_id, timestamp, body),
+        "user-agent": "payhub-webhooks/1",
+    }
+
+
+async def post_signed_event(
+    client: OutboundClient,
+    *,
+    url: str,
+    secret: str | None,
+    event_id: str,
+    body: bytes,
+    timestamp: int,
+) -> DeliveryOutcome:
+    """POST one event to one endpoint, checked by the outbound policy at this very send.
+    Never raises (except for cancellation): whatever goes wrong is this delivery's failed
+    attempt, logged, and the caller goes on with the next one."""
+    started = time.monotonic()
+
+    def outcome(status: int | None, error: str | None, reply: str | None = None) -> DeliveryOutcome:
+        return DeliveryOutcome(status, error, reply, int((time.monotonic() - started) * 1000))
+
+    try:
+        if secret is None:
+            return outcome(None, "connection failed: the endpoint's secret cannot be read")
+        headers = signed_headers(secret, event_id, timestamp, body)
+        answer = await client.request(
+            "POST", url, content=body, headers=headers, max_body=REPLY_BYTES_KEPT
+        )
+        # PostgreSQL text cannot hold NUL: a reply carrying one must still be recorded.
+        reply = answer.body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        return outcome(answer.status, None, reply)
+    except OutboundRefused as exc:
+        if exc.rule == "unresolvable":
+            return outcome(None, "connection failed: the host name does not resolve")
+        log.warning("delivery of %s refused by the outbound policy: %s", event_id, exc.rule)
+        return outcome(None, REFUSED_BY_POLICY)
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        return outcome(None, f"timeout: {type(exc).__name__}")
+    except httpx.HTTPError as exc:
+        return outcome(None, f"connection failed: {type(exc).__name__}")
+    except Exception as exc:
+        log.exception("delivery of %s failed", event_id)
+        return outcome(None, f"connection failed: {type(exc).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundDelivery:
     """One claimed delivery, ready to send: the event's body and the endpoint's secret."""
 
@@ -212,23 +302,9 @@ class OutboundDelivery:
     event_id: str
     endpoint_id: str
     url: str
-    secret: str
+    secret: str | None  # None: it cannot be decrypted (the attempt fails, the rest go on)
     body: bytes
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class SendOutcome:
-    """What one POST to an endpoint came to: a status, or the transport error's name."""
-
-    status: int | None
-    error: str | None
-    body: str | None
-    duration_ms: int
-
-    @property
-    def delivered(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
 
 
 def claim_deliveries(
@@ -250,13 +326,13 @@ def claim_deliveries(
             limit=limit,
             skip_endpoints=skip_endpoints,
         )
-    secrets_by_endpoint: dict[str, str] = {}
+    secrets_by_endpoint: dict[str, str | None] = {}
     jobs: list[OutboundDelivery] = []
     for c in claimed:
         if c.endpoint_id not in secrets_by_endpoint:
-            secrets_by_endpoint[c.endpoint_id] = decrypt_credentials(
-                hub.keys, _aad_id(c.endpoint_id), c.secret_ciphertext, c.secret_key_id
-            )["secret"].reveal()
+            secrets_by_endpoint[c.endpoint_id] = _endpoint_secret(
+                hub, c.endpoint_id, c.secret_ciphertext, c.secret_key_id
+            )
         body = json.dumps(
             {"id": c.event_id, **c.payload}, separators=(",", ":"), ensure_ascii=False
         ).encode()
@@ -275,39 +351,26 @@ def claim_deliveries(
     return jobs
 
 
+def _endpoint_secret(hub: Hub, endpoint_id: str, ciphertext: bytes, key_id: str) -> str | None:
+    try:
+        return decrypt_credentials(hub.keys, _aad_id(endpoint_id), ciphertext, key_id)[
+            "secret"
+        ].reveal()
+    except Exception:
+        log.exception("the secret of webhook endpoint %s cannot be read", endpoint_id)
+        return None
+
+
 def release_deliveries(hub: Hub, jobs: list[OutboundDelivery], *, worker: str) -> None:
     """Give back claims on deliveries not sent."""
     with hub.db.write() as tx:
         outbox.release_deliveries(tx, [j.delivery_id for j in jobs], worker=worker)
 
 
-async def send_delivery(
-    hub: Hub, client: httpx.AsyncClient, job: OutboundDelivery, *, timeout: float
-) -> SendOutcome:
-    """POST one delivery, signed; never raises for what the endpoint or the network does.
-    The `webhook-id` is the event id, the same on every attempt and every worker."""
-    timestamp = int(hub.clock.now().timestamp())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": job.event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(job.secret, job.event_id, timestamp, job.body),
-        "user-agent": "payhub-webhooks/1",
-    }
-    started = time.monotonic()
-    try:
-        response = await client.post(job.url, content=job.body, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        elapsed = int((time.monotonic() - started) * 1000)
-        return SendOutcome(None, type(exc).__name__, None, elapsed)
-    elapsed = int((time.monotonic() - started) * 1000)
-    return SendOutcome(response.status_code, None, response.text[:1000], elapsed)
-
-
 def record_delivery(
     hub: Hub,
     job: OutboundDelivery,
-    outcome: SendOutcome,
+    outcome: DeliveryOutcome,
     *,
     worker: str,
     retry_scale: float = 1.0,
@@ -324,8 +387,8 @@ def record_delivery(
             now=now,
             status_code=outcome.status,
             error=outcome.error,
-            duration_ms=outcome.duration_ms,
-            response_body=outcome.body,
+            duration_ms=outcome.elapsed_ms,
+            response_body=outcome.reply,
         )
         if attempts is None:
             return False
@@ -413,17 +476,18 @@ class DeliveryDispatcher:
         self.hub = hub
         self.worker = worker
         self.timeout = timeout
-        # A lease outlives the send it covers (no takeover while a POST may still land).
-        self.lease = max(lease or timedelta(seconds=60), timedelta(seconds=timeout + 5))
+        # One send, resolution to last byte, takes at most `deadline`; a lease outlives the
+        # send it covers (no takeover while a POST may still land).
+        self.deadline = min(DEADLINE_SECONDS, 2 * timeout)
+        self.lease = max(lease or timedelta(seconds=60), timedelta(seconds=self.deadline + 5))
         self.batch = batch
         self.per_endpoint = per_endpoint
         self.retry_scale = retry_scale
         self.failures = 0  # attempts whose recording failed (logged)
         self._slots = asyncio.Semaphore(concurrency)
         self._busy: dict[str, asyncio.Task[None]] = {}
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        self._client = OutboundClient(
+            OutboundPolicy.from_settings(hub.settings), timeout=timeout, deadline=self.deadline
         )
 
     @property
@@ -474,7 +538,14 @@ class DeliveryDispatcher:
     async def _send_in_order(self, queue: list[OutboundDelivery]) -> None:
         for index, job in enumerate(queue):
             async with self._slots:
-                outcome = await send_delivery(self.hub, self._client, job, timeout=self.timeout)
+                outcome = await post_signed_event(
+                    self._client,
+                    url=job.url,
+                    secret=job.secret,
+                    event_id=job.event_id,
+                    body=job.body,
+                    timestamp=int(self.hub.clock.now().timestamp()),
+                )
             try:
                 await to_thread.run_sync(
                     partial(
@@ -548,12 +619,12 @@ def event_log(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
                     "state": d.state,
                     "attempts": d.attempts,
                     "next_attempt_at": as_utc(d.next_attempt_at).isoformat(),
+                    # The status class only, at whole seconds: no reply, no exact status,
+                    # no timing (the log must not work as a port scanner).
                     "log": [
                         {
-                            "at": as_utc(a.attempted_at).isoformat(),
-                            "status": a.status_code,
-                            "error": a.error,
-                            "ms": a.duration_ms,
+                            "at": as_utc(a.attempted_at).replace(microsecond=0).isoformat(),
+                            "status": status_class(a.status_code, a.error),
                         }
                         for a in attempts
                     ],
