@@ -137,3 +137,24 @@ async def test_a_payment_settled_by_reconciliation_alerts_the_operator(
         }
     ]
     env.assert_invariants()
+
+
+async def test_a_failing_gateway_alerts_the_operator_once_a_day(
+    env: Env, frozen: FrozenClock
+) -> None:
+    first = await env.start(env.order())
+    second = await env.start(env.order())
+    frozen.advance(timedelta(seconds=61))
+    for payment_id in (first.payment_id, second.payment_id):  # learn their query paths
+        await reconcile.check_on_schedule(env.hub, payment_id, worker=None)
+        env.gateway_calls.faults[env.gateway_calls.calls[-1]] = httpx.Response(500)
+    frozen.advance(timedelta(minutes=2))
+    assert await reconcile.reconcile_due(env.hub, worker="w1") == 2
+    alerts = [
+        r["payload"]["data"]
+        for r in env.rows(OutboxEvent, event_type="operator.alert")
+        if r["payload"]["data"].get("kind") == "gateway_error"
+    ]
+    assert len(alerts) == 1
+    assert alerts[0]["gateway_account_id"] == env.payment(first.payment_id)["gateway_account_id"]
+    assert env.payment(first.payment_id)["status"] == "pending"  # a failed query settles nothing

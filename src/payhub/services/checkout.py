@@ -349,6 +349,7 @@ class CheckOutcome:
     asked: bool
     throttled: bool = False
     retry_after: float | None = None
+    error: str | None = None  # the gateway error's code, when the query failed
 
 
 def gateway_throttled(exc: GatewayError) -> bool:
@@ -372,7 +373,9 @@ async def check_attempt(hub: Hub, payment_id: str, merchant_id: str | None = Non
         log.info("query of %s failed: %s", payment_id, type(exc).__name__)
         current = await to_thread.run_sync(_current_status, hub, payment_id)
         retry_after = exc.retry_after if isinstance(exc, GatewayUnavailable) else None
-        return CheckOutcome(current, True, gateway_throttled(exc), retry_after)
+        return CheckOutcome(
+            current, True, gateway_throttled(exc), retry_after, exc.gateway_code or exc.code
+        )
     if status.status == GatewayStatus.UNKNOWN:
         return CheckOutcome(await to_thread.run_sync(_current_status, hub, payment_id), True)
     applied = await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))

@@ -24,6 +24,7 @@ from payhub.services.checkout import CheckOutcome, check_attempt
 from payhub.services.context import Hub
 from payhub.store import attempts, outbox
 from payhub.store.journal import enqueue_event
+from payhub.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class _Attempt:
     payment_id: str
     merchant_id: str
     order_id: str
+    gateway_account_id: str
     created_at: datetime
 
 
@@ -66,7 +68,9 @@ def _attempt(hub: Hub, payment_id: str) -> _Attempt | None:
         p = attempts.find_attempt(session, payment_id)
         if p is None:
             return None
-        return _Attempt(p.id, p.merchant_id, p.order_id, as_utc(p.created_at))
+        return _Attempt(
+            p.id, p.merchant_id, p.order_id, p.gateway_account_id or "", as_utc(p.created_at)
+        )
 
 
 def _record(
@@ -103,7 +107,30 @@ def _record(
                 },
                 now=now,
             )
+        if worker is not None and outcome.error is not None and not outcome.throttled:
+            _alert_gateway_error(tx, attempt, outcome.error, now)
         return count
+
+
+def _alert_gateway_error(tx: Tx, attempt: _Attempt, code: str, now: datetime) -> None:
+    """At most one `gateway_error` alert per gateway account and day (UTC): a gateway that
+    keeps failing its queries is worth a look, not a message per attempt."""
+    key = f"operator.alert:gateway_error:{attempt.gateway_account_id}:{now.date().isoformat()}"
+    if outbox.event_key_exists(tx, attempt.merchant_id, key):
+        return
+    enqueue_event(
+        tx,
+        merchant_id=attempt.merchant_id,
+        event_type="operator.alert",
+        event_key=key,
+        payload={
+            "kind": "gateway_error",
+            "gateway_account_id": attempt.gateway_account_id,
+            "payment_id": attempt.payment_id,
+            "code": code,
+        },
+        now=now,
+    )
 
 
 def _status(hub: Hub, payment_id: str) -> str | None:
