@@ -66,9 +66,11 @@ def test_merchant_gateway_and_key_rotation(
     monkeypatch.setenv("PAYHUB_MASTER_KEY", generate_master_key())
     monkeypatch.setenv("PAYHUB_PREVIOUS_MASTER_KEYS", old_key)
     get_settings.cache_clear()
-    assert "re-encrypted 1 gateway account" in run("keys", "rotate")
+    rotated = run("keys", "rotate")
+    assert "gateway_account.credentials: re-encrypted 1 row(s)" in rotated
+    assert "webhook_endpoint.secret: re-encrypted 0 row(s)" in rotated
     monkeypatch.delenv("PAYHUB_PREVIOUS_MASTER_KEYS")
-    assert "re-encrypted 0" in run("keys", "rotate")
+    assert "gateway_account.credentials: re-encrypted 0" in run("keys", "rotate")
 
 
 def test_bad_credential_name_is_refused_without_echoing_the_value(cli_env: dict[str, str]) -> None:

@@ -8,16 +8,23 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from payhub.api import callbacks, v1
 from payhub.api.idempotency import IdempotencyGate
 from payhub.api.problems import install_problem_handlers
+from payhub.api.rate_limits import RateLimitGate, RateLimits
 from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
+from payhub.web.api_docs import install_api_docs
+from payhub.web.headers import SecurityHeaders
+
+STATIC_DIR = Path(pages.__file__).with_name("static")
 
 DESCRIPTION = """
 payhub takes payments through {gateways} behind one API.
@@ -49,13 +56,25 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
         hub.db.dispose()
 
     description = DESCRIPTION.format(gateways=display_list())
-    app = FastAPI(title="payhub", version="1", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title="payhub",
+        version="1",
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_api_docs, from the hub's own files
+        redoc_url=None,
+    )
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_middleware(IdempotencyGate, hub=hub)
+    app.state.rate_limits = RateLimits(hub.settings)
+    app.add_middleware(RateLimitGate, limits=app.state.rate_limits)  # refuses cheaply
+    app.add_middleware(SecurityHeaders)  # outermost: every response gets its headers
     app.router.routes.extend(callbacks.routes)  # first: the webhook path matches fastest
     app.include_router(v1.router)
     app.include_router(pages.router)
+    install_api_docs(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -20,10 +20,12 @@ db_app = typer.Typer(help="database")
 merchant_app = typer.Typer(help="merchants")
 gateway_app = typer.Typer(help="gateway accounts (credentials are write-only)")
 keys_app = typer.Typer(help="the credential vault's master key")
+notify_app = typer.Typer(help="e-mail and Telegram notifications (secrets are write-only)")
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(keys_app, name="keys")
+app.add_typer(notify_app, name="notify")
 console = Console()
 
 
@@ -121,6 +123,19 @@ def db_upgrade() -> None:
     console.print("database is up to date")
 
 
+@app.command()
+def prune() -> None:
+    """Delete old rows: inbound requests no payment event refers to, expired idempotency
+    keys, attempt rows of finished webhook deliveries (see PAYHUB_*_RETENTION_DAYS)."""
+    from payhub.services.retention import prune as prune_rows
+
+    report = prune_rows(_hub())
+    table = Table("table", "rows deleted")
+    for name, count in report.as_dict().items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
 @merchant_app.command("create")
 def merchant_create(name: str, mode: str = "test") -> None:
     """Create a merchant and print its first API key (shown once)."""
@@ -214,12 +229,13 @@ def gateway_check(merchant: str, gateway: str) -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every gateway account under PAYHUB_MASTER_KEY; old keys come from
-    PAYHUB_PREVIOUS_MASTER_KEYS (comma-separated)."""
-    from payhub.services.accounts import rotate_keys
+    """Re-encrypt every encrypted column (gateway credentials, webhook secrets, …) under
+    PAYHUB_MASTER_KEY; old keys come from PAYHUB_PREVIOUS_MASTER_KEYS (comma-separated)."""
+    from payhub.services.keyring import rotate_keys
 
-    count = rotate_keys(_hub(), actor="cli")
-    console.print(f"re-encrypted {count} gateway account(s)")
+    rewritten = rotate_keys(_hub(), actor="cli")
+    for column, count in rewritten.items():
+        console.print(f"{column}: re-encrypted {count} row(s)")
 
 
 @keys_app.command("generate")
@@ -228,3 +244,140 @@ def keys_generate() -> None:
     from payhub.services.vault import generate_master_key
 
     console.print(generate_master_key())
+
+
+def _list_option(values: list[str] | None) -> list[str] | None:
+    """Repeatable options and comma lists alike; `--x ""` clears the list."""
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@notify_app.command("set")
+def notify_set(
+    merchant: str,
+    smtp_host: Annotated[str | None, typer.Option(help="SMTP server host")] = None,
+    smtp_port: Annotated[int | None, typer.Option(help="SMTP port (465 tls, 587)")] = None,
+    smtp_security: Annotated[str | None, typer.Option(help="tls | starttls | none")] = None,
+    smtp_user: Annotated[str | None, typer.Option(help="SMTP login")] = None,
+    smtp_password: Annotated[
+        str | None, typer.Option(help="SMTP password (stored in the vault; '' clears)")
+    ] = None,
+    sender: Annotated[str | None, typer.Option(help="sender address (From)")] = None,
+    sender_name: Annotated[str | None, typer.Option(help="sender display name")] = None,
+    telegram_token: Annotated[
+        str | None, typer.Option(help="Telegram bot token (stored in the vault; '' clears)")
+    ] = None,
+    telegram_chat: Annotated[
+        list[str] | None, typer.Option(help="Telegram chat id for alerts (repeat; '' clears)")
+    ] = None,
+    operator_email: Annotated[
+        list[str] | None, typer.Option(help="operator e-mail for alerts (repeat; '' clears)")
+    ] = None,
+    route: Annotated[
+        list[str] | None,
+        typer.Option(help="alert routing KIND=email,telegram (KIND '*' for the rest; repeat)"),
+    ] = None,
+    locale: Annotated[str | None, typer.Option(help="default locale: vi | en | ms")] = None,
+    customer_emails: Annotated[
+        bool | None, typer.Option(help="e-mail customers (confirmations, failures, refunds)")
+    ] = None,
+) -> None:
+    """Set a merchant's notification settings (only the options given change)."""
+    from payhub.services.notifications import (
+        NotificationSettingsChange,
+        configure_notifications,
+    )
+
+    routes = None
+    if route:
+        routes = {
+            kind: _list_option([channels]) or []
+            for kind, channels in _pairs(route, "--route").items()
+        }
+    change = NotificationSettingsChange(
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=smtp_security,
+        smtp_user=smtp_user,
+        smtp_password=smtp_password,
+        sender_address=sender,
+        sender_name=sender_name,
+        telegram_bot_token=telegram_token,
+        telegram_chat_ids=_list_option(telegram_chat),
+        operator_emails=_list_option(operator_email),
+        alert_routes=routes,
+        default_locale=locale,
+        customer_emails=customer_emails,
+    )
+    view = configure_notifications(_hub(), merchant, change, actor="cli")
+    for name, value in view.items():
+        console.print(f"{name:<18} {value}")
+
+
+@notify_app.command("show")
+def notify_show(merchant: str) -> None:
+    """Show a merchant's notification settings: which secrets are set, never their values."""
+    from payhub.services.notifications import show_settings
+
+    view = show_settings(_hub(), merchant)
+    if view is None:
+        console.print(f"{merchant} has no notification settings")
+        raise typer.Exit(1)
+    for name, value in view.items():
+        console.print(f"{name:<18} {value}")
+
+
+@notify_app.command("template")
+def notify_template(
+    merchant: str,
+    name: str,
+    locale: Annotated[str, typer.Option(help="vi | en | ms")] = "en",
+    subject: Annotated[str, typer.Option(help="subject line (a Jinja2 template)")] = "",
+    text_file: Annotated[str | None, typer.Option("--text", help="text body file")] = None,
+    html_file: Annotated[str | None, typer.Option("--html", help="HTML body file")] = None,
+) -> None:
+    """Store a merchant's template from files: an override of a built-in one
+    (payment_confirmation, payment_failed, refund_issued, operator_alert,
+    operator_alert_telegram) or an extra one an order names in `metadata.notify`."""
+    from pathlib import Path
+
+    from payhub.services.notifications import set_template
+
+    if text_file is None:
+        raise typer.BadParameter("--text FILE is required")
+    set_template(
+        _hub(),
+        merchant,
+        name,
+        locale,
+        subject=subject,
+        text=Path(text_file).read_text(encoding="utf-8"),
+        html=Path(html_file).read_text(encoding="utf-8") if html_file else None,
+        actor="cli",
+    )
+    console.print(f"template {name} ({locale}) saved for {merchant}")
+
+
+@notify_app.command("test")
+def notify_test(merchant: Annotated[str, typer.Option(help="merchant id")]) -> None:
+    """Send a test e-mail and Telegram message now and print what each answered."""
+    from payhub.services.notifications import send_test_notifications
+
+    hub = _hub()
+
+    async def run() -> list[dict[str, object]]:
+        try:
+            return await send_test_notifications(hub, merchant)
+        finally:
+            await hub.http.aclose()
+
+    failed = False
+    for result in asyncio.run(run()):
+        reason = f" ({result['reason']})" if result.get("reason") else ""
+        console.print(
+            f"{result['channel']:<9} {result['recipient'] or '-'}: {result['result']}{reason}"
+        )
+        failed = failed or result["result"] not in ("sent",)
+    if failed:
+        raise typer.Exit(1)

@@ -2,7 +2,9 @@
 
 The demo migrates a SQLite database under var/, seeds a demo merchant with products and
 credit packs, points every gateway at its local simulator, then runs the hub, the worker and
-every simulator (each on its own port) in one process and prints what to open.
+every simulator (each on its own port) in one process and prints what to open. A local mail
+catcher (SMTP on 127.0.0.1:2525) receives the demo merchant's e-mails, which its page
+(http://127.0.0.1:8025) lists: buy a credit pack and the payment confirmation is there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from payhub.gateways.simkit import sandbox_options
 console = Console()
 VAR = Path("var")
 DEMO_MERCHANT = "mer_demo"
+MAIL_SMTP_PORT = 2525
+MAIL_PAGE_PORT = 8025
 
 PRODUCTS: list[dict[str, Any]] = [
     {
@@ -86,10 +90,15 @@ def _master_key() -> str:
 
 async def run_demo(port: int = 8000, reset: bool = False) -> None:
     from payhub.asgi import create_app
+    from payhub.mailcatcher import MailCatcher, mail_page
     from payhub.services.accounts import build_adapter, configure_account
     from payhub.services.checkout import callback_url
     from payhub.services.context import build_hub
     from payhub.services.merchants import create_merchant, issue_api_key, upsert_product
+    from payhub.services.notifications import (
+        NotificationSettingsChange,
+        configure_notifications,
+    )
     from payhub.settings import Settings
     from payhub.store.migrate import upgrade
     from payhub.store.models import GatewayAccount, Merchant
@@ -118,6 +127,21 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
     for product in PRODUCTS:
         upsert_product(hub, DEMO_MERCHANT, actor="demo", **product)
     api_key = issue_api_key(hub, DEMO_MERCHANT, label="demo", actor="demo")
+    configure_notifications(
+        hub,
+        DEMO_MERCHANT,
+        NotificationSettingsChange(
+            smtp_host="127.0.0.1",
+            smtp_port=MAIL_SMTP_PORT,
+            smtp_security="none",
+            sender_address="shop@demo.payhub.test",
+            sender_name="Demo Store",
+            operator_emails=["operator@demo.payhub.test"],
+        ),
+        actor="demo",
+    )
+    mail = MailCatcher("127.0.0.1", MAIL_SMTP_PORT)
+    mail_url = f"http://127.0.0.1:{MAIL_PAGE_PORT}/"
 
     # Each gateway's package says where its sandbox runs and how it learns the hub's
     # notification URL (its sandbox profile); this loop names no gateway.
@@ -150,7 +174,14 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
 
     app = create_app(hub)
     app.state.demo_merchant_id = DEMO_MERCHANT
-    servers = [_server(app, port)] + [_server(sim, p) for _, sim, p in simulators]
+    app.state.demo_mail_url = mail_url
+    try:
+        mail.start()
+    except OSError as exc:
+        raise SystemExit(f"the mail catcher cannot listen on {MAIL_SMTP_PORT}: {exc}") from None
+    servers = [_server(app, port), _server(mail_page(mail), MAIL_PAGE_PORT)] + [
+        _server(sim, p) for _, sim, p in simulators
+    ]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     while not all(s.started for s in servers):
         if any(t.done() for t in tasks):
@@ -175,16 +206,20 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
             console.print(f"[yellow]{name}: could not register the webhook URL: {exc}[/yellow]")
 
     worker = asyncio.create_task(run_forever(hub, interval=2))
-    _print_banner(public_url, api_key, simulators)
+    _print_banner(public_url, api_key, simulators, mail_url)
     try:
         await asyncio.gather(*tasks)
     finally:
         worker.cancel()
+        mail.stop()
 
 
-def _print_banner(public_url: str, api_key: str, simulators: list[tuple[str, Any, int]]) -> None:
+def _print_banner(
+    public_url: str, api_key: str, simulators: list[tuple[str, Any, int]], mail_url: str
+) -> None:
     console.rule("[bold]payhub demo")
     console.print(f"Demo store      {public_url}/demo   (buy a credit pack, pay in the sandbox)")
+    console.print(f"Demo mail       {mail_url}   (the e-mails the demo sent: local mail catcher)")
     console.print(f"API docs        {public_url}/docs")
     for name, _, port in simulators:
         console.print(f"{name:<15} http://127.0.0.1:{port}   (local sandbox)")

@@ -33,6 +33,8 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   └── RefundsNotSupported   no  / yes   refunds-not-supported (services.refunds)
     │   ├── Unauthorized              no  / yes   unauthorized
     │   └── Forbidden                 no  / yes   forbidden
+    ├── RateLimited                   yes / yes   rate-limited     (after `retry_after` s;
+    │                                 nothing was done: raised by payhub.api.rate_limits)
     ├── GatewayError                  no  / yes   gateway-error    raised by an adapter
     │   ├── InvalidSignature          no  / yes   invalid-signature   nothing may change
     │   ├── MalformedNotification     no  / yes   malformed-notification
@@ -83,6 +85,7 @@ __all__ = [
     "OrderAlreadyPaid",
     "OrderNotPayable",
     "OutboundRefused",
+    "RateLimited",
     "RefundNotAllowed",
     "Unauthorized",
     "VaultError",
@@ -182,6 +185,24 @@ class Unauthorized(DomainError):
 class Forbidden(DomainError):
     code = "forbidden"
     public_message = "not allowed for this caller"
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+class RateLimited(HubError):
+    """The caller spent a budget (requests per API key or per client IP, failed
+    authentications per client IP). Nothing was done, so the same request may be sent again
+    after `retry_after` whole seconds."""
+
+    code = "rate-limited"
+    public_message = "too many requests; retry later"
+    retry_safe = True
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = max(1, retry_after)
 
 
 # --------------------------------------------------------------------------- gateways

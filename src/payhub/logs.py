@@ -35,5 +35,5 @@ def configure_logging(level: str = "info", *, json: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter (each request, each migration step, server start-up) only on debug.
-    for noisy in ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "alembic"):
+    for noisy in ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

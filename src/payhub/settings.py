@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from typing import Annotated, Any
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -32,6 +34,11 @@ class Settings(BaseSettings):
     )
     customer_jwt_audience: str | None = None
     customer_jwt_issuer: str | None = None
+    customer_jwt_max_lifetime_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        description="customer tokens whose exp - iat exceeds this are refused",
+    )
     max_callback_bytes: int = Field(default=64 * 1024, description="size cap of inbound bodies")
     gateway_timeout_seconds: float = 20.0
     webhook_retry_scale: float = Field(
@@ -77,16 +84,86 @@ class Settings(BaseSettings):
             "internal host). Empty: no internal address is ever contacted"
         ),
     )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Telegram Bot API origin (a merchant's settings may name another)",
+    )
+    notify_retry_scale: float = Field(
+        default=1.0, description="multiplies the notification retry schedule (tests: 0.001)"
+    )
+    notify_concurrency: int = Field(
+        default=8, ge=1, description="destinations (SMTP servers, chats) sent to at once"
+    )
+    notify_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="timeout of one SMTP or Telegram send"
+    )
+    notify_lease_seconds: float = Field(
+        default=300.0, gt=0, description="a worker's claim on messages; taken over after it"
+    )
     log_level: str = "info"
     log_json: bool = False
     # Serving production accounts? Then simulator-environment accounts are refused.
     production: bool = False
+
+    # Rate limits (payhub.api.rate_limits), in `limits` notation: "600/minute", several
+    # joined by ";" ("30/minute;300/hour"). Kept in memory, per hub process.
+    rate_limits_enabled: bool = Field(default=True, description="false turns every limit off")
+    rate_limit_per_api_key: str = Field(
+        default="6000/minute", description="requests to /v1 per bearer credential"
+    )
+    rate_limit_writes_per_api_key: str = Field(
+        default="3000/minute", description="POST/PUT/PATCH/DELETE to /v1 per bearer credential"
+    )
+    rate_limit_public_per_ip: str = Field(
+        default="600/minute", description="requests to /pay/… and /return/… per client IP"
+    )
+    rate_limit_auth_failures_per_ip: str = Field(
+        default="30/minute", description="401/403 answers per client IP before it is refused"
+    )
+    rate_limit_unverified_callbacks_per_ip: str = Field(
+        default="120/minute",
+        description="callbacks per client IP that verify nothing (unknown account, bad signature)",
+    )
+    return_query_interval_seconds: int = Field(
+        default=10, ge=0, description="returns query a live attempt at most once this often"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated IPs/CIDRs whose X-Forwarded-For names the client",
+    )
+    # Retention (payhub prune, services.retention).
+    inbound_retention_days: int = Field(
+        default=30, ge=1, description="inbound rows no event refers to are pruned after this"
+    )
+    delivery_attempt_retention_days: int = Field(
+        default=90, ge=1, description="attempt rows of finished webhook deliveries kept this long"
+    )
 
     @field_validator("outbound_allow", mode="before")
     @classmethod
     def _split_allow_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator(
+        "rate_limit_per_api_key",
+        "rate_limit_writes_per_api_key",
+        "rate_limit_public_per_ip",
+        "rate_limit_auth_failures_per_ip",
+        "rate_limit_unverified_callbacks_per_ip",
+    )
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError on a typo, at start rather than at the first hit
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ip_network(part.strip(), strict=False)
         return value
 
 

@@ -10,8 +10,8 @@ as asyncio tasks.
 | `expire`         | expire unpaid orders past their expiry (stock released once)         |
 | `close_at_gateway` | cancel/inactivate the links and bills of attempts the hub gave up  |
 |                  | on (cancel on failure, cancel, expiry) where the gateway can         |
-| `notify`         | send due notifications (services.notifications, when present)        |
-| `prune`          | drop expired idempotency keys (and services.retention, when present) |
+| `notify`         | send due e-mails and Telegram messages (services.notifications)     |
+| `prune`          | drop expired idempotency keys and old rows (services.retention)      |
 
 A job's failure is logged and counted and leaves the other jobs alone; one item's failure
 inside a job (a delivery, an attempt) leaves the other items alone. Every item is claimed
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import importlib
 import logging
 import os
 import secrets
@@ -32,13 +31,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from anyio import to_thread
 
-from payhub.services import idempotency, reconcile, refunds, webhooks
+from payhub.services import idempotency, reconcile, refunds, retention, webhooks
 from payhub.services.checkout import close_abandoned_attempts, expire_due_orders
 from payhub.services.context import Hub
+from payhub.services.notifications import send_due_notifications
 from payhub.store.db import sqlite_file
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,6 @@ class Job:
     name: str
     interval: float
     run: Callable[[], Awaitable[int]]
-
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function another part of payhub provides, if it is installed in this build."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError:
-        return None
-    return found if callable(found) else None
 
 
 @dataclass
@@ -107,18 +98,12 @@ class Worker:
             Job("close_at_gateway", s.worker_expire_interval_seconds, self.close_at_gateway),
             Job("prune", s.worker_prune_interval_seconds, self.prune),
         ]
-        # The notifications engineer's `send_due_notifications(hub)`, once it exists.
-        notify = _optional("payhub.services.notifications", "send_due_notifications")
-        if notify is not None:
-            table.append(Job("notify", s.worker_notify_interval_seconds, self._call(notify)))
+        table.append(Job("notify", s.worker_notify_interval_seconds, self.notify))
         return table
 
-    def _call(self, fn: Callable[..., Any]) -> Callable[[], Awaitable[int]]:
-        async def run() -> int:
-            result = await fn(self.hub)
-            return result if isinstance(result, int) else 0
-
-        return run
+    async def notify(self) -> int:
+        counts = await send_due_notifications(self.hub)
+        return sum(counts.values())
 
     async def deliver(self) -> int:
         await to_thread.run_sync(webhooks.fan_out, self.hub)
@@ -144,9 +129,7 @@ class Worker:
 
     async def prune(self) -> int:
         purged = await to_thread.run_sync(idempotency.purge_expired, self.hub)
-        retention = _optional("payhub.services.retention", "prune")
-        if retention is not None:  # the retention engineer's `prune(hub, now)`
-            await retention(self.hub, self.hub.clock.now())
+        await to_thread.run_sync(retention.prune, self.hub, self.hub.clock.now())
         return purged if isinstance(purged, int) else 0
 
     async def run_job(self, job: Job) -> None:
@@ -188,6 +171,7 @@ async def run_once(hub: Hub) -> dict[str, int]:
     callers); a `Worker` runs them side by side instead."""
     worker_id = new_worker_id()
     delivered = await deliver_events(hub)
+    delivered.update(await send_due_notifications(hub))
     reconciled = await reconcile.reconcile_due(hub, worker=worker_id)
     expired = await expire_due_orders(hub)
     closed = await close_abandoned_attempts(hub, worker=worker_id)

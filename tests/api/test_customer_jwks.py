@@ -56,7 +56,8 @@ class Issuer:
         return Starlette(routes=[Route("/jwks.json", keys), Route("/moved", moved)])
 
     def token(self, kid: str, merchant_id: str) -> str:
-        claims = {"sub": "bob", "mid": merchant_id, "exp": int(time.time()) + 60}
+        now = int(time.time())
+        claims = {"sub": "bob", "mid": merchant_id, "iat": now, "exp": now + 60}
         return jwt.encode(claims, self.key(kid), algorithm="RS256", headers={"kid": kid})
 
 

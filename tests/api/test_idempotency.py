@@ -43,3 +43,48 @@ async def test_a_route_that_raises_releases_the_key_and_the_retry_runs(db_url: s
     finally:
         th.hub.db.dispose()
     assert len(calls) == 2
+
+
+async def test_a_replayed_endpoint_creation_has_its_secret_redacted_and_the_row_holds_none(
+    db_url: str,
+) -> None:
+    th = make_hub(db_url)
+    transport = httpx.ASGITransport(app=th.app)
+    headers = {**th.headers, "Idempotency-Key": "k-endpoint"}
+    body = {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.paid"]}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+            first = await c.post("/v1/webhook-endpoints", json=body, headers=headers)
+            assert first.status_code == 201, first.text
+            secret = first.json()["secret"]
+            assert secret.startswith("whsec_")
+
+            replay = await c.post("/v1/webhook-endpoints", json=body, headers=headers)
+            assert replay.status_code == 201
+            assert replay.headers.get("idempotent-replayed") == "true"
+            assert replay.json() == {
+                **first.json(),
+                "secret": None,
+                "secret_redacted": True,
+            }
+            assert "whsec_" not in replay.text
+        with th.hub.db.session() as session:
+            stored = session.scalars(select(IdempotencyKey.response_body)).all()
+        assert len(stored) == 1 and stored[0] is not None
+        raw = bytes(stored[0])
+        assert secret.encode() not in raw
+        assert secret.removeprefix("whsec_").encode() not in raw
+        assert b"whsec_" not in raw
+        assert b'"secret_redacted":true' in raw
+    finally:
+        th.hub.db.dispose()
+
+
+def test_redaction_keeps_bodies_without_the_members_and_hides_unreadable_ones() -> None:
+    from payhub.services.idempotency import redact_members
+
+    problem = b'{"type":"about:blank","status":422}'
+    assert redact_members(problem, ["secret"]) == problem
+    assert redact_members(b"[1,2]", ["secret"]) == b"[1,2]"
+    assert redact_members(b"not json whsec_x", ["secret"]) == b'{"body_redacted":true}'
+    assert redact_members(b'{"secret":"whsec_x"}', []) == b'{"secret":"whsec_x"}'

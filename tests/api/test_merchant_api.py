@@ -104,7 +104,12 @@ async def test_customer_token_sees_only_own_orders(
 
     def token(sub: str) -> str:
         return jwt.encode(
-            {"sub": sub, "mid": th.merchant_id, "exp": int(time.time()) + 60},
+            {
+                "sub": sub,
+                "mid": th.merchant_id,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+            },
             "customer-secret-for-tests-0123456789abcdef",
             algorithm="HS256",
         )
@@ -118,7 +123,12 @@ async def test_customer_token_sees_only_own_orders(
     )
     assert other.status_code == 403
     forged = jwt.encode(
-        {"sub": "bob", "mid": th.merchant_id, "exp": int(time.time()) + 60},
+        {
+            "sub": "bob",
+            "mid": th.merchant_id,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
         "wrong-secret-0123456789abcdef0123456789",
         algorithm="HS256",
     )
@@ -158,7 +168,8 @@ async def test_customer_token_verified_against_a_jwks(
         return Response(jwks, media_type="application/json")
 
     order = (await c.post("/v1/orders", json=ORDER)).json()
-    claims = {"sub": "bob", "mid": th.merchant_id, "exp": int(time.time()) + 60}
+    now = int(time.time())
+    claims = {"sub": "bob", "mid": th.merchant_id, "iat": now, "exp": now + 60}
     with serve_app(Starlette(routes=[Route("/jwks.json", keys)])) as origin:
         th.hub.settings.customer_jwks_url = f"{origin}/jwks.json"
         good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})

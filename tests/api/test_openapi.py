@@ -35,6 +35,7 @@ OPERATIONS = {
         "accept_payment_v1_payments__payment_id__accept_post",
     ),
     ("GET", "/v1/products", "list_products_v1_products_get"),
+    ("GET", "/v1/notifications", "list_notifications_v1_notifications_get"),
     ("PUT", "/v1/products/{sku}", "put_product_v1_products__sku__put"),
     (
         "GET",

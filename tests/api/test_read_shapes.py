@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from payhub.services.hosted import result_token
 from tests.support.hub import HubUnderTest, connect_gateway, make_hub
 
 pytestmark = pytest.mark.anyio
@@ -113,7 +114,7 @@ async def test_order_bodies(client: tuple[HubUnderTest, httpx.AsyncClient]) -> N
 
 
 async def test_payment_and_credit_bodies(client: tuple[HubUnderTest, httpx.AsyncClient]) -> None:
-    _, c = client
+    th, c = client
     order = (await c.post("/v1/orders", json=ORDER)).json()
     paid = await c.post(
         f"/v1/orders/{order['id']}/manual-payments", json={"amount": 22_000, "reference": "b-1"}
@@ -145,7 +146,9 @@ async def test_payment_and_credit_bodies(client: tuple[HubUnderTest, httpx.Async
     nobody = await c.get("/v1/customers/nobody/credits")
     assert nobody.status_code == 404 and nobody.json()["detail"] == "no customer nobody"
 
-    status = (await c.get(f"/pay/status/{payment_id}")).json()
+    token = result_token(th.hub, payment_id)
+    assert (await c.get(f"/pay/status/{payment_id}")).status_code == 403
+    status = (await c.get(f"/pay/status/{payment_id}", params={"token": token})).json()
     assert status == {
         "payment_id": payment_id,
         "status": payment["status"],

@@ -1,7 +1,9 @@
 """The demo storefront in a real browser: Playwright drives Debian's Chromium through
 /demo, payhub's hosted checkout, the PayOS sandbox page and the result page, with hub and
 simulator as real uvicorn servers on loopback (as `payhub demo` runs them) and a temporary
-SQLite database. The money invariants are checked in SQL after each scenario."""
+SQLite database. The money invariants are checked in SQL after each scenario. The hub's
+pages run under their Content Security Policy: the console must report no violation. The
+API docs render with every request outside the hub refused."""
 
 from __future__ import annotations
 
@@ -74,6 +76,22 @@ def page(chromium: str) -> Iterator[object]:
             browser.close()
 
 
+@pytest.fixture
+def console(page: object) -> list[str]:
+    """Everything the page logs to its console and every uncaught error, as text."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+    return messages
+
+
+def csp_violations(messages: list[str]) -> list[str]:
+    return [m for m in messages if "Content Security Policy" in m or "Refused to" in m]
+
+
 def _to_sandbox(page: object, demo: Demo) -> None:
     """From /demo to the PayOS sandbox page for a fresh 100-credit order."""
     from playwright.sync_api import Page, expect
@@ -93,15 +111,17 @@ def _to_sandbox(page: object, demo: Demo) -> None:
     expect(page.locator("body")).to_contain_text("sandbox", ignore_case=True)
 
 
-def test_buy_credit_pack_in_browser(page: object, demo: Demo, tmp_path: Path) -> None:
+def test_buy_credit_pack_in_browser(
+    page: object, console: list[str], demo: Demo, tmp_path: Path
+) -> None:
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
     _to_sandbox(page, demo)
     page.get_by_role("button", name="Pay in full").click()
 
-    # Back on payhub's result page, which waits for the verified webhook.
-    page.wait_for_url(re.compile(re.escape(f"{demo.hub_url}/pay/result/")))
+    # Back on payhub's result page (with its token), which waits for the verified webhook.
+    page.wait_for_url(re.compile(re.escape(f"{demo.hub_url}/pay/result/") + r".+\?token="))
     expect(page.get_by_test_id("status")).to_have_text("succeeded")
     expect(page.locator("#balance")).to_have_text("100")
     expect(page.locator("#headline")).to_have_text("Payment received")
@@ -113,6 +133,7 @@ def test_buy_credit_pack_in_browser(page: object, demo: Demo, tmp_path: Path) ->
     # The storefront shows the new balance too.
     page.goto(f"{demo.hub_url}/demo")
     expect(page.get_by_test_id("balance")).to_have_text("100")
+    assert csp_violations(console) == [], console
 
     with demo.th.hub.db.session() as s:
         assert s.scalars(select(Order.status)).all() == ["paid"]
@@ -144,3 +165,57 @@ def test_cancel_on_sandbox_is_not_paid(page: object, demo: Demo, tmp_path: Path)
         assert s.scalars(select(Order.status)).one() != "paid"
         assert s.scalar(select(func.count()).select_from(CreditEntry)) == 0
     assert check_invariants(demo.th.hub.db.engine) == {}
+
+
+def test_a_pending_result_page_polls_under_the_csp(
+    page: object, console: list[str], demo: Demo
+) -> None:
+    """The result page opened before the webhook: without its token it shows nothing;
+    with it, its poll (a static script, no inline code) turns it to paid once the
+    sandbox's webhook is in."""
+    import httpx
+    from playwright.sync_api import Page, expect
+
+    from payhub.services.hosted import result_path
+
+    assert isinstance(page, Page)
+    _to_sandbox(page, demo)
+    with demo.th.hub.db.session() as s:
+        payment_id, reference = s.execute(select(Payment.id, Payment.gateway_reference)).one()
+
+    page.goto(f"{demo.hub_url}/pay/result/{payment_id}")
+    expect(page.locator("h1")).to_have_text("Link invalid")
+    assert "balance" not in page.content().lower()
+
+    page.goto(f"{demo.hub_url}{result_path(demo.th.hub, payment_id)}")
+    expect(page.locator("#headline")).to_have_text("Waiting for confirmation…")
+    r = httpx.post(f"{demo.sim_url}/__sim/pay/{reference}", json={"outcome": "paid"}, timeout=10)
+    assert r.status_code == 200, r.text
+    expect(page.locator("#headline")).to_have_text("Payment received")
+    expect(page.locator("#balance")).to_have_text("100")
+    assert csp_violations(console) == [], console
+
+
+def test_api_docs_render_offline_under_the_csp(
+    page: object, console: list[str], demo: Demo
+) -> None:
+    from playwright.sync_api import Page, Route, expect
+
+    assert isinstance(page, Page)
+    refused: list[str] = []
+
+    def only_the_hub(route: Route) -> None:
+        if route.request.url.startswith(demo.hub_url + "/"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", only_the_hub)
+    page.goto(f"{demo.hub_url}/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/v1/orders").first).to_be_visible()
+    expect(page.locator(".info .title")).to_contain_text("payhub")
+    assert page.locator(".opblock").count() >= 20
+    assert refused == [], refused
+    assert csp_violations(console) == [], console

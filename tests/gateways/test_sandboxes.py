@@ -85,3 +85,32 @@ def test_the_adapter_points_its_simulator_environment_at_the_sandbox_port(name: 
     gw = entry(name)
     port = gw.sandbox_profile().default_port
     assert gw.adapter.default_base_urls[Environment.SIMULATOR] == f"http://127.0.0.1:{port}"
+
+
+async def test_sandbox_responses_are_nosniff_and_pages_under_their_csp(
+    control: httpx.AsyncClient,
+) -> None:
+    """Every sandbox response is nosniff; its pages allow no script, the shared stylesheet
+    by its hash, and are never framed."""
+    import base64
+    import hashlib
+
+    from payhub.gateways.simkit.pages import PAGE_CSP, PAGE_STYLE, page
+
+    html = page("payos", "Checkout", "<p>x</p>")
+    assert f"<style>{PAGE_STYLE}</style>" in html and "<script" not in html
+    digest = base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in PAGE_CSP
+    assert "default-src 'none'" in PAGE_CSP and "frame-ancestors 'none'" in PAGE_CSP
+    r = await control.get("/__sim/faults")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in r.headers
+    pages = 0  # each sandbox's page for an unknown payment, whatever its path
+    for path in ("/web/nothing", "/paymentv2/vpcpay.html", "/nothing", "/v2/gateway/pay?t=x"):
+        r = await control.get(path, follow_redirects=True)
+        assert r.headers["x-content-type-options"] == "nosniff"
+        if r.headers.get("content-type", "").startswith("text/html"):
+            pages += 1
+            assert r.headers["content-security-policy"] == PAGE_CSP
+            assert r.headers["referrer-policy"] == "no-referrer"
+    assert pages >= 1

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from payhub.gateways.base import Environment
 from payhub.secret import Secret
-from payhub.services.accounts import account_status, build_adapter, configure_account, rotate_keys
+from payhub.services.accounts import account_status, build_adapter, configure_account
+from payhub.services.keyring import rotate_keys
 from payhub.services.vault import (
     MasterKey,
     VaultError,
@@ -95,7 +96,11 @@ def test_write_only_accounts_and_no_secret_anywhere(
     assert old is not None
     th.hub.master_key = MasterKey(generate_master_key())
     th.hub.previous_keys = [old]
-    assert rotate_keys(th.hub, actor="test") == 1
+    assert rotate_keys(th.hub, actor="test") == {
+        "gateway_account.credentials": 1,
+        "webhook_endpoint.secret": 0,
+        "notification_settings.secrets": 0,
+    }
     th.hub.previous_keys = []
     th.hub.forget_adapters()
     with th.hub.db.session() as s:

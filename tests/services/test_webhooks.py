@@ -387,3 +387,45 @@ async def test_replies_are_capped_and_merchants_see_only_a_status_class(
     assert [a["status"] for a in shown["log"]] == ["4xx", "5xx", "2xx"]
     assert all(set(a) == {"at", "status"} for a in shown["log"])
     assert all(a["at"].endswith("+00:00") and "." not in a["at"] for a in shown["log"])
+
+
+async def test_after_rotation_the_old_key_can_go_and_deliveries_and_payments_still_work(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    from payhub.services.keyring import rotate_keys
+    from payhub.services.vault import MasterKey, generate_master_key
+    from payhub.store.models import AuditEntry, GatewayAccount
+
+    secret = endpoint(env, receiver, "hook", ["order.paid"])["secret"]
+    old = env.hub.master_key
+    assert old is not None
+    new = MasterKey(generate_master_key())
+    env.hub.master_key, env.hub.previous_keys = new, [old]
+    accounts = env.count(GatewayAccount)
+    assert accounts >= 1
+    assert rotate_keys(env.hub, actor="test") == {
+        "gateway_account.credentials": accounts,
+        "webhook_endpoint.secret": 1,
+        "notification_settings.secrets": 0,
+    }
+    assert rotate_keys(env.hub, actor="test") == {
+        "gateway_account.credentials": 0,
+        "webhook_endpoint.secret": 0,
+        "notification_settings.secrets": 0,
+    }
+    env.hub.previous_keys = []  # the old key is dropped from the keyring
+    env.hub.forget_adapters()
+    [stored] = env.rows(WebhookEndpoint)
+    assert stored["secret_key_id"] == new.key_id
+    assert {a["credentials_key_id"] for a in env.rows(GatewayAccount)} == {new.key_id}
+    assert env.count(AuditEntry, action="webhook_endpoint.rekeyed") == 1
+
+    # A payment through a gateway account, then the worker delivers its order.paid.
+    order_id, _ = await env.paid_order("payos")
+    fan_out(env.hub)
+    assert await deliver_due(env.hub) == 1
+    [(headers, body)] = receiver.received["hook"]
+    payload = Webhook(secret).verify(body, headers)  # still signed with the same secret
+    assert payload["data"]["order_id"] == order_id
+    assert delivery(env, "order.paid")["state"] == "delivered"
+    env.assert_invariants()

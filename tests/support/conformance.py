@@ -52,6 +52,7 @@ from sqlalchemy import text
 
 from payhub.gateways.base import Capabilities
 from payhub.gateways.registry import entry, gateway_names
+from payhub.services.hosted import result_token
 from payhub.store.invariants import check_invariants
 from tests.support.faultproxy import AnswerLosingProxy
 from tests.support.hub import HubUnderTest, connect_gateway, make_hub, simulator_app
@@ -278,6 +279,11 @@ class Env:
     @property
     def caps(self) -> Capabilities:
         return capabilities(self.gateway)
+
+    def return_path(self, payment_id: str) -> str:
+        """The browser-return path the hub hands the gateway (with the result token)."""
+        token = result_token(self.th.hub, payment_id)
+        return f"/return/{self.gateway}/{payment_id}/{token}"
 
     # -- the merchant API ------------------------------------------------------------
 
@@ -804,13 +810,16 @@ def forged_return(env: Env) -> None:
     assert "order.paid" not in env.outbox()
     env.no_violations()
 
-    # The customer really pays and the notification is lost; the browser comes back with
-    # the gateway's real return: the hub asks the gateway (a query), it does not trust the
-    # URL.
+    # Another order: the customer really pays and the notification is lost; the browser
+    # comes back with the gateway's real return: the hub asks the gateway (a query), it does
+    # not trust the URL. (A return queries an attempt at most once per
+    # PAYHUB_RETURN_QUERY_INTERVAL_SECONDS: the forged return above spent its attempt's.)
+    order = env.order("c-forged-lost")
+    payment = env.start(order["id"])
     env.fault("drop")
     paid = d.pay(env, payment)
     assert env.get_order(order["id"])["status"] == "awaiting_payment"
-    assert d.return_url(paid).startswith(f"{env.hub_url}/return/{env.gateway}/{payment['id']}?")
+    assert d.return_url(paid).startswith(f"{env.hub_url}{env.return_path(payment['id'])}?")
     back = httpx.get(d.return_url(paid), follow_redirects=True, timeout=10)
     assert back.status_code == 200 and "Payment received" in back.text
     assert env.get_order(order["id"])["status"] == "paid"

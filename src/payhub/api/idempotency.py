@@ -2,6 +2,10 @@
 
 A claimed key is always settled: the response is stored, or, when the request ends in a
 5xx, an exception or a cancellation, the claim is released so the client's retry runs.
+
+A route whose response carries a secret says so with `SecretMembers` (a dependency naming
+the members); the stored copy is redacted before it is written, so a replay returns the
+same status with those members null and `<member>_redacted: true`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,26 @@ from payhub.services import idempotency
 from payhub.services.context import Hub
 
 log = logging.getLogger(__name__)
+
+_SECRET_MEMBERS = "payhub.secret_response_members"
+
+
+class SecretMembers:
+    """Route dependency: these top-level members of the JSON response are secrets, shown
+    once and never stored. `dependencies=[Depends(SecretMembers("secret"))]`."""
+
+    def __init__(self, *members: str) -> None:
+        self.members = members
+
+    async def __call__(self, request: Request) -> None:
+        # request.state is the ASGI scope's "state": the middleware around the route
+        # reads the same dict after the response.
+        setattr(request.state, _SECRET_MEMBERS, self.members)
+
+
+def secret_members_of(request: Request) -> tuple[str, ...]:
+    members = getattr(request.state, _SECRET_MEMBERS, ())
+    return tuple(members)
 
 
 class IdempotencyGate:
@@ -91,8 +115,9 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
                 await self._release(caller.merchant_id, key)
             raise
         content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+        stored_copy = idempotency.redact_members(content, secret_members_of(request))
         await to_thread.run_sync(
-            idempotency.finish, self.hub, caller.merchant_id, key, response.status_code, content
+            idempotency.finish, self.hub, caller.merchant_id, key, response.status_code, stored_copy
         )
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(content, status_code=response.status_code, headers=headers)

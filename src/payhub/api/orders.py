@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import InvalidRequest, NotFound
@@ -16,6 +17,24 @@ from payhub.services.context import Hub
 from payhub.store import reads
 
 router = APIRouter()
+
+
+def absolute_http_url(value: str) -> str:
+    """An absolute http(s) URL with a host: the customer's browser is sent there, so
+    `javascript:`, `data:`, scheme-relative `//host` and relative paths are refused."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ch in "\\\x7f" for ch in value):
+        raise ValueError("must not contain whitespace, control characters or backslashes")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("must be an absolute http(s) URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("must be an absolute http(s) URL, e.g. https://shop.example/done")
+    return value
+
+
+ReturnUrl = Annotated[str, AfterValidator(absolute_http_url)]
 
 
 class CustomerIn(BaseModel):
@@ -41,9 +60,16 @@ class OrderIn(BaseModel):
     credits: int | None = Field(default=None, ge=0, description="credits granted once paid")
     expires_in_seconds: int | None = Field(default=None, ge=60, le=30 * 86400)
     cancel_on_failure: bool = False
-    return_url: str | None = Field(default=None, max_length=1000)
+    return_url: ReturnUrl | None = Field(
+        default=None,
+        max_length=1000,
+        description="absolute http(s) URL the customer is sent back to after paying",
+    )
     description: str = Field(default="", max_length=500)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    locale: Literal["vi", "en", "ms"] | None = Field(
+        default=None, description="language of the customer's e-mails (else the merchant's)"
+    )
 
 
 async def order_or_404(hub: Hub, merchant_id: str, order_id: str) -> reads.OrderView:
@@ -73,6 +99,7 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         return_url=body.return_url,
         description=body.description,
         metadata=body.metadata,
+        locale=body.locale,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
     return await _order_with_checkout_url(hub, caller.merchant_id, order_id)

@@ -37,6 +37,7 @@ from payhub.errors import (
     NotFound,
     NotSupported,
     OutboundRefused,
+    RateLimited,
     RefundNotAllowed,
     Unauthorized,
     VaultError,
@@ -59,6 +60,7 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
         RefundNotAllowed: 422,
         Unauthorized: 401,
         Forbidden: 403,
+        RateLimited: 429,
         # a gateway call for a use case
         GatewayCallFailed: 502,
         GatewayCallRefused: 502,
@@ -91,7 +93,25 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+def rate_limited(exc: RateLimited) -> JSONResponse:
+    """The 429 answer: problem+json, with `Retry-After` in whole seconds (also in the body)."""
+    response = problem(
+        status_for(exc),
+        exc.code,
+        "Rate limited",
+        exc.detail,
+        retry_safe=exc.retry_safe,
+        retry_after=exc.retry_after,
+    )
+    response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return rate_limited(exc)
+
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         title = exc.code.replace("-", " ").capitalize()

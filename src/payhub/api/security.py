@@ -13,6 +13,7 @@ from payhub.domain.errors import Forbidden, Unauthorized
 from payhub.services import jwks
 from payhub.services.context import Hub
 from payhub.services.merchants import authenticate_api_key
+from payhub.settings import Settings
 
 
 def hub_of(request: Request) -> Hub:
@@ -67,17 +68,47 @@ async def merchant_caller(request: Request, hub: HubDep) -> Caller:
     return caller
 
 
+# Clock skew allowed on exp, nbf and iat.
+CUSTOMER_JWT_LEEWAY_SECONDS = 30
+
+
+def _required_claims(settings: Settings) -> list[str]:
+    required = ["sub", "mid", "exp", "iat"]
+    if settings.customer_jwt_audience:
+        required.append("aud")
+    if settings.customer_jwt_issuer:
+        required.append("iss")
+    return required
+
+
+def _checked_lifetime(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims of a signature-verified token, refused when it lives longer than the
+    hub allows (a token minted for a century is a stolen credential forever)."""
+    exp, iat = claims["exp"], claims["iat"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
+        raise Unauthorized("invalid customer token: exp and iat must be numbers")
+    if exp - iat > settings.customer_jwt_max_lifetime_seconds:
+        raise Unauthorized(
+            "invalid customer token: it lives longer than "
+            f"{settings.customer_jwt_max_lifetime_seconds} s (exp - iat)"
+        )
+    if not str(claims["sub"]) or not str(claims["mid"]):
+        raise Unauthorized("invalid customer token: empty sub or mid")
+    return claims
+
+
 def _decode(hub: Hub, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
     settings = hub.settings
     claims: dict[str, Any] = jwt.decode(
         token,
         key,
         algorithms=algorithms,
-        options={"require": ["sub", "exp", "mid"]},
+        options={"require": _required_claims(settings)},
         audience=settings.customer_jwt_audience,
         issuer=settings.customer_jwt_issuer,
+        leeway=CUSTOMER_JWT_LEEWAY_SECONDS,
     )
-    return claims
+    return _checked_lifetime(settings, claims)
 
 
 async def _customer_claims(hub: Hub, token: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from payhub.api import (
     customers,
     events,
     gateways,
+    notifications,
     orders,
     payments,
     products,
@@ -18,6 +19,17 @@ from payhub.api import (
 )
 
 router = APIRouter(prefix="/v1", tags=["merchant API v1"])
-RESOURCES = (orders, payments, refunds, products, customers, gateways, webhooks, events, review)
+RESOURCES = (
+    orders,
+    payments,
+    refunds,
+    products,
+    customers,
+    gateways,
+    webhooks,
+    events,
+    review,
+    notifications,
+)
 for resource in RESOURCES:
     router.include_router(resource.router)

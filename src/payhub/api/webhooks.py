@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from payhub.api.idempotency import SecretMembers
 from payhub.api.security import HubDep, MerchantDep
 from payhub.services import webhooks
 
@@ -26,6 +27,12 @@ class WebhookEndpointIn(BaseModel):
     "/webhook-endpoints",
     status_code=201,
     summary="Register an endpoint; the whsec_ signing secret is returned once",
+    description=(
+        "The secret is in this response only. An Idempotency-Key replay answers the same "
+        "201 with `secret: null` and `secret_redacted: true`: the stored response never "
+        "holds it."
+    ),
+    dependencies=[Depends(SecretMembers("secret"))],
 )
 async def create_webhook_endpoint(
     body: WebhookEndpointIn, hub: HubDep, caller: MerchantDep

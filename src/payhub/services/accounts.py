@@ -172,37 +172,3 @@ def remember_account_settings(
     if not learned:
         return
     accounts.remember_settings(tx, account_id, learned, now)
-
-
-def rotate_keys(hub: Hub, *, actor: str) -> int:
-    """Re-encrypt every account under the current master key; returns rows rewritten."""
-    key = hub.require_master_key()
-    count = 0
-    now = hub.clock.now()
-    with hub.db.write() as tx:
-        for row in accounts.accounts_to_rekey(tx):
-            if not row.credentials_ciphertext or not row.credentials_key_id:
-                continue
-            if row.credentials_key_id == key.key_id:
-                continue
-            plain = decrypt_credentials(
-                hub.keys, row.id, row.credentials_ciphertext, row.credentials_key_id
-            )
-            old_key_id = row.credentials_key_id
-            row.credentials_ciphertext, row.credentials_key_id = encrypt_credentials(
-                key, row.id, {k: v.reveal() for k, v in plain.items()}
-            )
-            row.updated_at = now
-            add_audit(
-                tx,
-                merchant_id=row.merchant_id,
-                actor=actor,
-                action="gateway_account.rekeyed",
-                subject=row.id,
-                before={"key_id": old_key_id},
-                after={"key_id": key.key_id},
-                now=now,
-            )
-            count += 1
-    hub.forget_adapters()
-    return count

@@ -48,6 +48,7 @@ from payhub.gateways.base import (
 )
 from payhub.gateways.registry import entry, gateway_names
 from payhub.money import Money
+from payhub.services import hosted
 from payhub.services.accounts import (
     build_adapter,
     enabled_account,
@@ -77,7 +78,10 @@ def callback_url(hub: Hub, gateway: str, account_id: str) -> str:
 
 
 def return_url(hub: Hub, gateway: str, payment_id: str) -> str:
-    return f"{hub.settings.public_url.rstrip('/')}/return/{gateway}/{payment_id}"
+    """Where the gateway sends the customer's browser back: it carries the result page's
+    token, so the customer lands on a result page that works."""
+    token = hosted.result_token(hub, payment_id)
+    return f"{hub.settings.public_url.rstrip('/')}/return/{gateway}/{payment_id}/{token}"
 
 
 async def start_payment(

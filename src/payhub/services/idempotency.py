@@ -2,11 +2,18 @@
 
 Same key + same request → the stored response is replayed. Same key + different request →
 422. Same key while the first request is still running → 409. Keys are kept 24 hours.
+
+A stored response never holds a secret: a route names its secret response members (e.g. a
+webhook endpoint's `secret`), and the copy written to the database has each of them replaced
+by null beside `<member>_redacted: true`. The first response carries the secret; a replay
+says it was redacted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -94,6 +101,26 @@ def finish(hub: Hub, merchant_id: str, key: str, status: int, body: bytes) -> No
         row.state = "done"
         row.response_status = status
         row.response_body = body
+
+
+def redact_members(body: bytes, members: Iterable[str]) -> bytes:
+    """The JSON object `body` with each named top-level member nulled and marked
+    `<member>_redacted: true`. A body that is not a JSON object (an error's, say) carries
+    no member to hide and is kept; one that cannot be read is replaced whole."""
+    names = tuple(members)
+    if not names or not body:
+        return body
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return b'{"body_redacted":true}'
+    if not isinstance(document, dict):
+        return body
+    for name in names:
+        if name in document:
+            document[name] = None
+            document[f"{name}_redacted"] = True
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def purge_expired(hub: Hub, now: datetime | None = None) -> int:

@@ -1,6 +1,9 @@
 """The inbound pipeline: gateway notifications and browser returns.
 
-1. Every request leaves an `inbound_requests` row, accepted or rejected, with its raw bytes.
+1. Every request leaves an `inbound_requests` row, accepted or rejected, with its raw bytes
+   (trimmed when it verified nothing: an unknown account, a bad signature; see
+   store.inbound_log). Such a request is first offered to the caller's `admit_unverified`
+   (the API's rate limit), which may refuse it: then nothing is recorded at all.
 2. The adapter verifies the signature over the exact bytes received, then parses.
    A bad signature changes nothing but an audit entry and that row.
 3. One durable transaction: lock the attempt, record the event under its unique dedupe key,
@@ -9,13 +12,14 @@
 
 A notification that cannot be trusted alone (`notification_needs_confirmation`) is
 confirmed by a server-side query before it may settle. Browser returns only read; a
-still-pending attempt may trigger a query.
+still-pending attempt may trigger a query, when the caller's `may_query` allows it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +55,8 @@ _SETTLING = frozenset(
     {GatewayStatus.SUCCEEDED, GatewayStatus.PARTIALLY_PAID, GatewayStatus.AUTHORIZED}
 )
 _STORED_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "content-length")
+# Rejections of notifications that did verify: their rows are kept whole.
+_VERIFIED_REJECTIONS = frozenset({ApplyOutcome.ERROR.value, ApplyOutcome.UNKNOWN_PAYMENT.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +98,27 @@ def _load_account(hub: Hub, gateway: str, account_id: str) -> _Account | None:
     return account if account.gateway == gateway else None
 
 
+def _admit_all(source_ip: str | None) -> None:
+    return None
+
+
 async def receive_notification(
-    hub: Hub, gateway: str, account_id: str, raw: InboundRequest
+    hub: Hub,
+    gateway: str,
+    account_id: str,
+    raw: InboundRequest,
+    *,
+    admit_unverified: Callable[[str | None], None] = _admit_all,
 ) -> Reply:
-    """Run one notification through the pipeline and return the gateway's exact answer."""
+    """Run one notification through the pipeline and return the gateway's exact answer.
+
+    `admit_unverified(source_ip)` is called before a request that verified nothing is
+    recorded; whatever it raises (payhub.errors.RateLimited) propagates, nothing recorded."""
     account = _cached_account(hub, gateway, account_id)
     if account is None:
         account = await to_thread.run_sync(_load_account, hub, gateway, account_id)
     if account is None:
+        admit_unverified(raw.remote_addr)
         await hub.db.run_write(
             _record_rejected,
             hub.clock.now(),
@@ -115,9 +134,11 @@ async def receive_notification(
     try:
         notification = adapter.verify_notification(raw)
     except InvalidSignature as exc:
+        admit_unverified(raw.remote_addr)
         await _reject(hub, account, raw, ApplyOutcome.INVALID_SIGNATURE, exc.message)
         return adapter.notification_reply(ApplyOutcome.INVALID_SIGNATURE)
     except MalformedNotification as exc:
+        admit_unverified(raw.remote_addr)
         await _reject(hub, account, raw, ApplyOutcome.MALFORMED, exc.message)
         return adapter.notification_reply(ApplyOutcome.MALFORMED)
 
@@ -251,6 +272,7 @@ def _record_request(
     detail: str,
     payment_id: str | None,
     now: datetime,
+    keep_whole: bool = True,
 ) -> int:
     return record_inbound(
         tx,
@@ -268,6 +290,7 @@ def _record_request(
         detail=detail[:500],
         payment_id=payment_id,
         now=now,
+        keep_whole=keep_whole,
     )
 
 
@@ -320,9 +343,20 @@ def _record_inbound(
     outcome: str,
     detail: str,
     payment_id: str | None = None,
+    keep_whole: bool = True,
 ) -> int:
     return _record_request(
-        tx, gateway, account_id, merchant_id, raw, "notification", outcome, detail, payment_id, now
+        tx,
+        gateway,
+        account_id,
+        merchant_id,
+        raw,
+        "notification",
+        outcome,
+        detail,
+        payment_id,
+        now,
+        keep_whole,
     )
 
 
@@ -336,8 +370,12 @@ def _record_rejected(
     outcome: str,
     detail: str,
 ) -> None:
-    """A notification that settles nothing: its row, and an audit entry."""
-    row_id = _record_inbound(tx, now, gateway, account_id, merchant_id, raw, outcome, detail)
+    """A notification that settles nothing: its row, and an audit entry. The row is kept
+    trimmed unless the notification verified (confirmation failed, or an internal error)."""
+    verified = outcome in _VERIFIED_REJECTIONS
+    row_id = _record_inbound(
+        tx, now, gateway, account_id, merchant_id, raw, outcome, detail, keep_whole=verified
+    )
     add_audit(
         tx,
         merchant_id=merchant_id,
@@ -371,10 +409,22 @@ class ReturnView:
     merchant_return_url: str | None
 
 
+def _query_always(payment_id: str) -> bool:
+    return True
+
+
 async def receive_return(
-    hub: Hub, gateway: str, payment_id: str, raw: InboundRequest
+    hub: Hub,
+    gateway: str,
+    payment_id: str,
+    raw: InboundRequest,
+    *,
+    may_query: Callable[[str], bool] = _query_always,
 ) -> ReturnView | None:
-    """Log the browser return, maybe refresh by server-side query, and report the truth."""
+    """Log the browser return, maybe refresh by server-side query, and report the truth.
+
+    A still-live attempt is queried only when `may_query(payment_id)` says so (the API
+    allows one query per attempt per interval); otherwise the stored state is shown."""
     found = await to_thread.run_sync(_payment_and_adapter, hub, gateway, payment_id)
     if found is None:
         return None
@@ -385,7 +435,11 @@ async def receive_return(
     except GatewayError:
         claimed = None
     await hub.db.run_write(_record_return, hub.clock.now(), gateway, payment, raw, claimed)
-    if PaymentStatus(payment.status) in PAYMENT_LIVE and adapter.capabilities.query:
+    if (
+        PaymentStatus(payment.status) in PAYMENT_LIVE
+        and adapter.capabilities.query
+        and may_query(payment.id)
+    ):
         # Counts as a scheduled check: the worker's next query of it moves on.
         await reconcile.check_on_schedule(hub, payment.id, worker=None)
     return await to_thread.run_sync(_return_view, hub, payment_id, claimed)
@@ -428,6 +482,7 @@ def _record_return(
         detail,
         payment.id,
         now,
+        claimed is not None and claimed.signature_valid,
     )
 
 

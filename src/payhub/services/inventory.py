@@ -4,6 +4,10 @@ expires, or (with `cancel_on_failure`) its payment fails.
 Reservation takes each tracked product's quantity only if that much is available, so stock
 can never go negative; the store's constraints make a second release impossible
 (store.stock).
+
+Low stock: the transaction that takes a product to or below its `low_stock_threshold`
+enqueues one `stock.low` event (merchant webhook) and one operator alert, exactly once per
+crossing; stock put back above the threshold arms the alert again (store.stock).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from payhub.store import stock
+from payhub.store.journal import enqueue_event
 from payhub.store.tx import Tx
 
 RESERVE = "reserve"
@@ -44,6 +49,7 @@ def reserve_stock(
                 quantity=-quantity,
                 now=now,
             )
+            note_low_stock(tx, merchant_id, product_id, now)
             continue
         if stock.is_tracked(tx, product_id):
             short.append(product_id)
@@ -68,8 +74,45 @@ def release_stock(tx: Tx, merchant_id: str, order_id: str, now: datetime) -> int
             now=now,
         )
         stock.put_back(tx, product_id, -quantity)
+        stock.rearm_low_stock(tx, product_id)
         units += -quantity
     return units
+
+
+def note_low_stock(tx: Tx, merchant_id: str, product_id: str, now: datetime) -> bool:
+    """After a change to a product's stock: re-arm its alert if it is above the threshold,
+    or, if this change crossed it, enqueue `stock.low` and the operator alert (once per
+    crossing: the crossing number is in both events' unique keys). Whether it crossed."""
+    stock.rearm_low_stock(tx, product_id)
+    crossing = stock.mark_low_stock_crossed(tx, product_id)
+    if crossing is None:
+        return False
+    sku, name, available, threshold = stock.low_stock_facts(tx, product_id)
+    payload = {
+        "product_id": product_id,
+        "sku": sku,
+        "name": name,
+        "stock_available": available,
+        "low_stock_threshold": threshold,
+        "crossing": crossing,
+    }
+    enqueue_event(
+        tx,
+        merchant_id=merchant_id,
+        event_type="stock.low",
+        event_key=f"stock.low:{product_id}:{crossing}",
+        payload=payload,
+        now=now,
+    )
+    enqueue_event(
+        tx,
+        merchant_id=merchant_id,
+        event_type="operator.alert",
+        event_key=f"operator.alert:stock_low:{product_id}:{crossing}",
+        payload={"kind": "stock_low", **payload},
+        now=now,
+    )
+    return True
 
 
 def quantities_by_product(items: Iterable[ItemQuantity]) -> dict[str, int]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from payhub.money import UnknownCurrency, exponent_of
+from payhub.services import inventory
 from payhub.services.context import Hub
 from payhub.store import catalog, merchants, reads
 from payhub.store.ids import new_id
@@ -126,6 +127,8 @@ def upsert_product(
         if stock is not None:
             row.stock_available = stock
         flush(tx)
+        if track_stock:
+            inventory.note_low_stock(tx, merchant_id, row.id, now)
         view = product_view(row)
         add_audit(
             tx,

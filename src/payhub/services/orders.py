@@ -60,6 +60,7 @@ class OrderDraft:
     return_url: str | None = None
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    locale: str | None = None  # vi | en | ms: the language of the customer's e-mails
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
                 cancel_on_failure=draft.cancel_on_failure,
                 return_url=draft.return_url,
                 metadata_json=draft.metadata,
+                locale=draft.locale,
                 expires_at=now + ttl,
                 created_at=now,
                 updated_at=now,

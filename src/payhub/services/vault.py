@@ -4,7 +4,8 @@ AES-256-GCM with a random 96-bit nonce; the associated data binds each ciphertex
 gateway-account row, so a ciphertext copied onto another row fails to decrypt. The key is
 derived with HKDF-SHA256 from `PAYHUB_MASTER_KEY` (32 random bytes, base64); its key id (a
 fingerprint of the derived key) is stored beside each ciphertext so `payhub keys rotate` can
-re-encrypt rows under a new master key.
+re-encrypt rows under a new master key (`reencrypt`, for every column in
+`store.encrypted.ENCRYPTED_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -79,16 +80,29 @@ def decrypt_credentials(
     keys: Mapping[str, MasterKey], account_id: str, blob: bytes, key_id: str
 ) -> dict[str, Secret]:
     """Decrypt; raises VaultError loudly on an unknown key or any tampering."""
+    data = json.loads(_open(keys, account_id, blob, key_id))
+    return {name: Secret(str(value)) for name, value in data.items()}
+
+
+def _open(keys: Mapping[str, MasterKey], subject: str, blob: bytes, key_id: str) -> bytes:
     key = keys.get(key_id)
     if key is None:
-        raise VaultError(f"credentials of {account_id} are under key {key_id}, not loaded")
+        raise VaultError(f"ciphertext of {subject} is under key {key_id}, not loaded")
     nonce, ciphertext = blob[:NONCE_BYTES], blob[NONCE_BYTES:]
     try:
-        plaintext = key.aead().decrypt(nonce, ciphertext, _associated_data(account_id))
+        return key.aead().decrypt(nonce, ciphertext, _associated_data(subject))
     except InvalidTag:
         raise VaultError(
-            f"credentials of gateway account {account_id} failed authentication "
+            f"ciphertext of {subject} failed authentication "
             "(tampered, moved to another row, or wrong master key)"
         ) from None
-    data = json.loads(plaintext)
-    return {name: Secret(str(value)) for name, value in data.items()}
+
+
+def reencrypt(
+    keys: Mapping[str, MasterKey], key: MasterKey, subject: str, blob: bytes, key_id: str
+) -> tuple[bytes, str]:
+    """The same plaintext under `key` with a fresh nonce, still bound to `subject`; the
+    plaintext is never parsed, so any encrypted column can be rotated."""
+    plaintext = _open(keys, subject, blob, key_id)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + key.aead().encrypt(nonce, plaintext, _associated_data(subject)), key.key_id

@@ -35,6 +35,7 @@ from payhub.outbound import OutboundClient, OutboundPolicy, check_url_blocking
 from payhub.services.context import Hub
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import outbox
+from payhub.store.encrypted import WEBHOOK_SECRET
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit, enqueue_event
 from payhub.store.models import WebhookEndpoint
@@ -68,6 +69,7 @@ MERCHANT_EVENT_TYPES = (
     "payment.review",
     "refund.succeeded",
     "refund.failed",
+    "stock.low",
 )
 
 
@@ -83,7 +85,7 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 
 def _aad_id(endpoint_id: str) -> str:
-    return f"webhook_endpoint:{endpoint_id}"
+    return WEBHOOK_SECRET.subject(endpoint_id)
 
 
 def create_endpoint(

@@ -1,6 +1,6 @@
-"""Gateway accounts: found, opened, locked for re-keying, and the settings a gateway taught.
+"""Gateway accounts: found, opened, and the settings a gateway taught.
 
-An account a write operation hands out (`new_account`, `account_for`, `accounts_to_rekey`)
+An account a write operation hands out (`new_account`, `account_for`)
 belongs to that transaction: the changes a service makes to it are written at the commit.
 Accounts a read hands out are only read.
 """
@@ -18,7 +18,6 @@ from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
     "account_for",
-    "accounts_to_rekey",
     "enabled_accounts",
     "find_account",
     "new_account",
@@ -70,8 +69,3 @@ def remember_settings(tx: Tx, account_id: str, learned: Mapping[str, str], now: 
         return
     row.settings = {**row.settings, **learned}
     row.updated_at = now
-
-
-def accounts_to_rekey(tx: Tx) -> list[GatewayAccount]:
-    """Every account, locked, to re-encrypt."""
-    return list(tx._session.scalars(select(GatewayAccount).with_for_update()))

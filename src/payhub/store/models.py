@@ -106,6 +106,11 @@ class Product(Base):
     track_stock: Mapped[bool] = mapped_column(Boolean, default=False)
     stock_available: Mapped[int] = mapped_column(BigInteger, default=0)
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
+    # Low-stock alerting: `low_stock_alerted` is set by the one transaction that takes the
+    # stock to or below the threshold (and cleared when restocked above it); the crossing
+    # counter names each crossing, so its `stock.low:<product>:<n>` event is unique.
+    low_stock_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    low_stock_crossings: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     __table_args__ = (
@@ -130,6 +135,7 @@ class Order(Base):
     cancel_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     return_url: Mapped[str | None] = mapped_column(String(1000))
     metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    locale: Mapped[str | None] = mapped_column(String(8))  # vi | en | ms, for notifications
     expires_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     paid_payment_id: Mapped[str | None] = mapped_column(String(40))
@@ -220,14 +226,19 @@ class PaymentEvent(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     payment_status_before: Mapped[str] = mapped_column(String(24))
     payment_status_after: Mapped[str] = mapped_column(String(24))
-    inbound_request_id: Mapped[int | None] = mapped_column(Integer)
+    inbound_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("gateway_account_id", "dedupe_key"),)
 
 
 class InboundRequest(Base):
-    """Every callback and return received, accepted or rejected, raw."""
+    """Every callback and return received, accepted or rejected, raw.
+
+    A request that verified nothing (unknown account, bad signature, an unsigned return) is
+    kept trimmed (store.inbound_log): `body` holds its first bytes only, `body_size` and
+    `body_sha256` describe the whole body as received. `body_sha256` is NULL on rows kept
+    whole."""
 
     __tablename__ = "inbound_requests"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -240,11 +251,13 @@ class InboundRequest(Base):
     query_string: Mapped[str] = mapped_column(Text, default="")
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    body_size: Mapped[int | None] = mapped_column(Integer)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
     source_ip: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str] = mapped_column(String(500), default="")
     payment_id: Mapped[str | None] = mapped_column(String(40))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Refund(Base):
@@ -420,3 +433,99 @@ class DeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(String(1000))
+
+
+class NotificationSettings(Base):
+    """A merchant's e-mail and Telegram settings. The SMTP password and the bot token are
+    in the vault (`secrets_ciphertext`, the row's merchant id is the AAD); which of them
+    are set is in `secret_fields_set`, never their values."""
+
+    __tablename__ = "notification_settings"
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    smtp_host: Mapped[str | None] = mapped_column(String(255))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_security: Mapped[str] = mapped_column(String(16), default="starttls")
+    smtp_user: Mapped[str | None] = mapped_column(String(320))
+    sender_address: Mapped[str | None] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    telegram_chat_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"ids": []}
+    operator_emails: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"to": []}
+    # alert kind -> channels ({"stock_low": ["telegram"]}); a kind not listed goes to both.
+    alert_routes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    default_locale: Mapped[str] = mapped_column(String(8), default="en")
+    customer_emails: Mapped[bool] = mapped_column(Boolean, default=True)
+    secrets_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secrets_key_id: Mapped[str | None] = mapped_column(String(40))
+    secret_fields_set: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NotificationTemplate(Base):
+    """A merchant's own template: an override of a built-in one, or a merchant-named extra
+    (e.g. `membership_welcome`) an order can ask for in `metadata.notify`."""
+
+    __tablename__ = "notification_templates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    html_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("merchant_id", "name", "locale"),)
+
+
+class NotificationFanout(Base):
+    """An outbox event whose notifications have been derived (at most one row per event)."""
+
+    __tablename__ = "notification_fanouts"
+    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    notifications: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class NotificationDestination(Base):
+    """An SMTP server or a Telegram chat. A worker holds its lease while sending to it, so
+    at most one send is in flight per destination; an expired lease is taken over."""
+
+    __tablename__ = "notification_destinations"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """One message of one event to one recipient on one channel with one template: unique,
+    so deriving an event's notifications twice adds nothing. `context` holds what the
+    template shows (no secret, no card or bank data); it is rendered when sent."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(16))  # email | telegram
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(8))
+    destination: Mapped[str] = mapped_column(String(300))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel", "recipient", "template"),
+        Index("ix_notifications_due", "state", "next_attempt_at"),
+        Index("ix_notifications_order", "merchant_id", "order_id"),
+    )

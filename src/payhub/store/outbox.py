@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from payhub.store.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from payhub.store.tx import Reader, Tx, session_of
@@ -41,6 +41,7 @@ __all__ = [
     "events_to_fan_out",
     "find_event",
     "make_deliveries_due",
+    "prune_finished_attempts",
     "recent_events",
     "record_delivery_attempt",
     "release_deliveries",
@@ -330,3 +331,26 @@ def event_key_exists(reader: Reader, merchant_id: str, event_key: str) -> bool:
         )
     )
     return found is not None
+
+
+def prune_finished_attempts(tx: Tx, attempted_before: datetime, limit: int) -> int:
+    """Delete up to `limit` attempt rows made before `attempted_before` of deliveries that
+    are finished (delivered or given up); how many. The deliveries themselves stay, with
+    their state and last status."""
+    finished = select(Delivery.id).where(Delivery.state != "pending")
+    batch = (
+        select(DeliveryAttempt.id)
+        .where(
+            DeliveryAttempt.attempted_at < attempted_before,
+            DeliveryAttempt.delivery_id.in_(finished),
+        )
+        .order_by(DeliveryAttempt.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = tx._session.execute(
+        delete(DeliveryAttempt)
+        .where(DeliveryAttempt.id.in_(batch))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

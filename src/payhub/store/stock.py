@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from payhub.store.models import Product, StockMovement
 from payhub.store.tx import Tx
 
-__all__ = ["add_movement", "is_tracked", "movements", "put_back", "take"]
+__all__ = [
+    "add_movement",
+    "is_tracked",
+    "low_stock_facts",
+    "mark_low_stock_crossed",
+    "movements",
+    "put_back",
+    "rearm_low_stock",
+    "take",
+]
 
 
 def take(tx: Tx, product_id: str, quantity: int) -> bool:
@@ -77,3 +86,52 @@ def movements(tx: Tx, order_id: str, reason: str) -> list[tuple[str, int]]:
         )
     )
     return [(product_id, quantity) for product_id, quantity in rows]
+
+
+def mark_low_stock_crossed(tx: Tx, product_id: str) -> int | None:
+    """If the product's stock is now at or below its low-stock threshold and it was not
+    alerted yet, mark it alerted and count the crossing; the crossing's number, or `None`.
+
+    One conditional UPDATE: the product row is already locked by this transaction's take,
+    and a concurrent order's UPDATE re-reads the row after this one commits, finds it
+    alerted and changes nothing, so each crossing is counted once."""
+    result = tx._session.execute(
+        update(Product)
+        .where(
+            Product.id == product_id,
+            Product.track_stock.is_(True),
+            Product.low_stock_threshold.is_not(None),
+            Product.stock_available <= Product.low_stock_threshold,
+            Product.low_stock_alerted.is_(False),
+        )
+        .values(low_stock_alerted=True, low_stock_crossings=Product.low_stock_crossings + 1)
+        .returning(Product.low_stock_crossings)
+    )
+    row = result.first()
+    return None if row is None else int(row[0])
+
+
+def rearm_low_stock(tx: Tx, product_id: str) -> None:
+    """Arm the low-stock alert again once the product is restocked above its threshold."""
+    tx._session.execute(
+        update(Product)
+        .where(
+            Product.id == product_id,
+            Product.low_stock_alerted.is_(True),
+            or_(
+                Product.low_stock_threshold.is_(None),
+                Product.stock_available > Product.low_stock_threshold,
+            ),
+        )
+        .values(low_stock_alerted=False)
+    )
+
+
+def low_stock_facts(tx: Tx, product_id: str) -> tuple[str, str, int, int]:
+    """(sku, name, stock available, threshold) of a product, for its low-stock event."""
+    row = tx._session.execute(
+        select(
+            Product.sku, Product.name, Product.stock_available, Product.low_stock_threshold
+        ).where(Product.id == product_id)
+    ).one()
+    return str(row[0]), str(row[1]), int(row[2]), int(row[3] or 0)

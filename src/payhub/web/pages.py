@@ -1,7 +1,10 @@
 """Hosted checkout, the result page and the demo storefront.
 
 The result page never trusts the return URL: it shows the attempt's stored status and polls
-until a verified notification (or a server-side query) has settled it.
+until a verified notification (or a server-side query) has settled it. It and its status
+poll need the payment's result token (`services.hosted`): a payment id alone shows nothing,
+least of all the customer's credit balance. Every page is served under the CSP of
+`web.headers` (no inline script or style: they are files under `/static/`).
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ async def hosted_checkout_start(
         )
     payment = await reads.payment_view(hub.db, started.payment_id)
     target = None if payment is None else payment.checkout_url
-    return RedirectResponse(target or f"/pay/result/{started.payment_id}", status_code=303)
+    return RedirectResponse(target or hosted.result_path(hub, started.payment_id), status_code=303)
 
 
 async def _status(hub: Hub, payment_id: str) -> dict[str, Any] | None:
@@ -113,7 +116,9 @@ async def _status(hub: Hub, payment_id: str) -> dict[str, Any] | None:
 
 
 @router.get("/pay/status/{payment_id}")
-async def payment_status(payment_id: str, hub: HubDep) -> Response:
+async def payment_status(payment_id: str, hub: HubDep, token: str = "") -> Response:
+    if not hosted.result_token_is_valid(hub, payment_id, token):
+        return JSONResponse({"error": "link invalid"}, status_code=403)
     data = await _status(hub, payment_id)
     if data is None:
         return JSONResponse({"error": "unknown payment"}, status_code=404)
@@ -121,11 +126,13 @@ async def payment_status(payment_id: str, hub: HubDep) -> Response:
 
 
 @router.get("/pay/result/{payment_id}", response_class=HTMLResponse)
-async def result_page(payment_id: str, request: Request, hub: HubDep) -> Response:
+async def result_page(payment_id: str, request: Request, hub: HubDep, token: str = "") -> Response:
+    if not hosted.result_token_is_valid(hub, payment_id, token):
+        return HTMLResponse("<h1>Link invalid</h1>", status_code=403)
     data = await _status(hub, payment_id)
     if data is None:
         return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
-    return templates.TemplateResponse(request, "result.html", {"p": data})
+    return templates.TemplateResponse(request, "result.html", {"p": data, "token": token})
 
 
 # ------------------------------------------------------------------ demo storefront

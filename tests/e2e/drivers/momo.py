@@ -59,7 +59,7 @@ class MoMoDriver(BaseDriver):
     def forged_return(self, env: Env, payment: dict[str, Any]) -> str:
         # MoMo's parameters with a made-up signature.
         return (
-            f"/return/momo/{payment['id']}?partnerCode=MOMO"
+            f"{env.return_path(payment['id'])}?partnerCode=MOMO"
             f"&orderId={payment['gateway_reference']}&requestId=x&amount=20000&orderInfo=x"
             "&orderType=momo_wallet&transId=4123456789&resultCode=0&message=Successful."
             "&payType=qr&responseTime=1700000000000&extraData=&signature=" + "ab" * 32

@@ -38,7 +38,7 @@ class PayOSDriver(BaseDriver):
 
     def forged_return(self, env: Env, payment: dict[str, Any]) -> str:
         return (
-            f"/return/payos/{payment['id']}?code=00&id=x&cancel=false&status=PAID"
+            f"{env.return_path(payment['id'])}?code=00&id=x&cancel=false&status=PAID"
             f"&orderCode={payment['gateway_reference']}"
         )
 

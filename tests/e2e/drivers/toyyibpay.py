@@ -66,7 +66,7 @@ class ToyyibPayDriver(BaseDriver):
 
     def forged_return(self, env: Env, payment: dict[str, Any]) -> str:
         return (
-            f"/return/toyyibpay/{payment['id']}?status_id=1&billcode={bill_code(payment)}"
+            f"{env.return_path(payment['id'])}?status_id=1&billcode={bill_code(payment)}"
             f"&order_id={payment['gateway_reference']}&msg=ok&transaction_id=TP2601010000000009"
         )
 
@@ -94,7 +94,7 @@ class ToyyibPayDriver(BaseDriver):
         bill = env.sim.get(f"/__sim/bills/{bill_code(payment)}").json()
         # The hub hands ToyyibPay its own callback URL and the attempt reference on every bill.
         assert bill["callback_url"] == env.callback_url
-        assert bill["return_url"] == f"{env.hub_url}/return/toyyibpay/{payment['id']}"
+        assert bill["return_url"] == f"{env.hub_url}{env.return_path(payment['id'])}"
         assert bill["external_reference"] == payment["gateway_reference"]
         assert bill["amount_sen"] == self.amount
         assert bill["active"] is True

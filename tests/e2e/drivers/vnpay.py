@@ -72,7 +72,7 @@ class VNPayDriver(BaseDriver):
 
     def forged_return(self, env: Env, payment: dict[str, Any]) -> str:
         forged = {**self._paid_params(payment), "vnp_SecureHash": "ab" * 64}
-        return f"/return/vnpay/{payment['id']}?{urlencode(forged)}"
+        return f"{env.return_path(payment['id'])}?{urlencode(forged)}"
 
     def forged_notification(self, env: Env, payment: dict[str, Any]) -> httpx.Response:
         # Without any hash at all, sent to the callback URL.
@@ -98,7 +98,7 @@ class VNPayDriver(BaseDriver):
         query = parse_qs(urlsplit(payment["checkout_url"]).query)
         assert query["vnp_TxnRef"] == [payment["gateway_reference"]]
         assert query["vnp_Amount"] == ["2000000"]  # 20,000 VND x 100
-        assert query["vnp_ReturnUrl"] == [f"{env.hub_url}/return/vnpay/{payment['id']}"]
+        assert query["vnp_ReturnUrl"] == [f"{env.hub_url}{env.return_path(payment['id'])}"]
         assert paid["params"]["vnp_ResponseCode"] == "00"
 
 

@@ -29,11 +29,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from payhub.gateways.simkit.notifier import Fault, Notifier
+from payhub.gateways.simkit.pages import SandboxPageHeaders
 
 JsonBody = dict[str, Any]
 Handler = Callable[[Request, JsonBody], Any]  # returns a JSON-able answer, maybe awaitable
@@ -242,4 +244,8 @@ def sandbox_app(
             on_close()
         await control.notifier.aclose()
 
-    return Starlette(routes=[*control_routes(control), *routes], lifespan=lifespan)
+    return Starlette(
+        routes=[*control_routes(control), *routes],
+        lifespan=lifespan,
+        middleware=[Middleware(SandboxPageHeaders)],
+    )

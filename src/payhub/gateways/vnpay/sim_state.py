@@ -1,9 +1,10 @@
 """State and behaviour of payhub's local VNPay sandbox, independent of HTTP routing.
 
 `VnpaySandbox` holds the terminals (with their registered IPN URLs), the transactions a pay
-URL opened, and the merchant_webapi answers (`querydr`, `refund`), and sends each signed IPN
-through the shared `simkit.Notifier`. The routes are in `simulator.py`, the pages in
-`sim_pages.py`.
+URL opened, and the merchant_webapi answers (`querydr`, `refund`), counting the querydr
+calls it takes per vnp_TxnRef (`querydr_calls`: VNPay throttles a terminal that queries too
+often), and sends each signed IPN through the shared `simkit.Notifier`. The routes are in
+`simulator.py`, the pages in `sim_pages.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
@@ -187,6 +189,7 @@ class VnpaySandbox:
         self.querydr_busy = 0
         self.refund_processing = 0
         self.refund_rejected = 0
+        self.querydr_calls: Counter[str] = Counter()  # vnp_TxnRef -> signed querydr calls
         self._numbers = itertools.count(14_422_574)
         self.reset()
 
@@ -206,6 +209,7 @@ class VnpaySandbox:
         self.querydr_busy = 0
         self.refund_processing = 0
         self.refund_rejected = 0
+        self.querydr_calls.clear()
         self.notifier.reset()
 
     def now_vn(self) -> str:
@@ -398,6 +402,7 @@ class VnpaySandbox:
         )
         if error is not None or terminal is None:
             return error or {}
+        self.querydr_calls[data["vnp_TxnRef"]] += 1
         if self.querydr_busy > 0:
             self.querydr_busy -= 1
             return self.api_error(data, "94", "Duplicate request within the allowed time")

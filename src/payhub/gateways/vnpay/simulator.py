@@ -13,7 +13,8 @@ Real paths at origin root, so the npm `vnpay` library (or any VNPay client) poin
 * `POST /merchant_webapi/api/transaction` answers `querydr` and `refund`;
 * `/__sim/...` is the test control API: the shared `simkit` routes (outcomes, faults,
   deliveries), plus the `querydr_busy`, `refund_processing` and `refund_rejected`
-  faults, `terminals` and `transactions`.
+  faults, `terminals`, `transactions` and `queries` (signed querydr calls per
+  vnp_TxnRef).
 
 State lives in memory (`sim_state.py`); the pages (`sim_pages.py`) say plainly that this is
 payhub's sandbox, not VNPay. This module is the app.
@@ -101,6 +102,7 @@ class VnpayControl(simkit.SandboxControl[VnpaySandbox]):
         return [
             simkit.control_route("terminals", self.terminals, ("GET", "POST")),
             simkit.control_route("transactions", self.transactions, ("GET",)),
+            simkit.control_route("queries", self.queries, ("GET",)),
         ]
 
     def terminals(self, request: Request, body: simkit.JsonBody) -> Any:
@@ -120,6 +122,9 @@ class VnpayControl(simkit.SandboxControl[VnpaySandbox]):
 
     def transactions(self, request: Request, body: simkit.JsonBody) -> Any:
         return [t.as_dict() for t in self.sandbox.transactions.values()]
+
+    def queries(self, request: Request, body: simkit.JsonBody) -> Any:
+        return {"querydr": dict(self.sandbox.querydr_calls)}
 
 
 def create_simulator(options: simkit.SimulatorOptions, *, clock: Clock | None = None) -> Starlette:

@@ -11,6 +11,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     gateway_accounts  gateway_accounts
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
+    notifications     notification_log (the e-mail/Telegram delivery log)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from payhub.store.reads.credits import (
     customer_balance,
 )
 from payhub.store.reads.gateway_accounts import GatewayAccountView, gateway_accounts
+from payhub.store.reads.notifications import NotificationView, notification_log
 from payhub.store.reads.orders import (
     CustomerView,
     OrderFilter,
@@ -51,6 +53,7 @@ __all__ = [
     "CustomerView",
     "GatewayAccountView",
     "HostedCheckout",
+    "NotificationView",
     "OrderFilter",
     "OrderItemView",
     "OrderPage",
@@ -64,6 +67,7 @@ __all__ = [
     "customer_balance",
     "gateway_accounts",
     "hosted_checkout",
+    "notification_log",
     "order_merchant",
     "order_page",
     "order_view",

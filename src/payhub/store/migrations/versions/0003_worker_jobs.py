@@ -2,7 +2,10 @@
 attempts closed at the gateway
 
 Revision ID: 0003_worker_jobs
-Revises: 0002
+Revises: 0004
+
+The worker branch's migration, named 0003_worker_jobs when it was planned; it follows the
+bounded inbound log (0003) and notifications (0004) that landed first.
 Create Date: 2026-12-01 14:30:00
 """
 
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_worker_jobs"
-down_revision: str | None = "0002"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
