@@ -69,12 +69,29 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 @app.command()
-def worker(interval: float = 5.0) -> None:
-    """Deliver events, reconcile pending attempts and expire orders, forever."""
-    from payhub.worker import run_forever
+def worker(
+    interval: Annotated[
+        float | None, typer.Option(help="seconds between delivery runs (default: setting)")
+    ] = None,
+) -> None:
+    """Run the worker's jobs forever: deliver events, reconcile attempts, track refunds,
+    expire orders, prune. Many may run on PostgreSQL; on SQLite a second one is refused."""
+    from payhub.worker import run_forever, single_worker_lock, sqlite_lock_path
 
     _configure_logging()
-    asyncio.run(run_forever(_hub(), interval))
+    settings = get_settings()
+    lock = single_worker_lock(settings.database_url)
+    if lock is None:
+        console.print(
+            "[red]another payhub worker is running on this SQLite database "
+            f"(lock {sqlite_lock_path(settings.database_url)} is held). On SQLite run exactly "
+            "one worker; use PostgreSQL to run several.[/red]"
+        )
+        raise typer.Exit(code=3)
+    try:
+        asyncio.run(run_forever(_hub(), interval))
+    finally:
+        lock.release()
 
 
 @app.command()

@@ -66,6 +66,38 @@ class Settings(BaseSettings):
     webhook_retry_scale: float = Field(
         default=1.0, description="multiplies the outbound webhook retry schedule (tests: 0.001)"
     )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, description="timeout of one outbound webhook POST"
+    )
+    worker_send_concurrency: int = Field(
+        default=16, description="outbound sends in flight at once per worker (one per endpoint)"
+    )
+    worker_lease_seconds: float = Field(
+        default=60.0,
+        description="how long a worker's claim on a delivery or check lasts before another "
+        "worker may take it over (at least the send timeout plus 5 s)",
+    )
+    worker_deliver_interval_seconds: float = Field(
+        default=1.0, description="how often the worker looks for due webhook deliveries"
+    )
+    worker_reconcile_interval_seconds: float = Field(
+        default=10.0, description="how often the worker looks for attempts due a status query"
+    )
+    worker_reconcile_concurrency: int = Field(
+        default=4, description="gateway status queries in flight at once per worker"
+    )
+    worker_refund_interval_seconds: float = Field(
+        default=30.0, description="how often the worker re-checks pending refunds"
+    )
+    worker_expire_interval_seconds: float = Field(
+        default=15.0, description="how often the worker expires orders past their expiry"
+    )
+    worker_notify_interval_seconds: float = Field(
+        default=2.0, description="how often the worker sends due notifications"
+    )
+    worker_prune_interval_seconds: float = Field(
+        default=3600.0, description="how often the worker prunes expired rows"
+    )
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=(

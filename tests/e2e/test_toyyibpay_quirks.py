@@ -9,6 +9,7 @@ PostgreSQL, and checks the money invariants in SQL after every scenario."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from sqlalchemy import select, text
 
 from payhub.gateways.toyyibpay import signing
 from payhub.gateways.toyyibpay.simulator import DEFAULT_CATEGORY_CODE, sandbox_profile
+from payhub.services.checkout import close_abandoned_attempts
 from payhub.store.invariants import check_invariants
 from payhub.store.models import (
     GatewayAccount,
@@ -251,6 +253,25 @@ def test_bank_b_with_cancel_on_failure_cancels_an_ad_hoc_order(env: Env) -> None
     r = env.api.post(f"/v1/orders/{order['id']}/payments", json={"gateway": GATEWAY})
     assert r.status_code == 409
     assert r.json()["type"].endswith("/order-not-payable")
+    _no_violations(env)
+
+
+CLOSE_JOB = functools.partial(close_abandoned_attempts, worker="worker-test")
+
+
+def test_cancel_on_failure_inactivates_the_bill_so_it_cannot_be_paid_later(env: Env) -> None:
+    order = _order(env, "my-b-close", cancel_on_failure=True)
+    payment = _pay(env, order["id"])
+    _sim_pay(env, payment, "B")
+    assert _wait_status(env, order["id"], "cancelled")["status"] == "cancelled"
+    assert _bill(env, payment)["active"] is True  # the bank said no; the page still takes money
+    closed = run_worker_task(env.th.hub, CLOSE_JOB)
+    assert closed == 1
+    assert _bill(env, payment)["active"] is False
+    r = env.sim.post(f"/__sim/pay/{_bill_code(payment)}", json={"bank": "A"})
+    assert r.status_code == 409 and "inactive" in r.text
+    assert _get_order(env, order["id"])["status"] == "cancelled"  # not in review: never paid
+    assert run_worker_task(env.th.hub, CLOSE_JOB) == 0  # once
     _no_violations(env)
 
 

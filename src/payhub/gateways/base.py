@@ -281,6 +281,17 @@ class RefundRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundRef:
+    """A refund the gateway accepted but had not finished: what a status query needs."""
+
+    payment: PaymentRef
+    reference: str  # payhub's refund reference (the one sent with the refund)
+    amount: Money
+    gateway_refund_id: str | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RefundResult:
     status: RefundStatus
     gateway_code: str
@@ -337,6 +348,11 @@ class Gateway(Protocol):
 
     async def refund(self, req: RefundRequest) -> RefundResult: ...
 
+    async def refund_status(self, ref: RefundRef) -> RefundResult:
+        """Where the refund stands now (pending while the gateway still processes it);
+        raises NotSupported where the gateway has no refund query."""
+        ...
+
     async def cancel(self, ref: PaymentRef) -> None: ...
 
     async def register_notification_url(self, url: str) -> None:
@@ -383,6 +399,7 @@ __all__ = [
     "Notification",
     "Payer",
     "PaymentRef",
+    "RefundRef",
     "RefundRequest",
     "RefundResult",
     "RefundStatus",

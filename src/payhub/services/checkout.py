@@ -46,6 +46,7 @@ from payhub.gateways.base import (
     PaymentRef,
     StatusReport,
 )
+from payhub.gateways.registry import entry, gateway_names
 from payhub.money import Money
 from payhub.services import hosted
 from payhub.services.accounts import (
@@ -345,21 +346,53 @@ def _current_status(hub: Hub, payment_id: str) -> str:
         return status
 
 
-async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
-    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
-    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """One status query of an attempt: its status afterwards, whether the gateway was asked
+    at all, and whether it asked to be asked less often (a gateway's "too many queries",
+    HTTP 429)."""
+
+    status: str
+    asked: bool
+    throttled: bool = False
+    retry_after: float | None = None
+    error: str | None = None  # the gateway error's code, when the query failed
+
+
+def gateway_throttled(exc: GatewayError) -> bool:
+    """The gateway asked to be called less often (it named a delay, or answered 429)."""
+    if not isinstance(exc, GatewayUnavailable):
+        return False
+    return exc.retry_after is not None or exc.gateway_code == "http_429"
+
+
+async def check_attempt(hub: Hub, payment_id: str, merchant_id: str | None = None) -> CheckOutcome:
+    """Ask the gateway for the attempt's status and apply a settling answer."""
     target = await to_thread.run_sync(_query_target, hub, payment_id, merchant_id)
     if isinstance(target, str):
-        return target
+        return CheckOutcome(target, asked=False)
     adapter, ref = target
     try:
         status = await adapter.query(ref)
-    except (NotSupported, GatewayError) as exc:
+    except NotSupported:
+        return CheckOutcome(await to_thread.run_sync(_current_status, hub, payment_id), False)
+    except GatewayError as exc:
         log.info("query of %s failed: %s", payment_id, type(exc).__name__)
-        return await to_thread.run_sync(_current_status, hub, payment_id)
+        current = await to_thread.run_sync(_current_status, hub, payment_id)
+        retry_after = exc.retry_after if isinstance(exc, GatewayUnavailable) else None
+        return CheckOutcome(
+            current, True, gateway_throttled(exc), retry_after, exc.gateway_code or exc.code
+        )
     if status.status == GatewayStatus.UNKNOWN:
-        return await to_thread.run_sync(_current_status, hub, payment_id)
-    return await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
+        return CheckOutcome(await to_thread.run_sync(_current_status, hub, payment_id), True)
+    applied = await to_thread.run_sync(_apply_query, hub, payment_id, report_from_query(status))
+    return CheckOutcome(applied, True)
+
+
+async def refresh_payment(hub: Hub, payment_id: str, merchant_id: str | None = None) -> str:
+    """Ask the gateway for the attempt's status and apply a settling answer. Returns the
+    attempt's status afterwards. Used by `?refresh=true`, the return page and the worker."""
+    return (await check_attempt(hub, payment_id, merchant_id)).status
 
 
 @retry_write_conflicts
@@ -388,16 +421,79 @@ def _live_targets(hub: Hub, order_id: str) -> list[tuple[str, Gateway, PaymentRe
         ]
 
 
-async def _cancel_at_gateways(targets: list[tuple[str, Gateway, PaymentRef]]) -> None:
+async def _cancel_at_gateways(
+    targets: list[tuple[str, Gateway, PaymentRef]], hub: Hub | None = None
+) -> list[str]:
     """Best effort: a link that cannot be cancelled (already paid, no cancel API) is left;
-    money arriving on it later goes to review."""
-    for _, adapter, ref in targets:
+    money arriving on it later goes to review. Returns the attempts closed (or with nothing
+    to close), which the worker's close job must leave alone; with `hub`, each is marked so
+    at once (callers that go on to change the order mark them in that transaction)."""
+    closed: list[str] = []
+    for payment_id, adapter, ref in targets:
         try:
             await adapter.cancel(ref)
         except NotSupported:
-            continue
+            pass
         except GatewayError as exc:
             log.warning("gateway cancel of %s failed: %s", ref.reference, type(exc).__name__)
+            continue
+        closed.append(payment_id)
+        if hub is not None:
+            await to_thread.run_sync(_mark_closed, hub, payment_id)
+    return closed
+
+
+def _mark_closed(hub: Hub, payment_id: str) -> None:
+    with hub.db.write() as tx:
+        attempts.mark_closed_at_gateway(tx, payment_id, hub.clock.now())
+
+
+# Attempts the hub gave up on whose link may still take money: a failed attempt of an order
+# cancelled on failure, and any left open when an order was cancelled or expired.
+_CLOSE_STATUSES = [
+    PaymentStatus.FAILED.value,
+    PaymentStatus.CANCELLED.value,
+    PaymentStatus.EXPIRED.value,
+]
+_CLOSE_ORDER_STATUSES = [OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value]
+
+
+def _claim_to_close(
+    hub: Hub, worker: str, gateways: list[str], lease: timedelta, limit: int
+) -> list[tuple[str, Gateway, PaymentRef]]:
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        ids = attempts.claim_attempts_to_close(
+            tx,
+            now,
+            statuses=_CLOSE_STATUSES,
+            order_statuses=_CLOSE_ORDER_STATUSES,
+            gateways=gateways,
+            worker=worker,
+            lease_until=now + lease,
+            limit=limit,
+        )
+    targets: list[tuple[str, Gateway, PaymentRef]] = []
+    with hub.db.session() as session:
+        for payment_id in ids:
+            p = attempts.find_attempt(session, payment_id)
+            if p is None or p.gateway_account_id is None:
+                continue
+            adapter = build_adapter(hub, load_account(session, p.gateway_account_id))
+            targets.append((p.id, adapter, payment_ref(p)))
+    return targets
+
+
+async def close_abandoned_attempts(
+    hub: Hub, *, worker: str, lease: timedelta = timedelta(minutes=5), limit: int = 50
+) -> int:
+    """Close at the gateway the links and bills of attempts the hub gave up on (cancel on
+    failure, cancel, expiry), where the gateway has an operation for it. A gateway that
+    fails the call is asked again once the claim's lease has passed. How many were claimed."""
+    gateways = [name for name in gateway_names() if entry(name).adapter.capabilities.cancel]
+    targets = await to_thread.run_sync(_claim_to_close, hub, worker, gateways, lease, limit)
+    await _cancel_at_gateways(targets, hub)
+    return len(targets)
 
 
 def _order_holds_stock(hub: Hub, merchant_id: str, order_id: str) -> None:
@@ -413,18 +509,26 @@ async def cancel_order(
     """Cancel the order: live attempts are cancelled at the gateway (best effort), then
     locally with the stock released exactly once."""
     await to_thread.run_sync(_order_holds_stock, hub, merchant_id, order_id)
-    await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
-    await to_thread.run_sync(_cancel_locally, hub, merchant_id, order_id, actor, source_ip)
+    closed = await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
+    await to_thread.run_sync(_cancel_locally, hub, merchant_id, order_id, actor, source_ip, closed)
 
 
 @retry_write_conflicts
 def _cancel_locally(
-    hub: Hub, merchant_id: str, order_id: str, actor: str, source_ip: str | None
+    hub: Hub,
+    merchant_id: str,
+    order_id: str,
+    actor: str,
+    source_ip: str | None,
+    closed_at_gateway: list[str],
 ) -> None:
     now = hub.clock.now()
     with hub.db.write() as tx:
+        # The order first, then its attempts: the lock order every writer of both keeps.
         order = attempts.lock_order(tx, order_id)
         cancel_order_locally(tx, order, now, actor=actor, event=OrderEvent.CANCEL_REQUESTED)
+        for payment_id in closed_at_gateway:
+            attempts.mark_closed_at_gateway(tx, payment_id, now)
         add_audit(
             tx,
             merchant_id=merchant_id,
@@ -464,7 +568,7 @@ async def expire_due_orders(
     for order_id in await to_thread.run_sync(_due_orders, hub, now, grace):
         for payment_id, _, _ in await to_thread.run_sync(_live_targets, hub, order_id):
             await refresh_payment(hub, payment_id)
-        await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id))
+        await _cancel_at_gateways(await to_thread.run_sync(_live_targets, hub, order_id), hub)
         if await to_thread.run_sync(_expire_locally, hub, order_id, now):
             count += 1
     return count

@@ -43,8 +43,9 @@ from payhub.gateways.base import (
     ReturnInfo,
 )
 from payhub.gateways.registry import entry
+from payhub.services import reconcile
 from payhub.services.accounts import build_adapter
-from payhub.services.checkout import payment_ref, refresh_payment, report_from_query
+from payhub.services.checkout import payment_ref, report_from_query
 from payhub.services.context import Hub
 from payhub.services.settlement import GatewayReport, apply_report
 from payhub.store import accounts, attempts, events, orders
@@ -496,7 +497,8 @@ async def receive_return(
         and adapter.capabilities.query
         and may_query(payment.id)
     ):
-        await refresh_payment(hub, payment.id)
+        # Counts as a scheduled check: the worker's next query of it moves on.
+        await reconcile.check_on_schedule(hub, payment.id, worker=None)
     return await to_thread.run_sync(_return_view, hub, payment_id, claimed)
 
 

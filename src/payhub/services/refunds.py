@@ -8,6 +8,9 @@ may then record a manual refund (money returned outside the gateway).
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -16,23 +19,29 @@ from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound, RefundNotAllowed
 from payhub.domain.lifecycle import OrderEvent, PaymentStatus
 from payhub.gateways.base import (
+    Gateway,
     GatewayError,
+    GatewayUnavailable,
     InvalidPaymentRequest,
     NotSupported,
+    RefundRef,
     RefundRequest,
     RefundStatus,
 )
 from payhub.money import MAX_AMOUNT_MINOR, Money
 from payhub.services import ledger
 from payhub.services.accounts import build_adapter, load_account
-from payhub.services.checkout import payment_ref
+from payhub.services.checkout import gateway_throttled, payment_ref
 from payhub.services.context import Hub
+from payhub.services.reconcile import next_check_delay
 from payhub.services.settlement import transition_order
 from payhub.store import attempts, refunds
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit, add_timeline, enqueue_event
 from payhub.store.models import Refund
-from payhub.store.tx import retry_write_conflicts
+from payhub.store.tx import Tx, retry_write_conflicts
+
+log = logging.getLogger(__name__)
 
 
 class RefundsNotSupported(RefundNotAllowed):
@@ -238,59 +247,84 @@ def _settle_refund(
     with hub.db.write() as tx:
         refund = refunds.refund_to_change(tx, refund_id)
         assert refund is not None
-        payment = attempts.lock_attempt(tx, refund.payment_id)
-        assert payment is not None
-        refund.status = status
-        refund.gateway_code = code
-        refund.gateway_refund_id = gateway_refund_id
-        refund.message = (message or "")[:500]
-        refund.updated_at = now
-        if status == "succeeded":
-            order = attempts.lock_order(tx, refund.order_id)
-            payment.refunded_minor += refund.amount_minor
-            order.refunded_minor = min(
-                order.total_minor, order.refunded_minor + refund.amount_minor
-            )
-            captured = payment.received_minor or payment.amount_minor
-            full = payment.refunded_minor >= captured
-            transition_order(
-                tx,
-                order,
-                OrderEvent.FULLY_REFUNDED if full else OrderEvent.PARTIALLY_REFUNDED,
-                now,
-                actor=refund.created_by,
-            )
-            attempts.save(tx, payment, order)
-            if full:
-                ledger.reverse_credits(tx, order, now)
-            enqueue_event(
-                tx,
-                merchant_id=refund.merchant_id,
-                event_type="refund.succeeded",
-                event_key=f"refund.succeeded:{refund.id}",
-                payload=refund_view(refund),
-                now=now,
-            )
-        elif status == "failed":
-            enqueue_event(
-                tx,
-                merchant_id=refund.merchant_id,
-                event_type="refund.failed",
-                event_key=f"refund.failed:{refund.id}",
-                payload=refund_view(refund),
-                now=now,
-            )
-        add_timeline(
+        return _record_answer(tx, refund, now, status, code, gateway_refund_id, message)
+
+
+def settle_pending_refund(
+    hub: Hub, refund_id: str, status: str, code: str, gateway_refund_id: str | None, message: str
+) -> dict[str, Any] | None:
+    """A re-check's final answer, applied once: only a refund still pending changes (it is
+    locked first); None when it had been settled meanwhile."""
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        refund = refunds.lock_pending_refund(tx, refund_id)
+        if refund is None:
+            return None
+        return _record_answer(tx, refund, now, status, code, gateway_refund_id, message)
+
+
+def _record_answer(
+    tx: Tx,
+    refund: Refund,
+    now: datetime,
+    status: str,
+    code: str,
+    gateway_refund_id: str | None,
+    message: str,
+) -> dict[str, Any]:
+    """The refund is `status` now; a success moves the order's refunded amount (and, when
+    it completes the refund, reverses the credits), a success or failure tells the merchant."""
+    payment = attempts.lock_attempt(tx, refund.payment_id)
+    assert payment is not None
+    refund.status = status
+    refund.gateway_code = code
+    refund.gateway_refund_id = gateway_refund_id
+    refund.message = (message or "")[:500]
+    refund.updated_at = now
+    if status == "succeeded":
+        order = attempts.lock_order(tx, refund.order_id)
+        payment.refunded_minor += refund.amount_minor
+        order.refunded_minor = min(order.total_minor, order.refunded_minor + refund.amount_minor)
+        captured = payment.received_minor or payment.amount_minor
+        full = payment.refunded_minor >= captured
+        transition_order(
+            tx,
+            order,
+            OrderEvent.FULLY_REFUNDED if full else OrderEvent.PARTIALLY_REFUNDED,
+            now,
+            actor=refund.created_by,
+        )
+        attempts.save(tx, payment, order)
+        if full:
+            ledger.reverse_credits(tx, order, now)
+        enqueue_event(
             tx,
             merchant_id=refund.merchant_id,
-            order_id=refund.order_id,
-            payment_id=refund.payment_id,
-            kind=f"refund.{status}",
-            message=f"refund {Money(refund.amount_minor, refund.currency).display()} {status}"
-            f"{' (manual)' if refund.manual else ''}: {message}"[:500],
+            event_type="refund.succeeded",
+            event_key=f"refund.succeeded:{refund.id}",
+            payload=refund_view(refund),
             now=now,
         )
-        return refund_view(refund)
+    elif status == "failed":
+        enqueue_event(
+            tx,
+            merchant_id=refund.merchant_id,
+            event_type="refund.failed",
+            event_key=f"refund.failed:{refund.id}",
+            payload=refund_view(refund),
+            now=now,
+        )
+    add_timeline(
+        tx,
+        merchant_id=refund.merchant_id,
+        order_id=refund.order_id,
+        payment_id=refund.payment_id,
+        kind=f"refund.{status}",
+        message=f"refund {Money(refund.amount_minor, refund.currency).display()} {status}"
+        f"{' (manual)' if refund.manual else ''}: {message}"[:500],
+        now=now,
+    )
+    return refund_view(refund)
 
 
 def list_refunds(hub: Hub, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
@@ -299,3 +333,102 @@ def list_refunds(hub: Hub, merchant_id: str, payment_id: str) -> list[dict[str, 
         if payment is None or payment.merchant_id != merchant_id:
             raise NotFound(f"no payment {payment_id}")
         return [refund_view(r) for r in refunds.refunds_of(session, payment_id)]
+
+
+# -------------------------------------------------------------------- tracking pending ones
+
+# A pending refund is first re-checked this long after it was answered, then on the
+# reconciliation schedule (services.reconcile.next_check_delay) by the refund's age.
+FIRST_REFUND_CHECK_AFTER = timedelta(seconds=30)
+NO_QUERY_DELAY = timedelta(hours=6)  # a gateway with no refund query: an operator decides
+
+
+def _claim_refunds(hub: Hub, worker: str, lease: timedelta, limit: int) -> list[str]:
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        return refunds.claim_pending_refunds(
+            tx,
+            now,
+            quiet_since=now - FIRST_REFUND_CHECK_AFTER,
+            worker=worker,
+            lease_until=now + lease,
+            limit=limit,
+        )
+
+
+def _refund_target(hub: Hub, refund_id: str) -> tuple[Gateway, RefundRef, datetime] | None:
+    with hub.db.session() as session:
+        refund = refunds.find_refund(session, refund_id)
+        payment = attempts.find_attempt(session, refund.payment_id) if refund else None
+        if refund is None or payment is None or payment.gateway_account_id is None:
+            return None
+        adapter = build_adapter(hub, load_account(session, payment.gateway_account_id))
+        ref = RefundRef(
+            payment=payment_ref(payment),
+            reference=refund.reference,
+            amount=Money(refund.amount_minor, refund.currency),
+            gateway_refund_id=refund.gateway_refund_id,
+            now=hub.clock.now(),
+        )
+        return adapter, ref, as_utc(refund.created_at)
+
+
+def _schedule_refund(hub: Hub, refund_id: str, worker: str, delay: timedelta | None) -> None:
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        refunds.record_refund_check(
+            tx, refund_id, worker=worker, next_check_at=None if delay is None else now + delay
+        )
+
+
+async def check_pending_refund(hub: Hub, refund_id: str, *, worker: str) -> str:
+    """Ask the gateway where a pending refund stands; apply a final answer (once). The
+    refund's status afterwards."""
+    target = await to_thread.run_sync(_refund_target, hub, refund_id)
+    if target is None:
+        await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, NO_QUERY_DELAY)
+        return "pending"
+    adapter, ref, created_at = target
+    age = hub.clock.now() - created_at
+    try:
+        result = await adapter.refund_status(ref)
+    except NotSupported:
+        await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, NO_QUERY_DELAY)
+        return "pending"
+    except GatewayError as exc:
+        retry_after = exc.retry_after if isinstance(exc, GatewayUnavailable) else None
+        delay = next_check_delay(age, throttled=gateway_throttled(exc), retry_after=retry_after)
+        await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, delay)
+        return "pending"
+    if result.status is RefundStatus.PENDING:
+        delay = next_check_delay(age)
+        await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, delay)
+        return "pending"
+    status = "succeeded" if result.status is RefundStatus.SUCCEEDED else "failed"
+    await to_thread.run_sync(
+        partial(
+            settle_pending_refund,
+            hub,
+            refund_id,
+            status,
+            result.gateway_code,
+            result.gateway_refund_id or ref.gateway_refund_id,
+            result.message,
+        )
+    )
+    await to_thread.run_sync(_schedule_refund, hub, refund_id, worker, None)
+    return status
+
+
+async def track_pending_refunds(
+    hub: Hub, *, worker: str, lease: timedelta = timedelta(minutes=2), limit: int = 50
+) -> int:
+    """Re-check every pending gateway refund that is due (claimed for `worker`), one after
+    another; one refund's failure is logged and leaves the others. How many were checked."""
+    ids = await to_thread.run_sync(_claim_refunds, hub, worker, lease, limit)
+    for refund_id in ids:
+        try:
+            await check_pending_refund(hub, refund_id, worker=worker)
+        except Exception:
+            log.exception("checking refund %s failed", refund_id)
+    return len(ids)

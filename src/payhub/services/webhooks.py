@@ -11,6 +11,7 @@ every attempt logged. `operator.*` events are for the operator and never leave t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -35,7 +37,7 @@ from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import outbox
 from payhub.store.encrypted import WEBHOOK_SECRET
 from payhub.store.ids import new_id
-from payhub.store.journal import add_audit
+from payhub.store.journal import add_audit, enqueue_event
 from payhub.store.models import WebhookEndpoint
 from payhub.store.tx import retry_write_conflicts
 
@@ -57,6 +59,8 @@ TIMEOUT_SECONDS = 15.0
 DEADLINE_SECONDS = 30.0  # one delivery, resolution to the last byte read
 REPLY_BYTES_KEPT = 256  # of each reply, for the operator; never shown to the merchant
 REFUSED_BY_POLICY = "refused by outbound policy"
+# Consecutive failed attempts of one delivery after which the operator is alerted (once).
+ENDPOINT_FAILING_AFTER = 5
 MERCHANT_EVENT_TYPES = (
     "order.created",
     "order.paid",
@@ -295,122 +299,296 @@ async def post_signed_event(
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
+class OutboundDelivery:
+    """One claimed delivery, ready to send: the event's body and the endpoint's secret."""
+
     delivery_id: int
+    merchant_id: str
     event_id: str
     endpoint_id: str
     url: str
-    secret: str | None  # None: it cannot be decrypted (the attempt fails, the pass goes on)
+    secret: str | None  # None: it cannot be decrypted (the attempt fails, the rest go on)
     body: bytes
     attempts: int
 
 
-def _endpoint_secret(hub: Hub, endpoint: WebhookEndpoint) -> str | None:
-    try:
-        return decrypt_credentials(
-            hub.keys, _aad_id(endpoint.id), endpoint.secret_ciphertext, endpoint.secret_key_id
-        )["secret"].reveal()
-    except Exception:
-        log.exception("the secret of webhook endpoint %s cannot be read", endpoint.id)
-        return None
-
-
-def _due_jobs(hub: Hub, limit: int) -> list[_Job]:
+def claim_deliveries(
+    hub: Hub,
+    *,
+    worker: str,
+    lease: timedelta,
+    limit: int,
+    skip_endpoints: frozenset[str] = frozenset(),
+) -> list[OutboundDelivery]:
+    """Claim due deliveries for `worker` (a lease of `lease`) and prepare them to send."""
     now = hub.clock.now()
-    jobs: list[_Job] = []
-    with hub.db.session() as session:
-        for delivery, endpoint, event in outbox.due_deliveries(session, now, limit):
-            body = json.dumps(
-                {"id": event.id, **event.payload}, separators=(",", ":"), ensure_ascii=False
-            ).encode()
-            jobs.append(
-                _Job(
-                    delivery.id,
-                    event.id,
-                    endpoint.id,
-                    endpoint.url,
-                    _endpoint_secret(hub, endpoint),
-                    body,
-                    delivery.attempts,
-                )
+    with hub.db.write() as tx:
+        claimed = outbox.claim_due_deliveries(
+            tx,
+            now,
+            worker=worker,
+            lease_until=now + lease,
+            limit=limit,
+            skip_endpoints=skip_endpoints,
+        )
+    secrets_by_endpoint: dict[str, str | None] = {}
+    jobs: list[OutboundDelivery] = []
+    for c in claimed:
+        if c.endpoint_id not in secrets_by_endpoint:
+            secrets_by_endpoint[c.endpoint_id] = _endpoint_secret(
+                hub, c.endpoint_id, c.secret_ciphertext, c.secret_key_id
             )
+        body = json.dumps(
+            {"id": c.event_id, **c.payload}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        jobs.append(
+            OutboundDelivery(
+                c.delivery_id,
+                c.merchant_id,
+                c.event_id,
+                c.endpoint_id,
+                c.url,
+                secrets_by_endpoint[c.endpoint_id],
+                body,
+                c.attempts,
+            )
+        )
     return jobs
 
 
-def outbound_client(hub: Hub) -> OutboundClient:
-    """The client every delivery is sent with: the hub's outbound policy, our timeouts."""
-    return OutboundClient(
-        OutboundPolicy.from_settings(hub.settings),
-        timeout=TIMEOUT_SECONDS,
-        deadline=DEADLINE_SECONDS,
-    )
+def _endpoint_secret(hub: Hub, endpoint_id: str, ciphertext: bytes, key_id: str) -> str | None:
+    try:
+        return decrypt_credentials(hub.keys, _aad_id(endpoint_id), ciphertext, key_id)[
+            "secret"
+        ].reveal()
+    except Exception:
+        log.exception("the secret of webhook endpoint %s cannot be read", endpoint_id)
+        return None
+
+
+def release_deliveries(hub: Hub, jobs: list[OutboundDelivery], *, worker: str) -> None:
+    """Give back claims on deliveries not sent."""
+    with hub.db.write() as tx:
+        outbox.release_deliveries(tx, [j.delivery_id for j in jobs], worker=worker)
+
+
+def record_delivery(
+    hub: Hub,
+    job: OutboundDelivery,
+    outcome: DeliveryOutcome,
+    *,
+    worker: str,
+    retry_scale: float = 1.0,
+) -> bool:
+    """Record the attempt and what follows from it (delivered, retry at, given up, endpoint
+    disabled). False when the claim was no longer this worker's: nothing but the attempt's
+    log line is written then."""
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        attempts = outbox.record_delivery_attempt(
+            tx,
+            job.delivery_id,
+            worker=worker,
+            now=now,
+            status_code=outcome.status,
+            error=outcome.error,
+            duration_ms=outcome.elapsed_ms,
+            response_body=outcome.reply,
+        )
+        if attempts is None:
+            return False
+        if outcome.delivered:
+            outbox.settle_delivery(
+                tx, job.delivery_id, state="delivered", next_attempt_at=None, now=now
+            )
+            return True
+        if outcome.status == 410:
+            outbox.settle_delivery(
+                tx, job.delivery_id, state="failed", next_attempt_at=None, now=now
+            )
+            if outbox.disable_endpoint(tx, job.endpoint_id, "endpoint answered 410 Gone", now):
+                add_audit(
+                    tx,
+                    merchant_id=job.merchant_id,
+                    actor="worker",
+                    action="webhook_endpoint.disabled",
+                    subject=job.endpoint_id,
+                    after={"reason": "410 Gone"},
+                    now=now,
+                )
+                enqueue_event(
+                    tx,
+                    merchant_id=job.merchant_id,
+                    event_type="operator.alert",
+                    event_key=f"operator.alert:endpoint_disabled:{job.endpoint_id}",
+                    payload={
+                        "kind": "endpoint_disabled",
+                        "endpoint_id": job.endpoint_id,
+                        "reason": "410 Gone",
+                    },
+                    now=now,
+                )
+            return True
+        if attempts == ENDPOINT_FAILING_AFTER:
+            # Once per failing delivery streak: the key names the delivery that reached it.
+            enqueue_event(
+                tx,
+                merchant_id=job.merchant_id,
+                event_type="operator.alert",
+                event_key=f"operator.alert:endpoint_failing:{job.delivery_id}",
+                payload={
+                    "kind": "endpoint_failing",
+                    "endpoint_id": job.endpoint_id,
+                    "event_id": job.event_id,
+                    "attempts": attempts,
+                    "last_status": outcome.status,
+                    "last_error": outcome.error,
+                },
+                now=now,
+            )
+        if attempts > len(RETRY_SCHEDULE):
+            outbox.settle_delivery(
+                tx, job.delivery_id, state="failed", next_attempt_at=None, now=now
+            )
+            return True
+        delay = RETRY_SCHEDULE[attempts - 1] * retry_scale
+        jitter = delay * random.uniform(-0.1, 0.1)
+        outbox.settle_delivery(
+            tx, job.delivery_id, state="pending", next_attempt_at=now + delay + jitter, now=now
+        )
+        return True
+
+
+class DeliveryDispatcher:
+    """Sends claimed deliveries concurrently: at most `concurrency` POSTs in flight in all,
+    at most one per endpoint, each with a timeout, so a slow or hanging endpoint holds up
+    only its own deliveries. `dispatch()` claims what is due to endpoints that are not busy
+    here and returns at once; the sends go on in the background (`drain()` waits for them).
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        worker: str,
+        concurrency: int = 16,
+        timeout: float = TIMEOUT_SECONDS,
+        lease: timedelta | None = None,
+        batch: int = 200,
+        per_endpoint: int = 25,
+        retry_scale: float = 1.0,
+    ) -> None:
+        self.hub = hub
+        self.worker = worker
+        self.timeout = timeout
+        # One send, resolution to last byte, takes at most `deadline`; a lease outlives the
+        # send it covers (no takeover while a POST may still land).
+        self.deadline = min(DEADLINE_SECONDS, 2 * timeout)
+        self.lease = max(lease or timedelta(seconds=60), timedelta(seconds=self.deadline + 5))
+        self.batch = batch
+        self.per_endpoint = per_endpoint
+        self.retry_scale = retry_scale
+        self.failures = 0  # attempts whose recording failed (logged)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._client = OutboundClient(
+            OutboundPolicy.from_settings(hub.settings), timeout=timeout, deadline=self.deadline
+        )
+
+    @property
+    def busy_endpoints(self) -> frozenset[str]:
+        return frozenset(self._busy)
+
+    async def dispatch(self) -> int:
+        """Claim due deliveries and start sending them; how many were claimed."""
+        jobs = await to_thread.run_sync(
+            partial(
+                claim_deliveries,
+                self.hub,
+                worker=self.worker,
+                lease=self.lease,
+                limit=self.batch,
+                skip_endpoints=self.busy_endpoints,
+            )
+        )
+        by_endpoint: dict[str, list[OutboundDelivery]] = {}
+        for job in jobs:
+            by_endpoint.setdefault(job.endpoint_id, []).append(job)
+        extra: list[OutboundDelivery] = []
+        for endpoint_id, queue in by_endpoint.items():
+            extra.extend(queue[self.per_endpoint :])
+            task = asyncio.create_task(self._send_in_order(queue[: self.per_endpoint]))
+            self._busy[endpoint_id] = task
+            task.add_done_callback(partial(self._done, endpoint_id))
+        if extra:
+            await to_thread.run_sync(
+                partial(release_deliveries, self.hub, extra, worker=self.worker)
+            )
+        return len(jobs) - len(extra)
+
+    def _done(self, endpoint_id: str, _task: asyncio.Task[None]) -> None:
+        self._busy.pop(endpoint_id, None)
+
+    async def drain(self) -> None:
+        """Wait until every send started so far is recorded."""
+        while self._busy:
+            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._busy.values():
+            task.cancel()
+        await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        await self._client.aclose()
+
+    async def _send_in_order(self, queue: list[OutboundDelivery]) -> None:
+        for index, job in enumerate(queue):
+            async with self._slots:
+                outcome = await post_signed_event(
+                    self._client,
+                    url=job.url,
+                    secret=job.secret,
+                    event_id=job.event_id,
+                    body=job.body,
+                    timestamp=int(self.hub.clock.now().timestamp()),
+                )
+            try:
+                await to_thread.run_sync(
+                    partial(
+                        record_delivery,
+                        self.hub,
+                        job,
+                        outcome,
+                        worker=self.worker,
+                        retry_scale=self.retry_scale,
+                    )
+                )
+            except Exception:
+                self.failures += 1
+                log.exception("recording delivery %s failed", job.delivery_id)
+            if outcome.status == 410:  # the endpoint is disabled now: hand back the rest
+                rest = queue[index + 1 :]
+                await to_thread.run_sync(
+                    partial(release_deliveries, self.hub, rest, worker=self.worker)
+                )
+                return
 
 
 async def deliver_due(hub: Hub, *, limit: int = 100, retry_scale: float = 1.0) -> int:
-    """Send every due delivery once; returns how many were attempted."""
-    jobs = await to_thread.run_sync(_due_jobs, hub, limit)
-    gone: set[str] = set()  # endpoints that answered 410 during this pass
-    async with outbound_client(hub) as client:
-        for job in jobs:
-            if job.endpoint_id in gone:
-                continue
-            sent = await post_signed_event(
-                client,
-                url=job.url,
-                secret=job.secret,
-                event_id=job.event_id,
-                body=job.body,
-                timestamp=int(hub.clock.now().timestamp()),
-            )
-            if sent.status == 410:
-                gone.add(job.endpoint_id)
-            try:
-                await to_thread.run_sync(_record_attempt, hub, job, sent, retry_scale)
-            except Exception:
-                log.exception("recording the attempt of delivery %s failed", job.delivery_id)
-    return len(jobs)
-
-
-def _record_attempt(hub: Hub, job: _Job, sent: DeliveryOutcome, retry_scale: float) -> None:
-    now = hub.clock.now()
-    with hub.db.write() as tx:
-        delivery = outbox.delivery_to_change(tx, job.delivery_id)
-        assert delivery is not None
-        outbox.add_delivery_attempt(
-            tx,
-            delivery_id=delivery.id,
-            attempted_at=now,
-            status_code=sent.status,
-            error=sent.error,
-            duration_ms=sent.elapsed_ms,
-            response_body=sent.reply,
-        )
-        delivery.attempts += 1
-        delivery.last_status = sent.status
-        delivery.last_error = sent.error
-        delivery.updated_at = now
-        if sent.delivered:
-            delivery.state = "delivered"
-            return
-        if sent.status == 410:
-            delivery.state = "failed"
-            outbox.disable_endpoint(tx, job.endpoint_id, "endpoint answered 410 Gone", now)
-            add_audit(
-                tx,
-                merchant_id=delivery.merchant_id,
-                actor="worker",
-                action="webhook_endpoint.disabled",
-                subject=job.endpoint_id,
-                after={"reason": "410 Gone"},
-                now=now,
-            )
-            return
-        if delivery.attempts > len(RETRY_SCHEDULE):
-            delivery.state = "failed"
-            return
-        delay = RETRY_SCHEDULE[delivery.attempts - 1] * retry_scale
-        jitter = delay * random.uniform(-0.1, 0.1)
-        delivery.next_attempt_at = now + delay + jitter
+    """One pass: send every due delivery once (concurrently, one at a time per endpoint)
+    and wait for the outcomes; returns how many were attempted."""
+    dispatcher = DeliveryDispatcher(
+        hub,
+        worker=f"pass-{secrets.token_hex(4)}",
+        batch=limit,
+        per_endpoint=limit,
+        retry_scale=retry_scale,
+    )
+    try:
+        sent = await dispatcher.dispatch()
+        await dispatcher.drain()
+        return sent
+    finally:
+        await dispatcher.close()
 
 
 @retry_write_conflicts

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from payhub.store.direct import DirectStatement
-from payhub.store.models import Payment
+from payhub.store.models import Order, Payment
 from payhub.store.rows import (
     AttemptRecord,
     OrderRecord,
@@ -35,6 +35,8 @@ __all__ = [
     "attempt_status",
     "attempts_in_review",
     "attempts_of_order",
+    "claim_attempts_to_close",
+    "claim_due_checks",
     "find_attempt",
     "find_attempt_by_reference",
     "live_attempts",
@@ -43,9 +45,11 @@ __all__ = [
     "lock_attempt_and_order_by_reference",
     "lock_live_attempts",
     "lock_order",
+    "mark_closed_at_gateway",
     "newest_pending_attempt",
     "open_attempt",
     "other_live_attempt",
+    "record_check",
     "record_checkout",
     "save",
     "set_reference",
@@ -286,4 +290,121 @@ def attempts_in_review(reader: Reader, merchant_id: str) -> list[Payment]:
             .where(Payment.merchant_id == merchant_id, Payment.status == "review")
             .order_by(Payment.updated_at)
         )
+    )
+
+
+def claim_due_checks(
+    tx: Tx,
+    now: datetime,
+    *,
+    statuses: list[str],
+    quiet_since: datetime,
+    worker: str,
+    lease_until: datetime,
+    limit: int,
+) -> list[str]:
+    """Claim up to `limit` attempts in `statuses` whose gateway check is due: its
+    `next_check_at` has come, or (never scheduled) it has not changed since `quiet_since`.
+    Rows another worker holds (locked, or leased until later) are skipped."""
+    session = tx._session
+    ids = list(
+        session.scalars(
+            select(Payment.id)
+            .where(
+                Payment.status.in_(statuses),
+                Payment.gateway_account_id.is_not(None),
+                or_(
+                    Payment.next_check_at <= now,
+                    and_(Payment.next_check_at.is_(None), Payment.updated_at <= quiet_since),
+                ),
+                or_(Payment.claimed_until.is_(None), Payment.claimed_until < now),
+            )
+            .order_by(Payment.next_check_at, Payment.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Payment)
+            .where(Payment.id.in_(ids))
+            .values(claimed_by=worker, claimed_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def record_check(
+    tx: Tx, payment_id: str, *, next_check_at: datetime, worker: str | None = None
+) -> int | None:
+    """Count one gateway check of the attempt (in SQL) and set when the next is due.
+    With `worker`, only while that worker holds the claim, which it gives up; without
+    (a browser return's query), the claim is left alone. The count afterwards, or None."""
+    conditions = [Payment.id == payment_id]
+    values: dict[str, Any] = {
+        "check_count": Payment.check_count + 1,
+        "next_check_at": next_check_at,
+    }
+    if worker is not None:
+        conditions.append(Payment.claimed_by == worker)
+        values |= {"claimed_by": None, "claimed_until": None}
+    counted = tx._session.execute(
+        update(Payment)
+        .where(*conditions)
+        .values(**values)
+        .returning(Payment.check_count)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    return None if counted is None else int(counted)
+
+
+def claim_attempts_to_close(
+    tx: Tx,
+    now: datetime,
+    *,
+    statuses: list[str],
+    order_statuses: list[str],
+    gateways: list[str],
+    worker: str,
+    lease_until: datetime,
+    limit: int,
+) -> list[str]:
+    """Claim attempts in `statuses` of orders in `order_statuses`, at `gateways`, that
+    were never closed at the gateway (the hub gave up on them; their link may be payable)."""
+    session = tx._session
+    ids = list(
+        session.scalars(
+            select(Payment.id)
+            .join(Order, Order.id == Payment.order_id)
+            .where(
+                Payment.status.in_(statuses),
+                Order.status.in_(order_statuses),
+                Payment.gateway.in_(gateways),
+                Payment.gateway_account_id.is_not(None),
+                Payment.gateway_closed_at.is_(None),
+                or_(Payment.claimed_until.is_(None), Payment.claimed_until < now),
+            )
+            .order_by(Payment.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Payment)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Payment)
+            .where(Payment.id.in_(ids))
+            .values(claimed_by=worker, claimed_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def mark_closed_at_gateway(tx: Tx, payment_id: str, now: datetime) -> None:
+    """The attempt's link or bill is closed at the gateway (or there is nothing to close);
+    any claim on it is given up."""
+    tx._session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id)
+        .values(gateway_closed_at=now, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
     )

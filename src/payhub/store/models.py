@@ -194,10 +194,19 @@ class Payment(Base):
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The reconciliation schedule (worker): when to ask the gateway next, how often it was
+    # asked, and the lease of the worker asking now.
+    next_check_at: Mapped[datetime | None]
+    check_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # When the hub closed the link or bill at the gateway after giving up on the attempt.
+    gateway_closed_at: Mapped[datetime | None]
     __table_args__ = (
         UniqueConstraint("gateway_account_id", "gateway_reference"),
         CheckConstraint("refunded_minor >= 0", name="refunded_not_negative"),
         Index("ix_payments_status", "status", "updated_at"),
+        Index("ix_payments_next_check", "status", "next_check_at"),
     )
 
 
@@ -269,6 +278,11 @@ class Refund(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # A pending refund's re-check schedule (worker) and the lease of the worker checking it.
+    next_check_at: Mapped[datetime | None]
+    check_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
 
 
@@ -399,6 +413,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime]
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The lease of the worker sending it now; another takes over once it has passed.
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (

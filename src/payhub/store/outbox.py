@@ -4,23 +4,32 @@ endpoint), and the log of every attempt to send one.
 Events are staged into the outbox by store.journal, in the transaction of their change.
 Rows a write operation hands out (`events_to_fan_out`, `delivery_to_change`,
 `endpoint_to_change`) belong to that transaction: changes to them are written at the commit.
+
+Workers take deliveries by lease: `claim_due_deliveries` locks due rows with
+`FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer and one worker) and stamps them
+`claimed_by` / `claimed_until`; the attempt is recorded only while the claim is still the
+worker's (`record_delivery_attempt`), and its counter is incremented in SQL. A lease that
+passed (a crashed worker) makes the delivery claimable again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from payhub.store.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
+    "ClaimedDelivery",
     "add_delivery",
     "add_delivery_attempt",
     "add_endpoint",
     "attempts_of_delivery",
+    "claim_due_deliveries",
     "deliveries_of",
     "delivery_to_change",
     "disable_endpoint",
@@ -28,11 +37,15 @@ __all__ = [
     "enabled_endpoints",
     "endpoint_to_change",
     "endpoints_of",
+    "event_key_exists",
     "events_to_fan_out",
     "find_event",
     "make_deliveries_due",
     "prune_finished_attempts",
     "recent_events",
+    "record_delivery_attempt",
+    "release_deliveries",
+    "settle_delivery",
 ]
 
 
@@ -64,12 +77,14 @@ def enabled_endpoints(reader: Reader, merchant_id: str) -> list[WebhookEndpoint]
     )
 
 
-def disable_endpoint(tx: Tx, endpoint_id: str, reason: str, now: datetime) -> None:
-    tx._session.execute(
+def disable_endpoint(tx: Tx, endpoint_id: str, reason: str, now: datetime) -> bool:
+    """Disable an enabled endpoint; False if it was disabled already."""
+    result = tx._session.execute(
         update(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id)
+        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled.is_(True))
         .values(enabled=False, disabled_reason=reason, updated_at=now)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def events_to_fan_out(tx: Tx, limit: int) -> list[OutboxEvent]:
@@ -157,6 +172,165 @@ def recent_events(reader: Reader, merchant_id: str, limit: int) -> list[OutboxEv
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery this worker holds the lease on, with what sending it needs."""
+
+    delivery_id: int
+    merchant_id: str
+    event_id: str
+    endpoint_id: str
+    url: str
+    secret_ciphertext: bytes
+    secret_key_id: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def claim_due_deliveries(
+    tx: Tx,
+    now: datetime,
+    *,
+    worker: str,
+    lease_until: datetime,
+    limit: int,
+    skip_endpoints: frozenset[str] = frozenset(),
+) -> list[ClaimedDelivery]:
+    """Claim up to `limit` pending deliveries due by `now` to enabled endpoints (not in
+    `skip_endpoints`) whose lease is free or passed; rows another transaction holds are
+    skipped, not waited for."""
+    session = tx._session
+    query = (
+        select(Delivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+        .where(
+            Delivery.state == "pending",
+            Delivery.next_attempt_at <= now,
+            WebhookEndpoint.enabled.is_(True),
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+    if skip_endpoints:
+        query = query.where(Delivery.endpoint_id.not_in(sorted(skip_endpoints)))
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(claimed_by=worker, claimed_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.merchant_id,
+            Delivery.event_id,
+            Delivery.endpoint_id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret_ciphertext,
+            WebhookEndpoint.secret_key_id,
+            OutboxEvent.payload,
+            Delivery.attempts,
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+        .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+    )
+    return [ClaimedDelivery(*row) for row in rows]
+
+
+def record_delivery_attempt(
+    tx: Tx,
+    delivery_id: int,
+    *,
+    worker: str,
+    now: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    response_body: str | None,
+) -> int | None:
+    """Log one attempt and count it on the delivery, if `worker` still holds the claim:
+    the delivery's attempts afterwards, or None when the claim was lost (the attempt is
+    logged all the same; the delivery is left to the worker that holds it now)."""
+    session = tx._session
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery_id,
+            attempted_at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+            response_body=response_body,
+        )
+    )
+    counted = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claimed_by == worker,
+            Delivery.state == "pending",
+        )
+        .values(
+            attempts=Delivery.attempts + 1,
+            last_status=status_code,
+            last_error=error,
+            updated_at=now,
+        )
+        .returning(Delivery.attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    return None if counted is None else int(counted)
+
+
+def settle_delivery(
+    tx: Tx, delivery_id: int, *, state: str, next_attempt_at: datetime | None, now: datetime
+) -> None:
+    """Give up the claim: the delivery is `state` now (pending: due again at
+    `next_attempt_at`)."""
+    values: dict[str, Any] = {
+        "state": state,
+        "claimed_by": None,
+        "claimed_until": None,
+        "updated_at": now,
+    }
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    tx._session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_deliveries(tx: Tx, delivery_ids: list[int], *, worker: str) -> None:
+    """Hand back claims not used (the worker stops, or the endpoint went away)."""
+    if not delivery_ids:
+        return
+    tx._session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids), Delivery.claimed_by == worker)
+        .values(claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def event_key_exists(reader: Reader, merchant_id: str, event_key: str) -> bool:
+    """Whether a once-only event with this key was written already."""
+    found = session_of(reader).scalar(
+        select(OutboxEvent.id).where(
+            OutboxEvent.merchant_id == merchant_id, OutboxEvent.event_key == event_key
+        )
+    )
+    return found is not None
 
 
 def prune_finished_attempts(tx: Tx, attempted_before: datetime, limit: int) -> int:

@@ -4,17 +4,21 @@ at the commit."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
 
 from payhub.store.models import Refund
 from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
+    "claim_pending_refunds",
     "drop_refund",
     "find_refund",
+    "lock_pending_refund",
     "new_refund",
+    "record_refund_check",
     "refund_count",
     "refund_to_change",
     "refunds_of",
@@ -72,4 +76,70 @@ def refunds_of(reader: Reader, payment_id: str) -> list[Refund]:
         session_of(reader).scalars(
             select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.created_at)
         )
+    )
+
+
+def claim_pending_refunds(
+    tx: Tx,
+    now: datetime,
+    *,
+    quiet_since: datetime,
+    worker: str,
+    lease_until: datetime,
+    limit: int,
+) -> list[str]:
+    """Claim up to `limit` gateway refunds still pending whose re-check is due (its
+    `next_check_at` has come, or never scheduled and unchanged since `quiet_since`)."""
+    session = tx._session
+    ids = list(
+        session.scalars(
+            select(Refund.id)
+            .where(
+                Refund.status == "pending",
+                Refund.manual.is_(False),
+                or_(
+                    Refund.next_check_at <= now,
+                    and_(Refund.next_check_at.is_(None), Refund.updated_at <= quiet_since),
+                ),
+                or_(Refund.claimed_until.is_(None), Refund.claimed_until < now),
+            )
+            .order_by(Refund.next_check_at, Refund.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Refund)
+            .where(Refund.id.in_(ids))
+            .values(claimed_by=worker, claimed_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def record_refund_check(
+    tx: Tx, refund_id: str, *, worker: str, next_check_at: datetime | None
+) -> int | None:
+    """Count one status query of the refund (in SQL), set the next, give up the claim.
+    The count afterwards, or None when the claim was no longer `worker`'s."""
+    counted = tx._session.execute(
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.claimed_by == worker)
+        .values(
+            check_count=Refund.check_count + 1,
+            next_check_at=next_check_at,
+            claimed_by=None,
+            claimed_until=None,
+        )
+        .returning(Refund.check_count)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    return None if counted is None else int(counted)
+
+
+def lock_pending_refund(tx: Tx, refund_id: str) -> Refund | None:
+    """The refund, locked for this transaction, if it is still pending."""
+    return tx._session.scalar(
+        select(Refund).where(Refund.id == refund_id, Refund.status == "pending").with_for_update()
     )

@@ -31,6 +31,7 @@ from payhub.gateways.base import (
     MalformedNotification,
     NotSupported,
     PaymentRef,
+    RefundRef,
     RefundRequest,
     RefundStatus,
 )
@@ -609,6 +610,53 @@ async def test_partial_refunds_up_to_the_amount_paid() -> None:
             await rig.adapter.refund(
                 RefundRequest(ref, "RF5", Money(100, "VND"), True, "full but not whole", now)
             )
+
+
+@pytest.mark.parametrize(
+    ("fault", "final", "code"),
+    [
+        ("refund_processing", RefundStatus.SUCCEEDED, "00"),
+        ("refund_rejected", RefundStatus.FAILED, "09"),
+    ],
+)
+async def test_a_processing_refund_is_seen_through_querydr_until_final(
+    fault: str, final: RefundStatus, code: str
+) -> None:
+    async with Rig() as rig:
+        reference, ref, _ = await rig.create()
+        await rig.pay(reference, "success")
+        r = await rig.client.post("/__sim/faults", json={"fault": fault, "count": 2})
+        assert r.status_code == 200, r.text
+        now = datetime.now(UTC)
+        accepted = await rig.adapter.refund(
+            RefundRequest(ref, "RF1", Money(50_000, "VND"), False, "part", now)
+        )
+        assert (accepted.status, accepted.gateway_code) == (RefundStatus.PENDING, "05")
+        asked = RefundRef(ref, "RF1", Money(50_000, "VND"), accepted.gateway_refund_id, now)
+        seen = [await rig.adapter.refund_status(asked) for _ in range(4)]
+        assert [(x.status, x.gateway_code) for x in seen] == [
+            (RefundStatus.PENDING, "05"),
+            (RefundStatus.PENDING, "05"),
+            (final, code),
+            (final, code),
+        ]
+        # The payment itself is still paid, as its own query says.
+        assert (await rig.adapter.query(ref)).status is GatewayStatus.SUCCEEDED
+        listed = (await rig.client.get("/__sim/transactions")).json()
+        [txn] = [t for t in listed if t["txn_ref"] == reference]
+        assert txn["refunded"] == (50_000 if final is RefundStatus.SUCCEEDED else 0)
+
+
+async def test_refund_status_while_throttled_names_a_delay() -> None:
+    async with Rig() as rig:
+        reference, ref, _ = await rig.create()
+        await rig.pay(reference, "success")
+        now = datetime.now(UTC)
+        await rig.adapter.refund(RefundRequest(ref, "RF1", Money(50_000, "VND"), False, "x", now))
+        await rig.client.post("/__sim/faults", json={"fault": "querydr_busy", "count": 1})
+        with pytest.raises(GatewayUnavailable) as caught:
+            await rig.adapter.refund_status(RefundRef(ref, "RF1", Money(50_000, "VND"), None, now))
+        assert caught.value.gateway_code == "94" and caught.value.retry_after == 300.0
 
 
 async def test_refund_of_a_failed_payment_is_refused() -> None:

@@ -37,6 +37,7 @@ from payhub.gateways.base import (
     Notification,
     NotSupported,
     PaymentRef,
+    RefundRef,
     RefundRequest,
     RefundResult,
     RefundStatus,
@@ -550,6 +551,29 @@ class MomoGateway:
             )
         self._raise_for("refund", status, answer)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def refund_status(self, ref: RefundRef) -> RefundResult:
+        """MoMo's query of the refunded payment lists its refunds (`refundTrans`, each with
+        the refund's own `orderId` and `resultCode`): 0 done, 7000/7002 still processing,
+        anything else failed. A refund not listed yet is still pending."""
+        report = await self.query(ref.payment)
+        listed = report.raw.get("refundTrans")
+        for item in listed if isinstance(listed, list) else []:
+            if not isinstance(item, dict) or _as_text(item.get("orderId")) != ref.reference:
+                continue
+            code = wire.parse_result_code(item.get("resultCode"))
+            refund_id = _as_text(item.get("transId")) or ref.gateway_refund_id
+            if code == wire.SUCCESS:
+                return RefundResult(RefundStatus.SUCCEEDED, "0", refund_id, report.message)
+            if code is None or code in wire.IN_FLIGHT_CODES:
+                return RefundResult(RefundStatus.PENDING, str(code), refund_id, report.message)
+            return RefundResult(RefundStatus.FAILED, str(code), refund_id, report.message)
+        return RefundResult(
+            RefundStatus.PENDING,
+            "not_listed",
+            ref.gateway_refund_id,
+            "MoMo lists no such refund yet",
+        )
 
     async def cancel(self, ref: PaymentRef) -> None:
         raise NotSupported(

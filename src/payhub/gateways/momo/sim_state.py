@@ -53,7 +53,10 @@ OUTCOMES: Final[Mapping[str, tuple[int, str, str]]] = {
     "expired": (1005, "Transaction expired.", "Giao dịch thất bại do url hoặc QR code đã hết hạn."),
 }
 # Faults of the API itself (the Notifier's faults shape IPNs).
-API_FAULTS: Final = ("slow_create", "create_500")
+API_FAULTS: Final = ("slow_create", "create_500", "refund_processing", "refund_rejected")
+# The next refund answers 7000 (processing) and stays so for as many queries as the
+# `refund_processing` (then succeeds) or `refund_rejected` (then fails, 1080) fault count.
+REFUND_REJECTED_CODE: Final = 1080
 
 
 def sandbox_profile() -> SandboxProfile:
@@ -135,6 +138,8 @@ class MomoSandbox:
         self.refund_order_ids: set[tuple[str, str]] = set()
         self.requests: dict[tuple[str, str], StoredRequest] = {}
         self.api_faults: list[str] = []
+        # refund orderId -> [queries it still answers processing, its final resultCode]
+        self.refund_progress: dict[str, list[int]] = {}
         self.notifier.reset()
 
     # ------------------------------------------------------------------ helpers
@@ -150,6 +155,23 @@ class MomoSandbox:
             self.api_faults.remove(name)
             return True
         return False
+
+    def take_all_faults(self, name: str) -> int:
+        count = self.api_faults.count(name)
+        self.api_faults = [f for f in self.api_faults if f != name]
+        return count
+
+    def advance_refunds(self, order: Order) -> None:
+        """One query's worth of progress for the order's refunds still processing."""
+        for refund in order.refunds:
+            progress = self.refund_progress.get(refund["orderId"])
+            if progress is None:
+                continue
+            if progress[0] > 0:
+                progress[0] -= 1
+                continue
+            refund["resultCode"] = progress[1]
+            del self.refund_progress[refund["orderId"]]
 
     def order_by_id(self, order_id: str) -> Order | None:
         matches = [order for (_, oid), order in self.orders.items() if oid == order_id]
@@ -468,6 +490,7 @@ def api_query(sandbox: MomoSandbox, raw: bytes) -> Answer:
             "responseTime": now,
         }
     pending = not order.final
+    sandbox.advance_refunds(order)
     return 200, {
         **echo,
         "extraData": order.extra_data,
@@ -562,15 +585,23 @@ async def api_refund(sandbox: MomoSandbox, raw: bytes) -> Answer:
             }
         trans_id = sandbox.new_trans_id()
         sandbox.refund_order_ids.add(key)
+        succeed_after = sandbox.take_all_faults("refund_processing")
+        fail_after = sandbox.take_all_faults("refund_rejected")
+        processing = bool(succeed_after or fail_after)
+        if processing:
+            final = REFUND_REJECTED_CODE if fail_after else 0
+            sandbox.refund_progress[values["orderId"]] = [max(succeed_after, fail_after), final]
+        code = 7000 if processing else 0
         original.refunds.append(
             {
                 "orderId": values["orderId"],
                 "amount": amount,
-                "resultCode": 0,
+                "resultCode": code,
                 "transId": trans_id,
                 "createdTime": sandbox.now_ms(),
             }
         )
-        return 200, {**echo, "transId": trans_id, "resultCode": 0, "message": "Successful."}
+        message = "Transaction is being processed." if processing else "Successful."
+        return 200, {**echo, "transId": trans_id, "resultCode": code, "message": message}
 
     return await _idempotent(sandbox, body, handle)

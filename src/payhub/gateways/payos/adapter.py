@@ -38,6 +38,7 @@ from payhub.gateways.base import (
     Notification,
     NotSupported,
     PaymentRef,
+    RefundRef,
     RefundRequest,
     RefundResult,
     Reply,
@@ -322,6 +323,9 @@ class PayOSGateway:
 
     async def refund(self, req: RefundRequest) -> RefundResult:
         raise NotSupported("PayOS has no refund API; refund the buyer by bank transfer")
+
+    async def refund_status(self, ref: RefundRef) -> RefundResult:
+        raise NotSupported("PayOS has no refund API, so no refund to query")
 
     async def register_notification_url(self, url: str) -> None:
         await self._call("POST", "/confirm-webhook", {"webhookUrl": url})

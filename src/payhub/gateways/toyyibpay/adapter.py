@@ -41,6 +41,7 @@ from payhub.gateways.base import (
     Notification,
     NotSupported,
     PaymentRef,
+    RefundRef,
     RefundRequest,
     RefundResult,
     Reply,
@@ -348,6 +349,9 @@ class ToyyibPayGateway:
 
     async def refund(self, req: RefundRequest) -> RefundResult:
         raise NotSupported("ToyyibPay has no refund API; refund the payer outside payhub")
+
+    async def refund_status(self, ref: RefundRef) -> RefundResult:
+        raise NotSupported("ToyyibPay has no refund API, so no refund to query")
 
     async def register_notification_url(self, url: str) -> None:
         raise NotSupported("ToyyibPay takes the callback URL on each bill (billCallbackUrl)")

@@ -38,6 +38,7 @@ from payhub.gateways.base import (
     Notification,
     NotSupported,
     PaymentRef,
+    RefundRef,
     RefundRequest,
     RefundResult,
     RefundStatus,
@@ -63,6 +64,9 @@ def parse_query_string(raw: bytes) -> list[tuple[str, str]]:
     if len(keys) != len(set(keys)):
         raise MalformedNotification("a parameter appears more than once")
     return pairs
+
+
+THROTTLED_SECONDS = 300.0
 
 
 class VnpayGateway:
@@ -299,7 +303,8 @@ class VnpayGateway:
         if str(data.get("vnp_TxnRef", "")) != reference:
             raise InvalidSignature(f"VNPay {operation} answer is about another vnp_TxnRef")
 
-    async def query(self, ref: PaymentRef) -> StatusReport:
+    async def _querydr(self, ref: PaymentRef) -> dict[str, Any]:
+        """One querydr about the attempt; its answer, checked when it says `00`."""
         now = self.clock.now()
         body = {
             "vnp_RequestId": self._new_request_id(),
@@ -316,10 +321,38 @@ class VnpayGateway:
             self._config.secret("hash_secret"), body, signing.QUERYDR_REQUEST_FIELDS
         )
         data = await self._post(body, "querydr")
+        if data["vnp_ResponseCode"] == "00":
+            self._check_signed(data, signing.QUERYDR_RESPONSE_FIELDS, ref.reference, "querydr")
+        return data
+
+    async def refund_status(self, ref: RefundRef) -> RefundResult:
+        """querydr on the refunded payment: once refunded, VNPay answers with the refund's
+        `vnp_TransactionType` (02 full, 03 partial) and its `vnp_TransactionStatus` (05
+        processing, 06 sent to the bank, 00 done, 09 rejected). It reports the latest
+        refund of the transaction."""
+        data = await self._querydr(ref.payment)
+        code = data["vnp_ResponseCode"]
+        message = str(data.get("vnp_Message", ""))
+        if code != "00":
+            raise self._api_error(code, message, "querydr")
+        kind = str(data.get("vnp_TransactionType", ""))
+        transaction_status = str(data.get("vnp_TransactionStatus", ""))
+        if kind not in ("02", "03"):
+            # VNPay shows no refund on the transaction yet: still being taken in.
+            return RefundResult(RefundStatus.PENDING, transaction_status or kind, None, message)
+        return RefundResult(
+            wire.refund_status(transaction_status),
+            transaction_status,
+            ref.gateway_refund_id,
+            message,
+        )
+
+    async def query(self, ref: PaymentRef) -> StatusReport:
+        now = self.clock.now()
+        data = await self._querydr(ref)
         code = data["vnp_ResponseCode"]
         message = str(data.get("vnp_Message", ""))
         if code == "00":
-            self._check_signed(data, signing.QUERYDR_RESPONSE_FIELDS, ref.reference, "querydr")
             transaction_status = str(data.get("vnp_TransactionStatus", ""))
             status = wire.query_status(transaction_status)
             try:
@@ -360,7 +393,11 @@ class VnpayGateway:
         if code in ("02", "97"):
             return GatewayMisconfigured(text, gateway_code=code)
         if code == "94":
-            return GatewayUnavailable(text, gateway_code=code, outcome_unknown=False)
+            # Too many queries: VNPay's sandbox answered 94 to every query for about five
+            # minutes after one (reference, observed); ask callers to wait that long.
+            return GatewayUnavailable(
+                text, gateway_code=code, outcome_unknown=False, retry_after=THROTTLED_SECONDS
+            )
         if code == "99":
             return GatewayUnavailable(
                 text, gateway_code=code, outcome_unknown=operation != "querydr"

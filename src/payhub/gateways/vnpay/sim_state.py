@@ -74,6 +74,30 @@ OUTCOMES: Final[dict[str, Outcome]] = {
 
 # VNPay-specific faults on top of simkit.Fault: make the next querydr answer 94.
 QUERYDR_BUSY: Final = "querydr_busy"
+# The next refund stays processing (05) for this many querydr answers, then ends done (00)
+# or, with `refund_rejected`, rejected (09). Without either it is done at the first querydr.
+REFUND_PROCESSING: Final = "refund_processing"
+REFUND_REJECTED: Final = "refund_rejected"
+
+
+@dataclass(slots=True)
+class SimRefund:
+    """One refund of a transaction, as querydr reports it while it is the latest."""
+
+    kind: str  # 02 full | 03 partial
+    amount_x100: int
+    transaction_no: str
+    status: str = "05"
+    queries_left: int = 0
+    final_status: str = "00"
+
+    def advance(self) -> None:
+        if self.status != "05":
+            return
+        if self.queries_left > 0:
+            self.queries_left -= 1
+            return
+        self.status = self.final_status
 
 
 @dataclass(slots=True)
@@ -102,6 +126,7 @@ class Transaction:
     pay_date: str = ""
     refunded_x100: int = 0
     callback: dict[str, str] = field(default_factory=dict)
+    refunds: list[SimRefund] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +141,10 @@ class Transaction:
             "transaction_status": self.transaction_status,
             "transaction_no": self.transaction_no,
             "refunded": self.refunded_x100 // 100,
+            "refunds": [
+                {"kind": r.kind, "amount": r.amount_x100 // 100, "status": r.status}
+                for r in self.refunds
+            ],
         }
 
 
@@ -158,6 +187,8 @@ class VnpaySandbox:
         self.tokens: dict[str, Transaction] = {}
         self.request_ids: set[tuple[str, str]] = set()
         self.querydr_busy = 0
+        self.refund_processing = 0
+        self.refund_rejected = 0
         self.querydr_calls: Counter[str] = Counter()  # vnp_TxnRef -> signed querydr calls
         self._numbers = itertools.count(14_422_574)
         self.reset()
@@ -176,6 +207,8 @@ class VnpaySandbox:
         self.tokens.clear()
         self.request_ids.clear()
         self.querydr_busy = 0
+        self.refund_processing = 0
+        self.refund_rejected = 0
         self.querydr_calls.clear()
         self.notifier.reset()
 
@@ -393,6 +426,14 @@ class VnpaySandbox:
             "vnp_TransactionType": "01",
             "vnp_TransactionStatus": txn.transaction_status,
         }
+        if txn.refunds:  # once refunded, querydr describes the latest refund
+            latest = txn.refunds[-1]
+            latest.advance()
+            if latest.status == "09":
+                txn.refunded_x100 -= latest.amount_x100
+                latest.amount_x100 = 0  # counted back once
+            answer["vnp_TransactionType"] = latest.kind
+            answer["vnp_TransactionStatus"] = latest.status
         answer["vnp_SecureHash"] = signing.sign_fields(
             terminal.hash_secret, answer, signing.QUERYDR_RESPONSE_FIELDS
         )
@@ -432,6 +473,18 @@ class VnpaySandbox:
             return self.api_error(data, "03", "Refund amount exceeds the refundable amount")
         self.request_ids.add(request_key)
         txn.refunded_x100 += amount
+        refund_no = self.next_number()
+        rejected = self.refund_rejected > 0
+        txn.refunds.append(
+            SimRefund(
+                kind=kind,
+                amount_x100=amount,
+                transaction_no=refund_no,
+                queries_left=max(self.refund_processing, self.refund_rejected),
+                final_status="09" if rejected else "00",
+            )
+        )
+        self.refund_processing = self.refund_rejected = 0
         answer: dict[str, Any] = {
             "vnp_ResponseId": secrets.token_hex(16),
             "vnp_Command": "refund",
@@ -443,7 +496,7 @@ class VnpaySandbox:
             "vnp_OrderInfo": data.get("vnp_OrderInfo", ""),
             "vnp_BankCode": txn.bank_code,
             "vnp_PayDate": self.now_vn(),
-            "vnp_TransactionNo": self.next_number(),
+            "vnp_TransactionNo": refund_no,
             "vnp_TransactionType": kind,
             "vnp_TransactionStatus": "05",
         }

@@ -12,8 +12,9 @@ Real paths at origin root, so the npm `vnpay` library (or any VNPay client) poin
   `vnp_ReturnUrl` with the same signed query;
 * `POST /merchant_webapi/api/transaction` answers `querydr` and `refund`;
 * `/__sim/...` is the test control API: the shared `simkit` routes (outcomes, faults,
-  deliveries), plus the `querydr_busy` fault, `terminals`, `transactions` and `queries`
-  (signed querydr calls per vnp_TxnRef).
+  deliveries), plus the `querydr_busy`, `refund_processing` and `refund_rejected`
+  faults, `terminals`, `transactions` and `queries` (signed querydr calls per
+  vnp_TxnRef).
 
 State lives in memory (`sim_state.py`); the pages (`sim_pages.py`) say plainly that this is
 payhub's sandbox, not VNPay. This module is the app.
@@ -37,6 +38,8 @@ from payhub.gateways.vnpay.sim_state import (
     DEFAULT_TMN_CODE,
     OUTCOMES,
     QUERYDR_BUSY,
+    REFUND_PROCESSING,
+    REFUND_REJECTED,
     Terminal,
     Transaction,
     VnpaySandbox,
@@ -76,7 +79,17 @@ class VnpayControl(simkit.SandboxControl[VnpaySandbox]):
         def querydr_busy(count: int) -> None:
             self.sandbox.querydr_busy += count
 
-        return {QUERYDR_BUSY: querydr_busy}
+        def refund_processing(count: int) -> None:
+            self.sandbox.refund_processing = count
+
+        def refund_rejected(count: int) -> None:
+            self.sandbox.refund_rejected = count
+
+        return {
+            QUERYDR_BUSY: querydr_busy,
+            REFUND_PROCESSING: refund_processing,
+            REFUND_REJECTED: refund_rejected,
+        }
 
     def faults_answer(self) -> Any:
         pending = self.notifier.pending_faults()
