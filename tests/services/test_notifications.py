@@ -530,6 +530,8 @@ async def test_no_secret_in_any_row_message_or_log_line(
 ) -> None:
     env = notify_env
     caplog.set_level(logging.DEBUG)
+    # configure_logging (run by any earlier CLI test) quiets httpx; its lines are wanted here.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     port = free_port()
     smtp = new_catcher(port, user="shop", password=SMTP_PASSWORD)
     configure(env, smtp, smtp_user="shop", smtp_password=SMTP_PASSWORD)
