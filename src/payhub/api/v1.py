@@ -16,8 +16,11 @@ from payhub.api import (
     review,
     webhooks,
 )
+from payhub.api.problems import V1_PROBLEMS, problem_responses
 
-router = APIRouter(prefix="/v1", tags=["merchant API v1"])
+router = APIRouter(
+    prefix="/v1", tags=["merchant API v1"], responses=problem_responses(*V1_PROBLEMS)
+)
 RESOURCES = (orders, payments, refunds, products, customers, gateways, webhooks, events, review)
 for resource in RESOURCES:
     router.include_router(resource.router)
