@@ -111,6 +111,10 @@ def test_no_generated_request_gets_a_server_error(
     run_report = _run_report(report_path)
     failures = {f"{f['code']} {f['type']}": int(f.get("count", 1)) for f in run_report["failures"]}
     server_errors = sum(n for name, n in failures.items() if "ServerError" in name)
+    for failure in run_report["failures"]:  # what failed where, for the output
+        print(f"\nschemathesis {failure['code']} {failure['title']}: {failure.get('operations')}")
+    if run_report["failures"]:
+        print(output[-20_000:])
     report(
         "openapi_fuzz",
         operations=run_report.get("operations", {}).get("tested", "?"),

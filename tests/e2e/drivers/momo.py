@@ -102,7 +102,9 @@ class MoMoDriver(BaseDriver):
             "message": "Successful.",
             "payType": "qr",
             "responseTime": 1_764_000_000_000,
-            "extraData": "",
+            # Not empty: a missing signed field reads as "", so removing an empty one would
+            # leave the signed text as it was.
+            "extraData": "eyJzb3VyY2UiOiJwYXlodWIifQ==",
         }
         values = {k: str(body[k]) for k in signing.RESULT_FIELDS if k in body}
         values["accessKey"] = profile["access_key"]
