@@ -29,11 +29,11 @@ endef
 help:
 	@echo "make demo   run the demo (SQLite, hub + worker + gateway simulators)"
 	@echo "make test   linters, then the whole test suite (PostgreSQL + Chromium from Debian)"
-	@echo "make proof  the proofs (tests/proof) in their long form (PAYHUB_PROOF=1)"
+	@echo "make proof  the proof suite at full size, plus the long storm and crash proofs"
 	@echo "make lint   ruff check, ruff format --check, mypy, import-linter"
 	@echo "make bench  benchmarks (PostgreSQL + wrk)"
 	@echo "make fmt    ruff format + ruff check --fix"
-	@echo "make clean  stop the test PostgreSQL; remove var/ and tool caches"
+	@echo "make clean  stop the test PostgreSQL clusters; remove var/ and tool caches"
 
 demo:
 	$(BOOTSTRAP)
@@ -56,10 +56,19 @@ test:
 	  echo "no 'tz' marker registered in pyproject.toml, so no tests marked tz: skipped"; \
 	fi
 
+# The proof suite (tests/proof) at full size: PAYHUB_PROOF=1 turns the CI-size proofs that
+# `make test` runs into their long versions and enables the storm and crash proofs. Every
+# proof prints a `PROOF name: figures` line; they are collected in var/proof/summary.txt.
 proof:
-	$(BOOTSTRAP) --postgres
+	$(BOOTSTRAP) --postgres --chromium
 	url="$$($(POSTGRES) start)"; export PAYHUB_TEST_DATABASE_URL="$$url"; \
-	PAYHUB_PROOF=1 $(PYTEST) tests/proof
+	echo "PAYHUB_TEST_DATABASE_URL=$$PAYHUB_TEST_DATABASE_URL"; \
+	mkdir -p var/proof; started=$$(date +%s); status=0; \
+	PAYHUB_PROOF=1 $(PYTEST) -s -rxXs tests/proof 2>&1 | tee var/proof/output.txt || status=$$?; \
+	{ echo "make proof: $$(date -u +%FT%TZ), $$(( $$(date +%s) - started )) s, pytest exit $$status"; \
+	  grep '^PROOF ' var/proof/output.txt || true; } > var/proof/summary.txt; \
+	echo; echo "=== proof summary (var/proof/summary.txt)"; cat var/proof/summary.txt; \
+	exit $$status
 
 lint:
 	$(BOOTSTRAP)
@@ -77,6 +86,8 @@ fmt:
 
 clean:
 	-$(POSTGRES) stop
+	-PAYHUB_TEST_PG_DIR=$(CURDIR)/var/pg-crash $(POSTGRES) stop  # the crash proof's cluster
 	if [ -L var/pg ]; then rm -rf "$$(readlink -f var/pg)"; fi
+	if [ -L var/pg-crash ]; then rm -rf "$$(readlink -f var/pg-crash)"; fi
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -3,6 +3,8 @@
 #
 #   scripts/postgres.sh start    start (initdb on first use); prints the URL. Idempotent.
 #   scripts/postgres.sh stop     stop it (fast shutdown); no-op when not running
+#   scripts/postgres.sh crash    stop it the way a power cut would (immediate: no checkpoint,
+#                                crash recovery on the next start); for the crash proofs
 #   scripts/postgres.sh status   prints the URL and exits 0 when running, exits 3 when not
 #   scripts/postgres.sh url      prints postgresql+psycopg://USER@127.0.0.1:PORT/payhub_test
 #
@@ -15,6 +17,8 @@
 #
 # Environment:
 #   PAYHUB_TEST_PG_PORT    TCP port (default 54329)
+#   PAYHUB_TEST_PG_DIR     cluster directory instead of var/pg (a private cluster, say the
+#                          crash proof's, which must never stop the one other tests use)
 #   PAYHUB_TEST_PG_USER    role name (default payhub)
 #   PAYHUB_PG_BINDIR       directory holding initdb/pg_ctl/postgres (default: found)
 #
@@ -75,7 +79,7 @@ as_owner() {
 }
 
 resolve_base() {  # resolve_base <may-relocate: 0|1>
-  local link="$ROOT/var/pg"
+  local link="${PAYHUB_TEST_PG_DIR:-$ROOT/var/pg}"
   if [ -L "$link" ]; then
     BASE="$(readlink -f "$link")"
     return
@@ -91,7 +95,7 @@ resolve_base() {  # resolve_base <may-relocate: 0|1>
         die "$link exists but user '$RUN_AS' cannot reach it; remove it and retry"
       fi
       local hash
-      hash="$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+      hash="$(printf '%s' "${PAYHUB_TEST_PG_DIR:-$ROOT}" | sha1sum | cut -c1-12)"
       BASE="/var/tmp/payhub-pg-$hash"
       say "user '$RUN_AS' cannot reach $ROOT/var; using $BASE (var/pg links to it)"
       mkdir -p "$BASE"
@@ -209,6 +213,15 @@ stop() {
   fi
 }
 
+crash() {
+  if is_running; then
+    say "immediate stop (data $DATA)"
+    as_owner "$BINDIR/pg_ctl" stop -D "$DATA" -m immediate -w -t 60 >/dev/null
+  else
+    say "not running"
+  fi
+}
+
 status() {
   if is_running; then
     say "running on 127.0.0.1:$(running_port) (data $DATA, log $LOG)"
@@ -221,7 +234,7 @@ status() {
 
 cmd="${1:-}"
 case "$cmd" in
-  start|stop|status|url) ;;
+  start|stop|crash|status|url) ;;
   -h|--help|help) usage; exit 0 ;;
   *) usage >&2; exit 1 ;;
 esac
@@ -237,7 +250,7 @@ if [ "$cmd" = start ]; then setup_paths 1; else setup_paths 0; fi
 clear_stale_pid
 
 # Serialize concurrent start/stop (e.g. parallel test workers) on a lock file.
-if [ "$cmd" = start ] || [ "$cmd" = stop ]; then
+if [ "$cmd" = start ] || [ "$cmd" = stop ] || [ "$cmd" = crash ]; then
   mkdir -p "$ROOT/var"
   exec 9>"$ROOT/var/.pg.lock"
   flock 9
@@ -246,5 +259,6 @@ fi
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  crash) crash ;;
   status) status ;;
 esac

@@ -81,3 +81,37 @@ def test_every_resource_module_serves_under_v1() -> None:
     for resource in v1.RESOURCES:
         assert resource.__doc__, f"{resource.__name__} has no module docstring"
         assert resource.router.routes, f"{resource.__name__} serves nothing"
+
+
+def test_every_operation_documents_its_problem_answers(sqlite_url: str) -> None:
+    th = make_hub(sqlite_url)
+    try:
+        spec = th.app.openapi()
+    finally:
+        th.hub.db.dispose()
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for status in ("400", "401", "404", "409", "422", "429", "502"):
+                content = op["responses"][status]["content"]
+                assert list(content) == ["application/problem+json"], (method, path, status)
+
+
+def test_a_405_lists_every_method_of_the_path(sqlite_url: str) -> None:
+    import httpx
+
+    th = make_hub(sqlite_url)
+    try:
+        transport = httpx.ASGITransport(app=th.app)
+
+        async def probe() -> httpx.Response:
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+                return await c.request("PATCH", "/v1/orders", headers=th.headers)
+
+        import anyio
+
+        r = anyio.run(probe)
+    finally:
+        th.hub.db.dispose()
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["allow"] == "GET, POST"

@@ -1,1 +1,1 @@
-"""Proofs: hostile input, limits and invariants exercised over real loopback HTTP."""
+"""The proof suite: adversarial and crash proofs, CI-sized in `make test`, full in `make proof`."""

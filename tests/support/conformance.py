@@ -64,6 +64,24 @@ PROBLEM = "application/problem+json"
 # ----------------------------------------------------------------------------- the driver
 
 
+@dataclass(frozen=True)
+class SignedCallback:
+    """A genuinely signed notification for one pending attempt, before it is encoded.
+
+    What the signature-mutation proof (tests/proof/test_signature_mutations.py) starts from.
+    Paths are dotted (`data.amount`); `signed` lists exactly the values the signature
+    covers, so a mutation of anything else would still verify and is never generated."""
+
+    encoding: str  # "json" (a JSON object POSTed), "form" (urlencoded POST), "query" (a GET)
+    fields: dict[str, Any]  # json: the object, may nest; form/query: str -> str, in order
+    signed: tuple[str, ...]
+    signature: str  # path of the signature value
+    amount: str  # paths of the amount, the order reference and the status
+    order: str
+    status: str
+    return_too: bool = False  # the same query string is the gateway's signed browser return
+
+
 @dataclass(frozen=True, order=True)
 class Ack:
     """What the hub answered one notification: HTTP status and the exact body."""
@@ -85,6 +103,7 @@ class GatewayDriver(Protocol):
     ack_ok: Ack
     ack_duplicate: Ack
     ack_rejected: Ack  # bad signature
+    ack_malformed: Ack  # not a notification at all (unparseable, fields missing)
     ack_amount_mismatch: Ack  # first answer to a signed notification with another amount
     # What the simulator's `wrong_amount` fault signs instead of `amount`.
     wrong_amount: int
@@ -115,6 +134,9 @@ class GatewayDriver(Protocol):
     def replay(self, env: Env, payment: dict[str, Any]) -> Ack: ...
     def forged_return(self, env: Env, payment: dict[str, Any]) -> str: ...
     def forged_notification(self, env: Env, payment: dict[str, Any]) -> httpx.Response: ...
+    def signed_callback(
+        self, env: Env, payment: dict[str, Any], secret: str | None = None
+    ) -> SignedCallback: ...
     def lose_next_create(self, env: Env) -> None: ...
     def link_is_open(self, env: Env, payment: dict[str, Any]) -> bool: ...
     def sim_refunded(self, env: Env, payment: dict[str, Any]) -> int: ...
@@ -219,6 +241,13 @@ class BaseDriver:
 
     def forged_notification(self, env: Env, payment: dict[str, Any]) -> httpx.Response:
         raise NotImplementedError
+
+    def signed_callback(
+        self, env: Env, payment: dict[str, Any], secret: str | None = None
+    ) -> SignedCallback:
+        """A notification saying `payment` is paid, signed with the sandbox account's key
+        (or `secret`), exactly as the gateway would send it, not yet sent."""
+        raise NotImplementedError(f"{self.name}: say how its notification is signed")
 
     def on_paid(
         self, env: Env, order: dict[str, Any], payment: dict[str, Any], paid: dict[str, Any]

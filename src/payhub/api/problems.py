@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from payhub.errors import (
     Conflict,
@@ -79,6 +80,56 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
         StoreBusy: 503,
     }
 )
+
+
+# The problem document as the OpenAPI schema shows it; codes add members (`errors`,
+# `refundable`, `gateway_code`...).
+PROBLEM_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "retry_safe": {"type": "boolean"},
+    },
+    "additionalProperties": True,
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries saying these statuses answer with a problem document."""
+    return {
+        status: {
+            "description": f"Problem ({status})",
+            "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+# What any /v1 operation may answer besides its success: a body that is not JSON (400),
+# refused credentials (401, 403), an unknown id (404), a state conflict (409), a body too
+# large (413), input refused (422), too many requests (429), a gateway failure (502, 503,
+# 504).
+V1_PROBLEMS: Final = (400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504)
+
+
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path takes: Starlette's own 405 names only the
+    first route that matched the path, and /v1/orders has one route per method."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 def status_for(exc: HubError) -> int:
@@ -186,5 +237,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_for_http_error(exc)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        answer = problem_for_http_error(exc)
+        if exc.status_code == 405:  # RFC 9110: a 405 lists the methods the resource takes
+            answer.headers["Allow"] = ", ".join(allowed_methods(request))
+        return answer

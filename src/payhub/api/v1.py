@@ -17,8 +17,11 @@ from payhub.api import (
     review,
     webhooks,
 )
+from payhub.api.problems import V1_PROBLEMS, problem_responses
 
-router = APIRouter(prefix="/v1", tags=["merchant API v1"])
+router = APIRouter(
+    prefix="/v1", tags=["merchant API v1"], responses=problem_responses(*V1_PROBLEMS)
+)
 RESOURCES = (
     orders,
     payments,

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 
-from tests.support.conformance import Ack, BaseDriver, Env
+from payhub.gateways.momo import signing
+from payhub.gateways.registry import entry
+from tests.support.conformance import Ack, BaseDriver, Env, SignedCallback
 
 _NO_CONTENT = Ack(204, "")
 
@@ -25,6 +27,7 @@ class MoMoDriver(BaseDriver):
     ack_duplicate = _NO_CONTENT
     ack_amount_mismatch = _NO_CONTENT  # validly signed: acknowledged the MoMo way
     ack_rejected = Ack(400, json.dumps({"message": "rejected: invalid_signature"}))
+    ack_malformed = Ack(400, json.dumps({"message": "rejected: malformed"}))
     wrong_amount = 21_000
     refund_gateway_code = "0"
     signed_return = True
@@ -82,6 +85,40 @@ class MoMoDriver(BaseDriver):
             "signature": "ab" * 32,
         }
         return httpx.post(env.callback_url, json=body, timeout=10)
+
+    def signed_callback(
+        self, env: Env, payment: dict[str, Any], secret: str | None = None
+    ) -> SignedCallback:
+        profile = entry("momo").sandbox_profile().credentials
+        body: dict[str, Any] = {
+            "partnerCode": profile["partner_code"],
+            "orderId": payment["gateway_reference"],
+            "requestId": payment["gateway_reference"],
+            "amount": self.amount,
+            "orderInfo": "Thanh toán đơn hàng",
+            "orderType": "momo_wallet",
+            "transId": 4123456789,
+            "resultCode": 0,
+            "message": "Successful.",
+            "payType": "qr",
+            "responseTime": 1_764_000_000_000,
+            # Not empty: a missing signed field reads as "", so removing an empty one would
+            # leave the signed text as it was.
+            "extraData": "eyJzb3VyY2UiOiJwYXlodWIifQ==",
+        }
+        values = {k: str(body[k]) for k in signing.RESULT_FIELDS if k in body}
+        values["accessKey"] = profile["access_key"]
+        raw = signing.raw_signature(signing.RESULT_FIELDS, values)
+        body["signature"] = signing.sign(secret or profile["secret_key"], raw)
+        return SignedCallback(
+            encoding="json",
+            fields=body,
+            signed=tuple(k for k in signing.RESULT_FIELDS if k != "accessKey"),
+            signature="signature",
+            amount="amount",
+            order="orderId",
+            status="resultCode",
+        )
 
     def on_paid(
         self, env: Env, order: dict[str, Any], payment: dict[str, Any], paid: dict[str, Any]

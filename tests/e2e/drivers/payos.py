@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 
+from payhub.gateways.payos import signing
 from payhub.gateways.payos.simulator import paid_webhook_data
-from tests.support.conformance import Ack, BaseDriver, Env
+from payhub.gateways.registry import entry
+from tests.support.conformance import Ack, BaseDriver, Env, SignedCallback
 
 _ACK = Ack(200, '{"success":true}')
 
@@ -21,6 +23,7 @@ class PayOSDriver(BaseDriver):
     ack_duplicate = _ACK
     ack_amount_mismatch = _ACK  # recorded, so PayOS must not retry
     ack_rejected = Ack(400, '{"success":false,"error":"invalid signature"}')
+    ack_malformed = Ack(400, '{"success":false,"error":"malformed webhook"}')
     wrong_amount = 21_000  # the sandbox signs 1,000 đ more
     create_path = "/v2/payment-requests"
     closed_link_refusal = "CANCELLED"  # "link is CANCELLED, it cannot be paid"
@@ -60,6 +63,35 @@ class PayOSDriver(BaseDriver):
             content=json.dumps(body).encode(),
             headers={"content-type": "application/json"},
             timeout=10,
+        )
+
+    def signed_callback(
+        self, env: Env, payment: dict[str, Any], secret: str | None = None
+    ) -> SignedCallback:
+        gateway_data = env.row("select gateway_data from payments where id = :p", p=payment["id"])[
+            0
+        ]
+        if isinstance(gateway_data, str):
+            gateway_data = json.loads(gateway_data)
+        data = paid_webhook_data(
+            order_code=int(payment["gateway_reference"]),
+            amount=self.amount,
+            description=f"PH {payment['gateway_reference']}",
+            reference="FT2611220000001",
+            paid_at=datetime(2026, 11, 22, 3, 0, tzinfo=UTC),
+            link_id=gateway_data["paymentLinkId"],
+        )
+        key = secret or entry("payos").sandbox_profile().credentials["checksum_key"]
+        signature = signing.sign_data(data, key)
+        body = {"code": "00", "desc": "success", "success": True, "data": data}
+        return SignedCallback(
+            encoding="json",
+            fields={**body, "signature": signature},
+            signed=tuple(f"data.{k}" for k in data),  # PayOS signs every key of `data`
+            signature="signature",
+            amount="data.amount",
+            order="data.orderCode",
+            status="data.code",
         )
 
 

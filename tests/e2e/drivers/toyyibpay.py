@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 import httpx
 
 from payhub.gateways.registry import entry
-from tests.support.conformance import Ack, BaseDriver, Env
+from payhub.gateways.toyyibpay import signing
+from tests.support.conformance import Ack, BaseDriver, Env, SignedCallback
 
 _OK = Ack(200, "OK")
 
@@ -36,6 +37,7 @@ class ToyyibPayDriver(BaseDriver):
     ack_duplicate = _OK
     ack_amount_mismatch = _OK
     ack_rejected = Ack(400, "INVALID HASH")
+    ack_malformed = Ack(400, "MALFORMED")
     wrong_amount = 525  # what the sandbox's callback claims; the query says 1,050
     create_path = "/index.php/api/createBill"
     lost_create_resolves_to = "unknown"
@@ -84,6 +86,32 @@ class ToyyibPayDriver(BaseDriver):
             content=urlencode(fields).encode(),
             headers={"content-type": "application/x-www-form-urlencoded"},
             timeout=10,
+        )
+
+    def signed_callback(
+        self, env: Env, payment: dict[str, Any], secret: str | None = None
+    ) -> SignedCallback:
+        key = secret or entry("toyyibpay").sandbox_profile().credentials["user_secret_key"]
+        refno = "TP2611220000000001"
+        fields = {
+            "refno": refno,
+            "status": "1",
+            "reason": "Approved",
+            "billcode": bill_code(payment),
+            "order_id": payment["gateway_reference"],
+            "amount": "10.50",
+            "transaction_time": "2026-11-22 11:00:00",
+            "hash": signing.callback_hash(key, "1", payment["gateway_reference"], refno),
+        }
+        return SignedCallback(
+            encoding="form",
+            fields=fields,
+            # The md5 covers these three only: amount and bill code are confirmed by a query.
+            signed=("status", "order_id", "refno"),
+            signature="hash",
+            amount="amount",
+            order="order_id",
+            status="status",
         )
 
     def on_paid(

@@ -9,7 +9,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from tests.support.conformance import Ack, BaseDriver, Env
+from payhub.gateways.registry import entry
+from payhub.gateways.vnpay import signing
+from tests.support.conformance import Ack, BaseDriver, Env, SignedCallback
 
 PAY_PATH = "/paymentv2/vpcpay.html"
 CHECKOUT_PATH = "/paymentv2/Transaction/PaymentMethod.html"
@@ -26,6 +28,7 @@ class VNPayDriver(BaseDriver):
     ack_duplicate = _rsp("02", "Order already confirmed")
     ack_amount_mismatch = _rsp("04", "invalid amount")
     ack_rejected = _rsp("97", "Invalid signature")
+    ack_malformed = _rsp("99", "Invalid request")
     wrong_amount = 21_000  # the signed IPN says 1,000 đ more
     refund_gateway_code = "05"  # VNPay accepted it and is processing it
     refund_status = "pending"  # so it is pending until VNPay says otherwise
@@ -77,6 +80,29 @@ class VNPayDriver(BaseDriver):
     def forged_notification(self, env: Env, payment: dict[str, Any]) -> httpx.Response:
         # Without any hash at all, sent to the callback URL.
         return httpx.get(env.callback_url, params=self._paid_params(payment), timeout=10)
+
+    def signed_callback(
+        self, env: Env, payment: dict[str, Any], secret: str | None = None
+    ) -> SignedCallback:
+        profile = entry("vnpay").sandbox_profile().credentials
+        params = {
+            **self._paid_params(payment),
+            "vnp_BankTranNo": "VNP14422574",
+            "vnp_CardType": "ATM",
+            "vnp_TmnCode": profile["tmn_code"],
+        }
+        ordered = sorted(params.items())
+        signature = signing.sign_query(secret or profile["hash_secret"], ordered)
+        return SignedCallback(
+            encoding="query",
+            fields={**dict(ordered), "vnp_SecureHash": signature},
+            signed=tuple(k for k, _ in ordered),  # every vnp_ parameter but the hash
+            signature="vnp_SecureHash",
+            amount="vnp_Amount",
+            order="vnp_TxnRef",
+            status="vnp_ResponseCode",
+            return_too=True,
+        )
 
     @staticmethod
     def _paid_params(payment: dict[str, Any]) -> dict[str, str]:
