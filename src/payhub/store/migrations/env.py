@@ -16,13 +16,24 @@ def run_migrations_online() -> None:
     assert url is not None
     engine = create_db_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's batch mode rebuilds a table (copy, DROP, rename); with foreign keys
+            # enforced, dropping a table other rows refer to fails. The pragma only takes
+            # effect outside a transaction, so it goes to the driver before Alembic begins;
+            # the rebuilt tables are checked with foreign_key_check afterwards.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise RuntimeError(f"migration left rows with dangling references: {dangling}")
     engine.dispose()
 
 
