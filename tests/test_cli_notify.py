@@ -27,6 +27,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     env = {
         "PAYHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "PAYHUB_MASTER_KEY": generate_master_key(),
+        "PAYHUB_OUTBOUND_ALLOW": "127.0.0.0/8",  # the test's SMTP server is on loopback
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -525,6 +525,20 @@ async def test_after_rotation_the_old_key_can_go_and_notifications_still_send(
     assert len(telegram.texts(CHAT)) == 1
 
 
+async def test_an_smtp_host_the_outbound_policy_refuses_is_never_contacted(
+    notify_env: Env,
+) -> None:
+    env = notify_env
+    with running(new_catcher()) as smtp:
+        configure(env, smtp, token=None)
+        env.hub.settings = env.hub.settings.model_copy(update={"outbound_allow": []})
+        results = await send_test_notifications(env.hub, env.merchant_id)
+        [result] = [r for r in results if r["channel"] == "email"]
+        assert smtp.messages == []
+    assert result["channel"] == "email" and result["result"] != "sent"
+    assert "outbound policy (loopback)" in str(result)
+
+
 async def test_no_secret_in_any_row_message_or_log_line(
     notify_env: Env, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:

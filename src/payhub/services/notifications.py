@@ -44,8 +44,9 @@ from anyio import to_thread
 
 from payhub.clock import as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
-from payhub.errors import VaultError
+from payhub.errors import OutboundRefused, VaultError
 from payhub.gateways.registry import entry, gateway_names
+from payhub.outbound import OutboundPolicy, check_url
 from payhub.secret import Secret
 from payhub.services import hosted
 from payhub.services.context import Hub
@@ -759,6 +760,13 @@ async def _send_batch(hub: Hub, items: list[_Claimed], owner: str) -> int:
     return sent
 
 
+async def check_smtp_host(hub: Hub, server: SmtpServer) -> None:
+    """The merchant's SMTP host passes the outbound policy like any URL the hub fetches
+    (raises OutboundRefused)."""
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    await check_url(f"http://{host}:{server.port}/", OutboundPolicy.from_settings(hub.settings))
+
+
 async def _send_emails(
     hub: Hub,
     server: SmtpServer | None,
@@ -777,8 +785,14 @@ async def _send_emails(
             to_send.append((item, message))
     if not to_send or server is None:
         return 0
-    # SMTP HOST: when payhub/outbound.py lands, check `server.host` through its policy here.
     remaining = list(to_send)
+    try:
+        await check_smtp_host(hub, server)
+    except OutboundRefused as exc:
+        refused = smtp_failure(exc)
+        for item, _ in remaining:
+            await to_thread.run_sync(_record, hub, item.id, owner, refused)
+        return 0
     try:
         async with SmtpConnection(server) as connection:
             while remaining:
@@ -882,6 +896,7 @@ async def send_test_notifications(hub: Hub, merchant_id: str) -> list[dict[str, 
         targets = list(row.operator_emails.get("to", [])) or [channels.smtp.sender_address]
         for address in targets:
             try:
+                await check_smtp_host(hub, channels.smtp)
                 async with SmtpConnection(channels.smtp) as connection:
                     email = build_email(channels.smtp, address, message, reference="test")
                     outcome = await connection.send(email)

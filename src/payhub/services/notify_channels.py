@@ -21,6 +21,7 @@ from typing import Literal
 import aiosmtplib
 import httpx
 
+from payhub.errors import OutboundRefused
 from payhub.secret import Secret
 from payhub.services.notify_render import RenderedMessage
 
@@ -84,6 +85,9 @@ class SmtpConnection:
     """One connection to the merchant's SMTP server, for a batch of messages."""
 
     def __init__(self, server: SmtpServer) -> None:
+        """Connects by name, after the caller checked the name with the outbound policy
+        (aiosmtplib verifies TLS on the host it connects to, so it is not pinned to the
+        checked address: see docs/security.md)."""
         self.server = server
         self._client = aiosmtplib.SMTP(
             hostname=server.host,
@@ -130,6 +134,8 @@ class SmtpConnection:
 
 def smtp_failure(exc: BaseException) -> SendOutcome:
     """What a failure to connect or log in means for every message of the batch."""
+    if isinstance(exc, OutboundRefused):
+        return SendOutcome("retry", f"SMTP host refused by outbound policy ({exc.rule})")
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return SendOutcome("retry", f"SMTP authentication failed ({exc.code})")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
