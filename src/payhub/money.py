@@ -15,8 +15,8 @@ CURRENCY_EXPONENTS: Final[dict[str, int]] = {"VND": 0, "MYR": 2, "USD": 2, "SGD"
 
 # Bounds of the integers that enter payhub (API fields, query parameters, order totals),
 # checked before any arithmetic or write, so a huge number is a 422 and never an overflow.
-# An amount: above every gateway's own maximum (PayOS's 10,000,000,000 ₫ is the largest),
-# and still exact after the largest unit quirk (VNPay sends ×100: 10^14) in a JSON number
+# An amount: above every gateway's own maximum (the largest today is 10^10 ₫), and still
+# exact after the largest unit quirk (a gateway that sends ×100: 10^14) in a JSON number
 # (2^53 ≈ 9·10^15) and in a signed 64-bit column, with room left for sums of many.
 MAX_AMOUNT_MINOR: Final = 10**12
 # Units of one item in an order (order_items.quantity is a 32-bit column).

@@ -122,8 +122,8 @@ async def receive_notification(
 
     When payhub cannot do its part (the database is unreachable, so the account cannot be
     loaded or the request cannot even be recorded), the answer is the gateway's own "try
-    again" (`ApplyOutcome.ERROR`: VNPay RspCode 99, a 5xx for the others), never a generic
-    500 the gateway might read as final."""
+    again" (the adapter's reply to `ApplyOutcome.ERROR`), never a generic 500 the gateway
+    might read as final."""
     try:
         return await _receive_notification(hub, gateway, account_id, raw, admit_unverified)
     except RateLimited:
