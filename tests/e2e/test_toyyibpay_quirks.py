@@ -330,13 +330,16 @@ def test_bank_c_pending_then_settled_by_the_second_callback(env: Env) -> None:
 def test_bank_c_settlement_callback_lost_is_recovered_by_refresh(env: Env) -> None:
     order = _order(env, "my-c-refresh")
     payment = _pay(env, order["id"])
+    # Long enough that the refresh below still sees the bank undecided on a loaded machine
+    # (with the driver's 0.3 s it sometimes saw the settlement already).
+    env.sim.post("/__sim/config", json={"bank_c_delay": 3})
     _sim_pay(env, payment, "C")
     # The pending callback already went out; the settlement callback will be dropped.
     env.sim.post("/__sim/faults", json={"fault": "drop", "count": 1})
     r = env.api.get(f"/v1/payments/{payment['id']}", params={"refresh": "true"})
     assert r.status_code == 200 and r.json()["status"] == "pending"
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _bill(env, payment)["transactions"][0]["billpaymentStatus"] != "1":
         assert time.monotonic() < deadline, "bank C never settled"
         time.sleep(0.05)
