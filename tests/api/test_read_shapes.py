@@ -26,6 +26,7 @@ SUMMARY = [
     "description",
     "metadata",
     "return_url",
+    "livemode",
     "expires_at",
     "paid_at",
     "created_at",

@@ -105,6 +105,7 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         description=body.description,
         metadata=body.metadata,
         locale=body.locale,
+        livemode=caller.livemode,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
     return await _order_with_checkout_url(hub, caller.merchant_id, order_id)

@@ -36,6 +36,7 @@ class Caller:
     merchant_id: str
     actor: str
     customer_external_id: str | None = None  # set for customer tokens
+    livemode: bool = False  # sk_live_ keys (and live customer issuers): production only
 
     @property
     def is_customer(self) -> bool:
@@ -53,7 +54,11 @@ def _bearer(request: Request) -> str:
 def merchant_for_key(hub: Hub, token: str) -> Caller:
     with hub.db.session() as session:
         principal = authenticate_api_key(session, token)
-    return Caller(merchant_id=principal.merchant_id, actor=f"api_key:{principal.key_id}")
+    return Caller(
+        merchant_id=principal.merchant_id,
+        actor=f"api_key:{principal.key_id}",
+        livemode=principal.mode == "live",
+    )
 
 
 async def merchant_caller(request: Request, hub: HubDep) -> Caller:

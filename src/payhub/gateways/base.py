@@ -45,6 +45,17 @@ class Environment(enum.StrEnum):
     SANDBOX = "sandbox"
     PRODUCTION = "production"
 
+    @property
+    def is_live(self) -> bool:
+        """Live money moves only on production accounts: `sk_live_` keys and live orders use
+        these and nothing else; `sk_test_` keys and test orders use the other two."""
+        return self is Environment.PRODUCTION
+
+    @classmethod
+    def for_mode(cls, livemode: bool) -> frozenset[Environment]:
+        """The environments an order or key of this mode may pay through."""
+        return frozenset(e for e in cls if e.is_live == livemode)
+
 
 @dataclass(frozen=True, slots=True)
 class CredentialField:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_STOCK, UnknownCurrency, exponent_of
@@ -66,6 +68,73 @@ def issue_api_key(
             now=now,
         )
     return key
+
+
+BRAND_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+LOCALES = ("vi", "en", "ms")
+_UNSET: Any = object()
+
+
+def update_merchant_profile(
+    hub: Hub,
+    merchant_id: str,
+    *,
+    name: str | None = None,
+    logo_url: str | None = _UNSET,
+    brand_color: str | None = _UNSET,
+    default_locale: str | None = _UNSET,
+    actor: str,
+) -> dict[str, Any]:
+    """Change the merchant's name and checkout branding; a field left out is kept, `None`
+    clears it. The logo is shown by customers' browsers (never fetched by the hub): an
+    absolute https URL (http is allowed off production) or a path on the hub."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        if not 0 < len(name.strip()) <= 200:
+            raise InvalidRequest("name must be 1 to 200 characters")
+        changes["name"] = name.strip()
+    if logo_url is not _UNSET:
+        if logo_url is not None:
+            parsed = urlsplit(logo_url)
+            schemes = ("https",) if hub.settings.production else ("https", "http")
+            absolute = parsed.scheme in schemes and bool(parsed.netloc)
+            on_hub = not parsed.scheme and not parsed.netloc and logo_url.startswith("/")
+            if (
+                len(logo_url) > 1000
+                or not (absolute or on_hub)
+                or any(c in logo_url for c in "\"'<> ")
+            ):
+                raise InvalidRequest(
+                    f"logo_url must be an absolute {' or '.join(schemes)} URL or a path on the hub"
+                )
+        changes["logo_url"] = logo_url
+    if brand_color is not _UNSET:
+        if brand_color is not None and not BRAND_COLOR.fullmatch(brand_color):
+            raise InvalidRequest("brand_color is #RRGGBB")
+        changes["brand_color"] = brand_color.lower() if brand_color else None
+    if default_locale is not _UNSET:
+        if default_locale is not None and default_locale not in LOCALES:
+            raise InvalidRequest(f"default_locale is one of {', '.join(LOCALES)}")
+        changes["default_locale"] = default_locale
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        row = merchants.merchant_to_change(tx, merchant_id)
+        if row is None:
+            raise NotFound(f"no merchant {merchant_id}")
+        before = {k: getattr(row, k) for k in changes}
+        for key, value in changes.items():
+            setattr(row, key, value)
+        add_audit(
+            tx,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="merchant.profile_updated",
+            subject=merchant_id,
+            before=before,
+            after=changes,
+            now=now,
+        )
+        return reads.MerchantProfile.of(row).as_dict()
 
 
 @dataclass(frozen=True, slots=True)

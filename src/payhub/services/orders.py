@@ -68,6 +68,7 @@ class OrderDraft:
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     locale: str | None = None  # vi | en | ms: the language of the customer's e-mails
+    livemode: bool = False  # the mode of the key creating it (see Environment.for_mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,7 @@ def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
                 return_url=draft.return_url,
                 metadata_json=draft.metadata,
                 locale=draft.locale,
+                livemode=draft.livemode,
                 expires_at=now + ttl,
                 created_at=now,
                 updated_at=now,

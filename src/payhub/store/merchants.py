@@ -9,11 +9,21 @@ from sqlalchemy import select
 from payhub.store.models import ApiKey, Merchant
 from payhub.store.tx import Reader, Tx, session_of
 
-__all__ = ["add_api_key", "add_merchant", "api_key_by_hash", "merchant_exists"]
+__all__ = [
+    "add_api_key",
+    "add_merchant",
+    "api_key_by_hash",
+    "merchant_exists",
+    "merchant_to_change",
+]
 
 
 def merchant_exists(reader: Reader, merchant_id: str) -> bool:
     return session_of(reader).get(Merchant, merchant_id) is not None
+
+
+def merchant_to_change(tx: Tx, merchant_id: str) -> Merchant | None:
+    return tx._session.get(Merchant, merchant_id)
 
 
 def add_merchant(tx: Tx, merchant_id: str, name: str, now: datetime) -> None:

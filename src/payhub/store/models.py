@@ -48,6 +48,10 @@ class Merchant(Base):
     __tablename__ = "merchants"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Branding for the hosted checkout and e-mails (set in the console or the CLI).
+    logo_url: Mapped[str | None] = mapped_column(String(1000))
+    brand_color: Mapped[str | None] = mapped_column(String(7))  # #RRGGBB
+    default_locale: Mapped[str | None] = mapped_column(String(8))  # vi | en | ms
     created_at: Mapped[datetime]
 
 
@@ -136,6 +140,9 @@ class Order(Base):
     return_url: Mapped[str | None] = mapped_column(String(1000))
     metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     locale: Mapped[str | None] = mapped_column(String(8))  # vi | en | ms, for notifications
+    # Test orders pay only through simulator/sandbox accounts, live ones only through
+    # production accounts; set once, from the mode of the key that created the order.
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     paid_payment_id: Mapped[str | None] = mapped_column(String(40))

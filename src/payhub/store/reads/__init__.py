@@ -9,6 +9,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     catalog           products, product
     credits           credit_ledger, customer_balance
     gateway_accounts  gateway_accounts
+    merchants         merchant_profile (name and checkout branding)
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
     notifications     notification_log (the e-mail/Telegram delivery log)
@@ -32,6 +33,7 @@ from payhub.store.reads.credits import (
     customer_balance,
 )
 from payhub.store.reads.gateway_accounts import GatewayAccountView, gateway_accounts
+from payhub.store.reads.merchants import MerchantProfile, merchant_profile
 from payhub.store.reads.notifications import NotificationView, notification_log
 from payhub.store.reads.orders import (
     CustomerView,
@@ -53,6 +55,7 @@ __all__ = [
     "CustomerView",
     "GatewayAccountView",
     "HostedCheckout",
+    "MerchantProfile",
     "NotificationView",
     "OrderFilter",
     "OrderItemView",
@@ -67,6 +70,7 @@ __all__ = [
     "customer_balance",
     "gateway_accounts",
     "hosted_checkout",
+    "merchant_profile",
     "notification_log",
     "order_merchant",
     "order_page",

@@ -106,6 +106,7 @@ class OrderSummary:
     description: str
     metadata: Mapping[str, Any]
     return_url: str | None
+    livemode: bool
     expires_at: datetime
     paid_at: datetime | None
     created_at: datetime
@@ -125,6 +126,7 @@ class OrderSummary:
             description=o.description,
             metadata=o.metadata_json,
             return_url=o.return_url,
+            livemode=bool(o.livemode),
             expires_at=as_utc(o.expires_at),
             paid_at=as_utc(o.paid_at) if o.paid_at else None,
             created_at=as_utc(o.created_at),
@@ -148,6 +150,7 @@ class OrderSummary:
             "description": self.description,
             "metadata": self.metadata,
             "return_url": self.return_url,
+            "livemode": self.livemode,
             "expires_at": self.expires_at.isoformat(),
             "paid_at": _iso(self.paid_at),
             "created_at": self.created_at.isoformat(),
