@@ -13,6 +13,7 @@ __all__ = [
     "add_api_key",
     "add_merchant",
     "api_key_by_hash",
+    "first_merchant_id",
     "merchant_exists",
     "merchant_to_change",
 ]
@@ -56,3 +57,10 @@ def add_api_key(
 
 def api_key_by_hash(reader: Reader, key_hash: str) -> ApiKey | None:
     return session_of(reader).scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+def first_merchant_id(reader: Reader) -> str | None:
+    """The oldest merchant's id (where a hub admin's console session starts)."""
+    return session_of(reader).scalar(
+        select(Merchant.id).order_by(Merchant.created_at, Merchant.id).limit(1)
+    )

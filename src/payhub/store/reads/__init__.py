@@ -10,6 +10,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     credits           credit_ledger, customer_balance
     gateway_accounts  gateway_accounts
     merchants         merchant_profile (name and checkout branding)
+    console           merchant_choices (the console's merchant switcher)
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
     notifications     notification_log (the e-mail/Telegram delivery log)
@@ -26,6 +27,7 @@ from payhub.store.reads.checkout import (
     order_merchant,
     payment_progress,
 )
+from payhub.store.reads.console import MerchantChoice, merchant_choices
 from payhub.store.reads.credits import (
     CreditEntryView,
     CreditLedger,
@@ -55,6 +57,7 @@ __all__ = [
     "CustomerView",
     "GatewayAccountView",
     "HostedCheckout",
+    "MerchantChoice",
     "MerchantProfile",
     "NotificationView",
     "OrderFilter",
@@ -70,6 +73,7 @@ __all__ = [
     "customer_balance",
     "gateway_accounts",
     "hosted_checkout",
+    "merchant_choices",
     "merchant_profile",
     "notification_log",
     "order_merchant",
