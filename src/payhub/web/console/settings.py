@@ -99,7 +99,7 @@ async def save_notifications(
     the stored one, "clear" removes it."""
     change = NotificationSettingsChange(
         smtp_host=smtp_host.strip(),
-        smtp_port=smtp_port or 0,
+        smtp_port=smtp_port or None,  # empty keeps the port (the service refuses 0)
         smtp_security=smtp_security,
         smtp_user=smtp_user.strip(),
         smtp_password="" if clear_smtp_password else (smtp_password or None),
