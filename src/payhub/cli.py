@@ -206,13 +206,14 @@ def _validate_or_exit(
     answer = f"{gateway} answered {result.code}: {result.message}"
     answer += f" (checked with {result.checked_with})"
     if result.valid is True:
-        console.print(f"credentials valid: {answer}", markup=False, highlight=False)
+        console.print(f"credentials valid: {answer}", markup=False, highlight=False, soft_wrap=True)
         return True
     if result.valid is False:
         console.print(
             f"credentials INVALID: {answer}\nThe account {result.account_id} is saved and "
             "marked invalid; fix the credentials and run `payhub gateway set` again.",
             markup=False,
+            soft_wrap=True,
             highlight=False,
         )
         raise typer.Exit(1)
@@ -220,6 +221,7 @@ def _validate_or_exit(
         f"credentials not validated, the gateway could not tell: {answer}\n"
         f"Try again with `payhub gateway check {merchant} {gateway}`.",
         markup=False,
+        soft_wrap=True,
         highlight=False,
     )
     raise typer.Exit(3)
@@ -235,8 +237,9 @@ def gateway_list(merchant: str) -> None:
 
     hub = _hub()
     known = gateway_names()
-    table = Table("account", "gateway", "env", "enabled", "credentials set", "missing", "validated")
-    for account in anyio.run(reads.gateway_accounts, hub.db, merchant):
+    table = Table("account", "gateway", "env", "enabled", "credentials set", "missing")
+    listed = anyio.run(reads.gateway_accounts, hub.db, merchant)
+    for account in listed:
         fields = (
             entry(account.gateway).adapter.credential_fields if account.gateway in known else ()
         )
@@ -247,17 +250,27 @@ def gateway_list(merchant: str) -> None:
             "yes" if account.enabled else "no",
             ", ".join(f.name for f in fields if f.name in account.fields_set),
             ", ".join(account.missing(f.name for f in fields if f.required)) or "-",
-            _validation_cell(account.validation),
         )
     console.print(table)
+    for account in listed:
+        console.print(
+            f"{account.id} {account.gateway}/{account.environment}: "
+            + _validation_line(account.validation),
+            markup=False,
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
-def _validation_cell(validation: ValidationView) -> str:
-    """The last validation against the gateway, in one table cell."""
+def _validation_line(validation: ValidationView) -> str:
+    """The last validation of an account against its gateway, for `gateway list`."""
     if validation.checked_at is None:
-        return "never"
+        return "credentials never validated with the gateway"
     verdict = {True: "valid", False: "INVALID", None: "unknown"}[validation.ok]
-    return f"{verdict} ({validation.code}) {validation.checked_at:%Y-%m-%d %H:%M} UTC"
+    return (
+        f"credentials {verdict} ({validation.code}: {validation.message}), "
+        f"checked {validation.checked_at:%Y-%m-%d %H:%M:%S}"
+    )
 
 
 @gateway_app.command("check")
@@ -295,7 +308,7 @@ def gateway_check(
         finally:
             await hub.http.aclose()
 
-    console.print(asyncio.run(register()), markup=False, highlight=False)
+    console.print(asyncio.run(register()), markup=False, highlight=False, soft_wrap=True)
 
 
 @keys_app.command("rotate")

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from payhub.clock import as_utc
 from payhub.store.db import Database
 from payhub.store.models import GatewayAccount
 from payhub.store.reads.running import run_read
@@ -59,7 +60,7 @@ class GatewayAccountView:
                 ok=row.validation_ok,
                 code=row.validation_code,
                 message=row.validation_message,
-                checked_at=row.validated_at,
+                checked_at=as_utc(row.validated_at) if row.validated_at else None,
             ),
         )
 
