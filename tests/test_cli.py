@@ -193,3 +193,10 @@ def test_gateway_set_against_an_unreachable_gateway_is_not_called_valid(
     assert result.exit_code == 3, result.output
     assert "could not tell" in result.output and "vnpay answered connection" in result.output
     assert "credentials unknown (connection:" in run("gateway", "list", mid)
+
+
+def test_gateway_check_without_an_account_says_so(cli_env: dict[str, str]) -> None:
+    mid = _merchant()
+    result = CliRunner().invoke(app, ["gateway", "check", mid, "momo"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "cannot validate: no momo account for this merchant" in result.output

@@ -194,6 +194,7 @@ def _validate_or_exit(
 ) -> bool:
     """Validate the account against the gateway and print the answer; exit 1 when the
     gateway refused the credentials, 3 when it could not tell. True when valid."""
+    from payhub.errors import DomainError
     from payhub.services.credential_check import ValidationResult, validate_account
 
     async def validate() -> ValidationResult:
@@ -202,7 +203,11 @@ def _validate_or_exit(
         finally:
             await hub.http.aclose()
 
-    result = asyncio.run(validate())
+    try:
+        result = asyncio.run(validate())
+    except DomainError as exc:  # no such account, unknown gateway
+        console.print(f"cannot validate: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     answer = f"{gateway} answered {result.code}: {result.message}"
     answer += f" (checked with {result.checked_with})"
     if result.valid is True:
