@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from payhub.cli import app
+from payhub.gateways.registry import entry, gateway_names
 from payhub.services.vault import generate_master_key
 from payhub.settings import get_settings
+from tests.support.hub import simulator_app
+from tests.support.servers import free_port, serve_app
 
 SECRET = "cli-checksum-secret-91ab"
 
@@ -57,8 +61,10 @@ def test_merchant_gateway_and_key_rotation(
         f"checksum_key={SECRET}",
         "--base-url",
         "http://127.0.0.1:1",
+        "--no-validate",
     )
     assert SECRET not in out
+    assert "not validated with the gateway (--no-validate)" in out
     listing = run("gateway", "list", mid)
     assert "payos" in listing and "checksum_key" in listing and SECRET not in listing
 
@@ -82,3 +88,115 @@ def test_bad_credential_name_is_refused_without_echoing_the_value(cli_env: dict[
     assert result.exit_code != 0
     assert SECRET not in result.output
     assert "no credential field" in str(result.exception)
+
+
+# ----------------------------------------------------------------- validation at `gateway set`
+
+# gateway -> (a secret credential to get wrong, the gateway's code for it)
+WRONG_SECRET = {
+    "payos": ("api_key", "401"),
+    "vnpay": ("hash_secret", "97"),
+    "momo": ("secret_key", "20"),
+    "toyyibpay": ("user_secret_key", "KEY-DID-NOT-EXIST"),
+}
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[dict[str, str]]:
+    """Every gateway's simulator on a loopback port, for the module."""
+    urls: dict[str, str] = {}
+    servers = []
+    try:
+        for name in gateway_names():
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            server = serve_app(simulator_app(name, url), port)
+            server.__enter__()
+            servers.append(server)
+            urls[name] = url
+        yield urls
+    finally:
+        for server in reversed(servers):
+            server.__exit__(None, None, None)
+
+
+def _set_args(mid: str, gateway: str, base_url: str, **changes: str) -> list[str]:
+    """`gateway set` for the simulator's test account, with `changes` to its values."""
+    gw = entry(gateway)
+    profile = gw.sandbox_profile()
+    names = {f.name for f in gw.adapter.credential_fields}
+    values = {**profile.credentials, **profile.settings, **changes}
+    args = ["gateway", "set", mid, gateway, "--env", "simulator", "--base-url", base_url]
+    for key, value in values.items():
+        args += ["--cred" if key in names else "--setting", f"{key}={value}"]
+    return args
+
+
+def _merchant() -> str:
+    run("db", "upgrade")
+    found = re.search(r"merchant (mer_\w+)", run("merchant", "create", "Shop"))
+    assert found
+    return found.group(1)
+
+
+def test_every_gateway_has_a_wrong_secret_case() -> None:
+    assert sorted(WRONG_SECRET) == sorted(gateway_names())
+
+
+@pytest.mark.parametrize("gateway", gateway_names())
+def test_gateway_set_with_a_wrong_secret_fails_clearly(
+    gateway: str, cli_env: dict[str, str], sandboxes: dict[str, str]
+) -> None:
+    mid = _merchant()
+    field, code = WRONG_SECRET[gateway]
+    wrong = "wrong" + SECRET
+    result = CliRunner().invoke(
+        app, _set_args(mid, gateway, sandboxes[gateway], **{field: wrong}), catch_exceptions=False
+    )
+    assert result.exit_code == 1, result.output
+    assert "credentials INVALID" in result.output
+    assert f"{gateway} answered {code}:" in result.output
+    assert "saved and marked invalid" in result.output
+    assert wrong not in result.output and SECRET not in result.output
+    listing = run("gateway", "list", mid)
+    assert f"credentials INVALID ({code}:" in listing
+
+    # Put the right secret back: valid, and `gateway check` says so by asking again.
+    good = run(*_set_args(mid, gateway, sandboxes[gateway]))
+    assert "credentials valid:" in good
+    assert "credentials valid:" in run("gateway", "check", mid, gateway)
+    assert f"{gateway}/simulator: credentials valid (" in run("gateway", "list", mid)
+
+
+@pytest.mark.parametrize("gateway", gateway_names())
+def test_gateway_set_no_validate_skips_the_gateway(
+    gateway: str, cli_env: dict[str, str], sandboxes: dict[str, str]
+) -> None:
+    mid = _merchant()
+    field, _ = WRONG_SECRET[gateway]
+    args = _set_args(mid, gateway, sandboxes[gateway], **{field: "wrong" + SECRET})
+    out = run(*args, "--no-validate")
+    assert "saved" in out and "not validated with the gateway (--no-validate)" in out
+    assert "credentials never validated" in run("gateway", "list", mid)
+    # The wrong secret is caught when the operator checks.
+    result = CliRunner().invoke(app, ["gateway", "check", mid, gateway], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "credentials INVALID" in result.output
+
+
+def test_gateway_set_against_an_unreachable_gateway_is_not_called_valid(
+    cli_env: dict[str, str],
+) -> None:
+    mid = _merchant()
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, _set_args(mid, "vnpay", dead), catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    assert "could not tell" in result.output and "vnpay answered connection" in result.output
+    assert "credentials unknown (connection:" in run("gateway", "list", mid)
+
+
+def test_gateway_check_without_an_account_says_so(cli_env: dict[str, str]) -> None:
+    mid = _merchant()
+    result = CliRunner().invoke(app, ["gateway", "check", mid, "momo"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "cannot validate: no momo account for this merchant" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -14,6 +14,9 @@ from rich.table import Table
 from payhub.gateways.base import Environment, NotSupported
 from payhub.services.context import Hub
 from payhub.settings import get_settings
+
+if TYPE_CHECKING:
+    from payhub.store.reads import ValidationView
 
 app = typer.Typer(help="payhub: a self-hosted payment hub", no_args_is_help=True)
 db_app = typer.Typer(help="database")
@@ -161,12 +164,17 @@ def gateway_set(
     setting: Annotated[list[str] | None, typer.Option(help="setting NAME=VALUE")] = None,
     base_url: str | None = None,
     disable: bool = False,
+    no_validate: Annotated[
+        bool, typer.Option("--no-validate", help="save without asking the gateway")
+    ] = False,
 ) -> None:
-    """Set (write-only) credentials and settings of a merchant's gateway account."""
+    """Set (write-only) credentials and settings of a merchant's gateway account, then ask
+    the gateway whether they are good (exit 1 if it says no, 3 if it could not tell)."""
     from payhub.services.accounts import configure_account
 
+    hub = _hub()
     account_id = configure_account(
-        _hub(),
+        hub,
         merchant_id=merchant,
         gateway=gateway,
         environment=environment,
@@ -177,6 +185,53 @@ def gateway_set(
         actor="cli",
     )
     console.print(f"gateway account {account_id} saved")
+    if no_validate:
+        console.print("not validated with the gateway (--no-validate)")
+        return
+    _validate_or_exit(hub, merchant, gateway, environment)
+
+
+def _validate_or_exit(
+    hub: Hub, merchant: str, gateway: str, environment: Environment | None
+) -> bool:
+    """Validate the account against the gateway and print the answer; exit 1 when the
+    gateway refused the credentials, 3 when it could not tell. True when valid."""
+    from payhub.errors import DomainError
+    from payhub.services.credential_check import ValidationResult, validate_account
+
+    async def validate() -> ValidationResult:
+        try:
+            return await validate_account(hub, merchant, gateway, environment, actor="cli")
+        finally:
+            await hub.http.aclose()
+
+    try:
+        result = asyncio.run(validate())
+    except DomainError as exc:  # no such account, unknown gateway
+        console.print(f"cannot validate: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    answer = f"{gateway} answered {result.code}: {result.message}"
+    answer += f" (checked with {result.checked_with})"
+    if result.valid is True:
+        console.print(f"credentials valid: {answer}", markup=False, highlight=False, soft_wrap=True)
+        return True
+    if result.valid is False:
+        console.print(
+            f"credentials INVALID: {answer}\nThe account {result.account_id} is saved and "
+            "marked invalid; fix the credentials and run `payhub gateway set` again.",
+            markup=False,
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"credentials not validated, the gateway could not tell: {answer}\n"
+        f"Try again with `payhub gateway check {merchant} {gateway}`.",
+        markup=False,
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(3)
 
 
 @gateway_app.command("list")
@@ -190,7 +245,8 @@ def gateway_list(merchant: str) -> None:
     hub = _hub()
     known = gateway_names()
     table = Table("account", "gateway", "env", "enabled", "credentials set", "missing")
-    for account in anyio.run(reads.gateway_accounts, hub.db, merchant):
+    listed = anyio.run(reads.gateway_accounts, hub.db, merchant)
+    for account in listed:
         fields = (
             entry(account.gateway).adapter.credential_fields if account.gateway in known else ()
         )
@@ -203,16 +259,45 @@ def gateway_list(merchant: str) -> None:
             ", ".join(account.missing(f.name for f in fields if f.required)) or "-",
         )
     console.print(table)
+    for account in listed:
+        console.print(
+            f"{account.id} {account.gateway}/{account.environment}: "
+            + _validation_line(account.validation),
+            markup=False,
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def _validation_line(validation: ValidationView) -> str:
+    """The last validation of an account against its gateway, for `gateway list`."""
+    if validation.checked_at is None:
+        return "credentials never validated with the gateway"
+    verdict = {True: "valid", False: "INVALID", None: "unknown"}[validation.ok]
+    return (
+        f"credentials {verdict} ({validation.code}: {validation.message}), "
+        f"checked {validation.checked_at:%Y-%m-%d %H:%M:%S}"
+    )
 
 
 @gateway_app.command("check")
-def gateway_check(merchant: str, gateway: str) -> None:
-    """Check an account: credentials complete, decryptable, and (where the gateway keeps
-    one) the webhook URL confirmed with the gateway."""
+def gateway_check(
+    merchant: str,
+    gateway: str,
+    environment: Annotated[
+        Environment | None, typer.Option("--env", help="default: the enabled account")
+    ] = None,
+) -> None:
+    """Check an account against the gateway: its credentials by a harmless call (exit 1 if
+    the gateway refuses them, 3 if it could not tell), then, where the gateway keeps one,
+    the webhook URL confirmed with it."""
+    from payhub.errors import GatewayError
     from payhub.services.accounts import build_adapter, enabled_account
     from payhub.services.checkout import callback_url
 
     hub = _hub()
+    _validate_or_exit(hub, merchant, gateway, environment)
+    hub = _hub()  # the validation closed the first hub's HTTP client
     with hub.db.session() as session:
         row = enabled_account(session, merchant, gateway)
         adapter = build_adapter(hub, row)
@@ -225,11 +310,12 @@ def gateway_check(merchant: str, gateway: str) -> None:
             return f"notification URL confirmed with {gateway}: {url}"
         except NotSupported:
             return f"register this notification URL with {gateway}: {url}"
+        except GatewayError as exc:
+            return f"{gateway} did not confirm the notification URL {url}: {exc.message}"
         finally:
             await hub.http.aclose()
 
-    console.print("credentials complete and decryptable")
-    console.print(asyncio.run(register()))
+    console.print(asyncio.run(register()), markup=False, highlight=False, soft_wrap=True)
 
 
 @keys_app.command("rotate")

@@ -43,6 +43,11 @@ OPERATIONS = {
         "customer_credits_v1_customers__external_id__credits_get",
     ),
     ("GET", "/v1/gateways", "available_gateways_v1_gateways_get"),
+    (
+        "POST",
+        "/v1/gateways/{gateway}/validate",
+        "validate_gateway_v1_gateways__gateway__validate_post",
+    ),
     ("GET", "/v1/webhook-endpoints", "list_webhook_endpoints_v1_webhook_endpoints_get"),
     ("POST", "/v1/webhook-endpoints", "create_webhook_endpoint_v1_webhook_endpoints_post"),
     (

@@ -190,9 +190,10 @@ async def test_product_and_gateway_bodies(
     connect_gateway(th, "payos", "http://127.0.0.1:1")
     gateways = (await c.get("/v1/gateways", params={"amount": 20_000, "currency": "VND"})).json()
     assert [list(g) for g in gateways["data"]] == [
-        ["gateway", "display_name", "environment", "refunds", "currencies"]
+        ["gateway", "display_name", "environment", "refunds", "currencies", "validation"]
     ]
     assert gateways["data"][0]["gateway"] == "payos"
     assert list(gateways["data"][0]["currencies"]["VND"]) == ["min", "max", "min_display"]
+    assert list(gateways["data"][0]["validation"]) == ["ok", "code", "checked_at"]
     too_much = {"amount": 10**12, "currency": "VND"}
     assert (await c.get("/v1/gateways", params=too_much)).json() == {"data": []}

@@ -3,7 +3,7 @@ concurrently while forged browser returns (unsigned, claiming PAID) race them, o
 loopback HTTP on SQLite and PostgreSQL; then exactly 1,000 credit grants and one succeeded
 transition per attempt, and every other money invariant, in SQL.
 
-`tests/e2e/test_concurrency.py` is the same storm at 200 x 20 in `make test`.
+`tests/e2e/test_concurrency.py` is the same storm at 60 x 20 in `make test`.
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ The contract cases (`CASES`), each followed by `payhub.store.invariants.check_in
   real return after a lost notification settles by the hub's own query, not by the URL.
 - `outcome_unknown`: the create call's answer is lost (a 504 to the merchant, an `unknown`
   attempt); a query resolves it and the order can still be paid, once.
+- `credentials`: `POST /v1/gateways/{gateway}/validate` says the sandbox account's
+  credentials are valid; with one secret wrong, invalid with the gateway's own code (the
+  driver's `wrong_secret`); with the gateway unreachable, unknown, never valid. Each result is
+  stored, shown by `/v1/gateways` and audited without any credential in the audit row.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from payhub.gateways.base import Capabilities
+from payhub.gateways.base import Capabilities, Environment
 from payhub.gateways.registry import entry, gateway_names
+from payhub.services.accounts import configure_account
 from payhub.services.hosted import result_token
 from payhub.store.invariants import check_invariants
 from tests.support.faultproxy import AnswerLosingProxy
@@ -119,6 +124,8 @@ class GatewayDriver(Protocol):
     signed_return: bool  # the browser return carries the gateway's signature
     closed_link_refusal: str  # in the sandbox's refusal to take a payment on a closed link
     notified_wrong_amount: str | None  # the wire amount of a `wrong_amount` notification
+    # A credential field to spoil, and the gateway's code when it refuses the spoiled value.
+    wrong_secret: tuple[str, str]
 
     def simulator_extra(self, hub_url: str, account_id: str) -> dict[str, str]: ...
     def account_settings(self) -> dict[str, str]: ...
@@ -900,6 +907,66 @@ def outcome_unknown(env: Env) -> None:
     env.no_violations()
 
 
+def credentials(env: Env) -> None:
+    d = env.driver
+    wrong = "wrong-" + "0" * 26
+
+    def validate() -> dict[str, Any]:
+        r = env.api.post(f"/v1/gateways/{env.gateway}/validate")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def listed() -> dict[str, Any]:
+        r = env.api.get("/v1/gateways")
+        assert r.status_code == 200, r.text
+        (mine,) = [g for g in r.json()["data"] if g["gateway"] == env.gateway]
+        return dict(mine["validation"])
+
+    def reconfigure(**changes: Any) -> None:
+        configure_account(
+            env.th.hub,
+            merchant_id=env.th.merchant_id,
+            gateway=env.gateway,
+            environment=Environment.SIMULATOR,
+            actor="test",
+            **changes,
+        )
+
+    assert listed() == {"ok": None, "code": None, "checked_at": None}  # never validated
+    good = validate()
+    assert (good["valid"], good["account"], good["environment"]) == (True, env.account, "simulator")
+    assert good["checked_with"]
+    shown = listed()
+    assert (shown["ok"], shown["code"]) == (True, good["code"]) and shown["checked_at"]
+
+    field_name, code = d.wrong_secret
+    assert field_name in {f.name for f in entry(env.gateway).adapter.credential_fields}
+    reconfigure(credentials={field_name: wrong})
+    bad = validate()
+    assert (bad["valid"], bad["code"]) == (False, code), bad
+    assert wrong not in json.dumps(bad)
+    assert (listed()["ok"], listed()["code"]) == (False, code)
+
+    reconfigure(credentials={}, base_url=f"http://127.0.0.1:{free_port()}")
+    unknown = validate()
+    assert unknown["valid"] is None, unknown
+    assert listed()["ok"] is None
+
+    audits = env.column(
+        "select after from audit_log where action = 'gateway_account.validated'"
+        " and subject = :a order by id",
+        a=env.account,
+    )
+    afters = [json.loads(a) if isinstance(a, str) else a for a in audits]
+    assert [a["valid"] for a in afters] == [True, False, None]
+    secrets = [v for v in entry(env.gateway).sandbox_profile().credentials.values() if v]
+    for after in afters:
+        text_of = json.dumps(after)
+        assert wrong not in text_of
+        assert not any(len(s) >= 8 and s in text_of for s in secrets), text_of
+    env.no_violations()
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -918,6 +985,7 @@ CASES: tuple[Case, ...] = (
     Case("refund", refund),
     Case("forged_return", forged_return),
     Case("outcome_unknown", outcome_unknown, proxy=True),
+    Case("credentials", credentials),
 )
 
 

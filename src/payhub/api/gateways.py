@@ -1,18 +1,22 @@
-"""Merchant API v1, gateways: the merchant's enabled gateways that can take an amount.
+"""Merchant API v1, gateways: the merchant's enabled gateways that can take an amount, and
+validating an account's credentials against its gateway.
 
 `required_credentials` and `ready` say whether an account can be used at all (every
 required credential field set); the hosted checkout page and the CLI use them too.
+`validation_member` is the last validation of an account as the list shows it.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from payhub.api.security import HubDep, MerchantDep
+from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry, gateway_names
 from payhub.money import MAX_AMOUNT_MINOR, Money
+from payhub.services.credential_check import validate_account
 from payhub.store import reads
 
 router = APIRouter()
@@ -27,6 +31,17 @@ def required_credentials(gateway: str) -> list[str]:
 def ready(account: reads.GatewayAccountView) -> bool:
     """Every required credential field of the account is set."""
     return not account.missing(required_credentials(account.gateway))
+
+
+def validation_member(account: reads.GatewayAccountView) -> dict[str, Any]:
+    """`"validation"` of a listed account: the last check against the gateway (`ok` null:
+    the gateway could not tell; `checked_at` null: never validated)."""
+    v = account.validation
+    return {
+        "ok": v.ok,
+        "code": v.code,
+        "checked_at": v.checked_at.isoformat() if v.checked_at is not None else None,
+    }
 
 
 @router.get("/gateways", summary="Gateways enabled for this merchant, filtered by amount")
@@ -62,6 +77,33 @@ async def available_gateways(
                     }
                     for cur, lim in caps.currencies.items()
                 },
+                "validation": validation_member(account),
             }
         )
     return {"data": out}
+
+
+@router.post(
+    "/gateways/{gateway}/validate",
+    summary="Check this merchant's account for a gateway against the gateway itself",
+)
+async def validate_gateway(
+    gateway: str,
+    request: Request,
+    hub: HubDep,
+    caller: MerchantDep,
+    environment: Environment | None = None,
+) -> dict[str, Any]:
+    """One harmless call to the gateway (see docs/gateways/); the answer is stored on the
+    account, audited, and returned: `valid` true, false (the gateway's `code` says why) or
+    null (the gateway could not tell). Only accounts of the key's mode are considered."""
+    result = await validate_account(
+        hub,
+        caller.merchant_id,
+        gateway,
+        environment,
+        allowed=Environment.for_mode(caller.livemode),
+        actor=caller.actor,
+        source_ip=request.client.host if request.client else None,
+    )
+    return result.as_dict()

@@ -311,6 +311,39 @@ class RefundResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialCheck:
+    """What a harmless call told us about an account's credentials.
+
+    `valid` is True when the gateway accepted them, False when it said they are wrong, and
+    None when it could not tell (unreachable, 5xx, busy, an answer that proves nothing):
+    an unknown result is never reported as valid. `code` is the gateway's own code (or a
+    short payhub tag such as "connection"); `message` never holds a secret; `checked_with`
+    names the call that was made."""
+
+    valid: bool | None
+    code: str
+    message: str
+    checked_with: str
+
+
+_MESSAGE_LIMIT = 300  # characters of a gateway message kept in a check result
+
+
+def credential_check_from_error(exc: GatewayError, checked_with: str) -> CredentialCheck:
+    """The result of a validation probe that raised: the account's credentials or settings
+    are wrong (`GatewayMisconfigured`: invalid), or the answer tells nothing (anything else:
+    unknown). Adapters map the codes that mean "wrong credentials" to
+    `GatewayMisconfigured` before they get here."""
+    valid = False if isinstance(exc, GatewayMisconfigured) else None
+    return CredentialCheck(
+        valid=valid,
+        code=exc.gateway_code or type(exc).__name__,
+        message=exc.message[:_MESSAGE_LIMIT],
+        checked_with=checked_with,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SandboxProfile:
     """How `payhub demo`, `payhub sandbox` and tests wire a hub account to this gateway's
     local simulator. Each gateway package owns its profile; nothing outside it picks these."""
@@ -371,6 +404,12 @@ class Gateway(Protocol):
         confirm-webhook call); raises NotSupported elsewhere."""
         ...
 
+    async def validate_credentials(self) -> CredentialCheck:
+        """Ask the gateway, by one harmless call (a query for a reference that cannot
+        exist, a category read), whether these credentials are good. Never raises for a
+        gateway answer or a network failure: those are `valid=False` or `valid=None`."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class GatewayEntry:
@@ -391,6 +430,7 @@ __all__ = [
     "Capabilities",
     "Checkout",
     "CheckoutRequest",
+    "CredentialCheck",
     "CredentialField",
     "Environment",
     "Gateway",
@@ -418,4 +458,5 @@ __all__ = [
     "ReturnInfo",
     "SandboxProfile",
     "StatusReport",
+    "credential_check_from_error",
 ]

@@ -18,9 +18,11 @@ from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
     "account_for",
+    "accounts_of_gateway",
     "enabled_accounts",
     "find_account",
     "new_account",
+    "record_validation",
     "remember_settings",
 ]
 
@@ -62,6 +64,17 @@ def enabled_accounts(reader: Reader, merchant_id: str, gateway: str) -> list[Gat
     )
 
 
+def accounts_of_gateway(reader: Reader, merchant_id: str, gateway: str) -> list[GatewayAccount]:
+    """Every account the merchant has for `gateway`, enabled first, then best priority."""
+    return list(
+        session_of(reader).scalars(
+            select(GatewayAccount)
+            .where(GatewayAccount.merchant_id == merchant_id, GatewayAccount.gateway == gateway)
+            .order_by(GatewayAccount.enabled.desc(), GatewayAccount.priority, GatewayAccount.id)
+        )
+    )
+
+
 def remember_settings(tx: Tx, account_id: str, learned: Mapping[str, str], now: datetime) -> None:
     """Merge settings the gateway told us (e.g. a generated key) into the account's."""
     row = tx._session.get(GatewayAccount, account_id)
@@ -69,3 +82,24 @@ def remember_settings(tx: Tx, account_id: str, learned: Mapping[str, str], now: 
         return
     row.settings = {**row.settings, **learned}
     row.updated_at = now
+
+
+def record_validation(
+    tx: Tx,
+    account_id: str,
+    *,
+    ok: bool | None,
+    code: str,
+    message: str,
+    at: datetime,
+) -> GatewayAccount | None:
+    """Remember what the last credential validation said (ok None: the gateway could not
+    tell); the account, or None when there is no such account."""
+    row = tx._session.get(GatewayAccount, account_id)
+    if row is None:
+        return None
+    row.validated_at = at
+    row.validation_ok = ok
+    row.validation_code = code[:64]
+    row.validation_message = message[:500]
+    return row

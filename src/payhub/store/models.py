@@ -83,6 +83,12 @@ class GatewayAccount(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The last credential validation against the gateway (migration 0008): ok is None when
+    # the gateway could not tell; validated_at None when never validated.
+    validated_at: Mapped[datetime | None]
+    validation_ok: Mapped[bool | None] = mapped_column(Boolean)
+    validation_code: Mapped[str | None] = mapped_column(String(64))
+    validation_message: Mapped[str | None] = mapped_column(String(500))
     __table_args__ = (UniqueConstraint("merchant_id", "gateway", "environment"),)
 
 

@@ -18,6 +18,7 @@ _NO_CONTENT = Ack(204, "")
 
 class MoMoDriver(BaseDriver):
     name = "momo"
+    wrong_secret = ("secret_key", "20")  # the gateway's answer to a wrong one
     customer = {
         "external_id": "bao",
         "name": "Nguyễn Văn Bảo",

@@ -19,6 +19,7 @@ _ACK = Ack(200, '{"success":true}')
 
 class PayOSDriver(BaseDriver):
     name = "payos"
+    wrong_secret = ("api_key", "401")  # the gateway's answer to a wrong one
     ack_ok = _ACK
     ack_duplicate = _ACK
     ack_amount_mismatch = _ACK  # recorded, so PayOS must not retry

@@ -23,6 +23,7 @@ def bill_code(payment: dict[str, Any]) -> str:
 
 class ToyyibPayDriver(BaseDriver):
     name = "toyyibpay"
+    wrong_secret = ("user_secret_key", "KEY-DID-NOT-EXIST")  # the gateway's answer to a wrong one
     currency = "MYR"
     sku = "pack-my"
     amount = 1_050  # RM10.50 in sen

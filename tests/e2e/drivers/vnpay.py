@@ -23,6 +23,7 @@ def _rsp(code: str, message: str) -> Ack:
 
 class VNPayDriver(BaseDriver):
     name = "vnpay"
+    wrong_secret = ("hash_secret", "97")  # the gateway's answer to a wrong one
     customer = {"external_id": "binh", "email": "binh@example.com"}
     ack_ok = _rsp("00", "Confirm Success")
     ack_duplicate = _rsp("02", "Order already confirmed")

@@ -9,6 +9,7 @@ anything is normalised.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
@@ -23,9 +24,11 @@ from payhub.gateways.base import (
     Capabilities,
     Checkout,
     CheckoutRequest,
+    CredentialCheck,
     CredentialField,
     Environment,
     GatewayConfig,
+    GatewayError,
     GatewayMisconfigured,
     GatewayRejected,
     GatewayStatus,
@@ -44,6 +47,7 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
     StatusReport,
+    credential_check_from_error,
 )
 from payhub.gateways.momo import signing, wire
 from payhub.money import Money
@@ -584,6 +588,48 @@ class MomoGateway:
     async def register_notification_url(self, url: str) -> None:
         raise NotSupported(
             "MoMo takes the ipnUrl with every create request", gateway_code="ipn_url"
+        )
+
+    # ------------------------------------------------------------------ validation
+
+    async def validate_credentials(self) -> CredentialCheck:
+        """`POST /v2/gateway/api/query` for an orderId that was never created. MoMo checks
+        the partner and the request signature (partnerCode, accessKey and secretKey all go
+        into it) before it looks the order up: good credentials get resultCode 42 (order not
+        found); an unknown partnerCode 13; a wrong accessKey or secretKey HTTP 400 with
+        resultCode 20 and a `signature` sub-error."""
+        checked_with = "query (an orderId that does not exist)"
+        now = datetime.now(UTC)
+        order_id = f"PHCHECK-{secrets.token_hex(6)}"
+        request_id = wire.make_request_id(now)
+        try:
+            partner = self._partner_code()
+            values = {"orderId": order_id, "partnerCode": partner, "requestId": request_id}
+            body = {
+                "partnerCode": partner,
+                "requestId": request_id,
+                "orderId": order_id,
+                "lang": "en",
+                "signature": self._sign(signing.QUERY_FIELDS, values),
+            }
+            status, answer = await self._post("query", body, effectful=False)
+        except GatewayError as exc:
+            return credential_check_from_error(exc, checked_with)
+        error = self._wire_error(status, answer)
+        code = error.result_code
+        code_text = str(code) if code is not None else f"http_{status}"
+        message = self._scrub(error.describe())[:300]
+        signature_refused = code == 20 and any(name == "signature" for name, _ in error.sub_errors)
+        valid: bool | None
+        if code in wire.MISCONFIGURED_CODES or signature_refused:
+            valid = False
+        elif status == 200 and code is not None and code not in wire.CALL_ERROR_CODES:
+            # 42 (no such order) or, by chance, an order's state: the request was accepted.
+            valid = True
+        else:
+            valid = None
+        return CredentialCheck(
+            valid=valid, code=code_text, message=message, checked_with=checked_with
         )
 
 

@@ -10,6 +10,7 @@ carries a `signature` over its `data`, checked before anything in it is used.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -25,9 +26,12 @@ from payhub.gateways.base import (
     Capabilities,
     Checkout,
     CheckoutRequest,
+    CredentialCheck,
     CredentialField,
     Environment,
     GatewayConfig,
+    GatewayError,
+    GatewayMisconfigured,
     GatewayRejected,
     GatewayStatus,
     GatewayUnavailable,
@@ -44,6 +48,7 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
     StatusReport,
+    credential_check_from_error,
 )
 from payhub.gateways.payos import signing, wire
 from payhub.gateways.strict_json import StrictJsonError, loads_strict
@@ -329,6 +334,57 @@ class PayOSGateway:
 
     async def register_notification_url(self, url: str) -> None:
         await self._call("POST", "/confirm-webhook", {"webhookUrl": url})
+
+    # ------------------------------------------------------------------------ validation
+
+    async def validate_credentials(self) -> CredentialCheck:
+        """`GET /v2/payment-requests/{id}` for a payment-link id that cannot exist.
+
+        PayOS authenticates `x-client-id` and `x-api-key` before it looks the link up: bad
+        ones get HTTP 401 (the SDKs' code `401`); good ones get its business answer for a
+        missing link (HTTP 200, `code != "00"`, `data: null`). The checksum key is not
+        exercised: that answer carries no signature, and no harmless call signs anything.
+        """
+        checked_with = "GET /v2/payment-requests/{id} (a link id that does not exist)"
+        # 32 hex digits, the shape of a paymentLinkId; never issued by PayOS.
+        probe = secrets.token_hex(16)
+        try:
+            response = await transport.exchange(
+                self._http.get(
+                    f"{self._base_url}/v2/payment-requests/{probe}", headers=self._headers()
+                ),
+                gateway="PayOS",
+                operation="validate",
+                effectful=False,
+            )
+        except GatewayMisconfigured as exc:
+            if exc.gateway_code in ("http_401", "http_403"):
+                return CredentialCheck(
+                    valid=False,
+                    code="401",
+                    message="PayOS refused the client id or API key (HTTP 401 Unauthorized)",
+                    checked_with=checked_with,
+                )
+            return credential_check_from_error(exc, checked_with)
+        except GatewayError as exc:
+            return credential_check_from_error(exc, checked_with)
+        envelope = _parse_envelope(response.content)
+        code = envelope.get("code") if envelope is not None else None
+        if response.status_code == 200 and isinstance(code, str):
+            # PayOS took the headers and looked the link up (found or not).
+            desc = envelope.get("desc") if envelope is not None else None
+            return CredentialCheck(
+                valid=True,
+                code=code,
+                message=f"PayOS accepted the client id and API key ({desc or 'answered'})"[:300],
+                checked_with=checked_with,
+            )
+        return CredentialCheck(
+            valid=None,
+            code=f"http_{response.status_code}",
+            message=f"PayOS answered HTTP {response.status_code}, which proves nothing",
+            checked_with=checked_with,
+        )
 
     # ------------------------------------------------------------------------ inbound
 

@@ -27,9 +27,11 @@ from payhub.gateways.base import (
     Capabilities,
     Checkout,
     CheckoutRequest,
+    CredentialCheck,
     CredentialField,
     Environment,
     GatewayConfig,
+    GatewayError,
     GatewayMisconfigured,
     GatewayRejected,
     GatewayStatus,
@@ -47,6 +49,7 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
     StatusReport,
+    credential_check_from_error,
 )
 from payhub.gateways.toyyibpay import signing, wire
 from payhub.money import Money
@@ -355,6 +358,74 @@ class ToyyibPayGateway:
 
     async def register_notification_url(self, url: str) -> None:
         raise NotSupported("ToyyibPay takes the callback URL on each bill (billCallbackUrl)")
+
+    # ------------------------------------------------------------------ validation
+
+    async def validate_credentials(self) -> CredentialCheck:
+        """`getCategoryDetails` for the configured category (the userSecretKey and the
+        category both checked: `[KEY-DID-NOT-EXIST]`, `[CATEGORY-DOES-NOT-EXIST]`), or,
+        with no category configured yet, `checkDuitNowQRStatus` (the key alone:
+        `{"status":"error","message":"Invalid userSecretKey"}`). Both only read."""
+        category = self._config.settings.get("category_code", "").strip()
+        endpoint = "getCategoryDetails" if category else "checkDuitNowQRStatus"
+        checked_with = (
+            "getCategoryDetails (the configured categoryCode)"
+            if category
+            else "checkDuitNowQRStatus"
+        )
+        try:
+            form = {"userSecretKey": self._config.secret("user_secret_key")}
+            if category:
+                form["categoryCode"] = category
+            body = await self._post(endpoint, form, effectful=False)
+        except GatewayError as exc:
+            return credential_check_from_error(exc, checked_with)
+        if body.error_code is not None:
+            # Bracketed codes: the account's key or category is wrong, or an unknown code.
+            known = body.error_code in wire.MISCONFIGURATION_CODES
+            return CredentialCheck(
+                valid=False if known else None,
+                code=body.error_code,
+                message=f"ToyyibPay {endpoint} answered [{body.error_code}]",
+                checked_with=checked_with,
+            )
+        if category:
+            if body.rows:
+                return CredentialCheck(
+                    valid=True,
+                    code="ok",
+                    message=f"ToyyibPay knows the key and category {category}",
+                    checked_with=checked_with,
+                )
+            if body.is_empty:
+                return CredentialCheck(
+                    valid=False,
+                    code="CATEGORY-DOES-NOT-EXIST",
+                    message=f"ToyyibPay has no category {category} for this key",
+                    checked_with=checked_with,
+                )
+        else:
+            status = body.object_status()
+            if status == "success":
+                return CredentialCheck(
+                    valid=True,
+                    code=status,
+                    message="ToyyibPay knows the userSecretKey",
+                    checked_with=checked_with,
+                )
+            if status == "error":
+                return CredentialCheck(
+                    valid=False,
+                    code=status,
+                    message=f"ToyyibPay {endpoint}: {body.object_message()[:200]}",
+                    checked_with=checked_with,
+                )
+        return CredentialCheck(
+            valid=None,
+            code="garbage" if body.garbage else (body.object_status() or "unexpected"),
+            message=f"ToyyibPay {endpoint} answered something that proves nothing",
+            checked_with=checked_with,
+        )
 
     # ------------------------------------------------------------------ inbound
 

@@ -24,9 +24,11 @@ from payhub.gateways.base import (
     Capabilities,
     Checkout,
     CheckoutRequest,
+    CredentialCheck,
     CredentialField,
     Environment,
     GatewayConfig,
+    GatewayError,
     GatewayMisconfigured,
     GatewayRejected,
     GatewayStatus,
@@ -45,12 +47,20 @@ from payhub.gateways.base import (
     Reply,
     ReturnInfo,
     StatusReport,
+    credential_check_from_error,
 )
 from payhub.gateways.vnpay import signing, wire
+from payhub.money import Money
 
 # After vnp_ExpireDate VNPay's page no longer takes the payment; a querydr "not found"
 # after this grace period means the attempt can be expired safely.
 EXPIRY_GRACE = timedelta(minutes=5)
+
+# querydr codes that tell about the credentials (reference 2.6): 91 "not found" means the
+# TmnCode and the checksum were accepted; 97 is a bad checksum (wrong hash secret), 02 an
+# unknown TmnCode. Anything else (94 busy, 99, 03) tells nothing.
+_CREDENTIALS_ACCEPTED = frozenset({"00", "91"})
+_CREDENTIALS_REFUSED = frozenset({"02", "97"})
 
 
 def parse_query_string(raw: bytes) -> list[tuple[str, str]]:
@@ -463,6 +473,36 @@ class VnpayGateway:
     async def register_notification_url(self, url: str) -> None:
         raise NotSupported(
             "VNPay's IPN URL is registered with VNPay for the terminal, outside the API"
+        )
+
+    async def validate_credentials(self) -> CredentialCheck:
+        """`querydr` for a vnp_TxnRef that was never created: VNPay checks the TmnCode and
+        the request checksum first, so good credentials get `91` (not found), a wrong hash
+        secret `97` and an unknown TmnCode `02`."""
+        checked_with = "querydr (a vnp_TxnRef that does not exist)"
+        now = self.clock.now()
+        probe = PaymentRef(
+            reference=f"PHCHECK{secrets.token_hex(6)}",
+            amount=Money(0, wire.CURRENCY),
+            created_at=now,
+        )
+        try:
+            data = await self._querydr(probe)
+        except GatewayError as exc:
+            return credential_check_from_error(exc, checked_with)
+        code = data["vnp_ResponseCode"]
+        message = str(data.get("vnp_Message", ""))[:300]
+        if code in _CREDENTIALS_ACCEPTED:
+            valid: bool | None = True
+        elif code in _CREDENTIALS_REFUSED:
+            valid = False
+        else:
+            valid = None
+        return CredentialCheck(
+            valid=valid,
+            code=code,
+            message=message or f"VNPay querydr answered {code}",
+            checked_with=checked_with,
         )
 
 

@@ -34,7 +34,11 @@ from payhub.store.reads.credits import (
     credit_ledger,
     customer_balance,
 )
-from payhub.store.reads.gateway_accounts import GatewayAccountView, gateway_accounts
+from payhub.store.reads.gateway_accounts import (
+    GatewayAccountView,
+    ValidationView,
+    gateway_accounts,
+)
 from payhub.store.reads.merchants import MerchantProfile, merchant_profile
 from payhub.store.reads.notifications import NotificationView, notification_log
 from payhub.store.reads.orders import (
@@ -69,6 +73,7 @@ __all__ = [
     "PaymentView",
     "ProductView",
     "TimelineEntryView",
+    "ValidationView",
     "credit_ledger",
     "customer_balance",
     "gateway_accounts",

@@ -5,13 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from payhub.clock import as_utc
 from payhub.store.db import Database
 from payhub.store.models import GatewayAccount
 from payhub.store.reads.running import run_read
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationView:
+    """The last credential validation of an account: `ok` None when the gateway could not
+    tell; `checked_at` None when the account was never validated."""
+
+    ok: bool | None
+    code: str | None
+    message: str | None
+    checked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +41,7 @@ class GatewayAccountView:
     fields_set: frozenset[str]
     settings: Mapping[str, object]
     key_id: str | None
+    validation: ValidationView
 
     @classmethod
     def of(cls, row: GatewayAccount) -> GatewayAccountView:
@@ -42,6 +56,12 @@ class GatewayAccountView:
             fields_set=frozenset(k for k, v in row.credential_fields_set.items() if v),
             settings=dict(row.settings),
             key_id=row.credentials_key_id,
+            validation=ValidationView(
+                ok=row.validation_ok,
+                code=row.validation_code,
+                message=row.validation_message,
+                checked_at=as_utc(row.validated_at) if row.validated_at else None,
+            ),
         )
 
     def missing(self, required: Iterable[str]) -> list[str]:
