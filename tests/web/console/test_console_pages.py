@@ -101,6 +101,7 @@ def _post_cases(ids: dict[str, str]) -> list[tuple[str, dict[str, object], str]]
             "gateway_credentials",
         ),
         (f"/console/gateways/{ids['account']}/enabled", {"enabled": "false"}, "gateway_manage"),
+        ("/console/gateways/ga_none/validate", {}, "gateway_manage"),
         (
             "/console/developers/endpoints",
             {"url": "http://127.0.0.1:9/other"},
@@ -152,7 +153,9 @@ async def test_the_role_matrix_of_every_post(console: ConsoleClient, role: str) 
         token = await console.csrf("/console/gateways")
         r = await console.client.post(path, data={**form, "csrf_token": token})
         if can(role, action):
-            assert r.status_code in (200, 303), (path, r.status_code, r.text[:800])
+            # (validating an account that does not exist: refused by the service, a 404)
+            expected = (404,) if "ga_none" in path else (200, 303)
+            assert r.status_code in expected, (path, r.status_code, r.text[:800])
         else:
             assert r.status_code == 403, (path, r.status_code)
             assert "Your role may not do this." in r.text
@@ -167,6 +170,7 @@ async def test_buttons_are_left_out_for_roles_that_may_not_use_them(
     event = (await console.client.get(f"/console/developers/events/{ids['event']}")).text
     assert 'action="/console/gateways/credentials"' not in pages["/console/gateways"]
     assert "/enabled" not in pages["/console/gateways"]
+    assert "/validate" not in pages["/console/gateways"]
     assert 'action="/console/developers/endpoints"' not in pages["/console/developers"]
     assert "/rotate" not in pages["/console/developers"]
     assert 'action="/console/developers/keys"' not in pages["/console/developers"]
@@ -557,3 +561,29 @@ async def test_pages_need_a_session(console: ConsoleClient) -> None:
     r = await console.client.post("/console/products/tshirt/restock", data={"quantity": "1"})
     assert r.status_code == 303
     assert isinstance(console.client, httpx.AsyncClient)
+
+
+async def test_validate_now_asks_the_gateway_and_shows_the_answer(console: ConsoleClient) -> None:
+    from tests.support.hub import connect_gateway, simulator_app
+    from tests.support.servers import free_port, serve_app
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serve_app(simulator_app("vnpay", url), port):
+        account = connect_gateway(console.th, "vnpay", url)
+        await _as(console, "owner")
+        page = (await console.client.get("/console/gateways")).text
+        assert "not validated yet" in page and f"/console/gateways/{account}/validate" in page
+        r = await console.client.post(
+            f"/console/gateways/{account}/validate", data={"csrf_token": csrf_of(page)}
+        )
+        assert r.status_code == 303
+        page = (await console.client.get("/console/gateways")).text
+    assert "vnpay: Credentials are valid." in page and ">valid<" in page
+    with console.th.hub.db.session() as s:
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.subject == account)).all()
+    assert any(a.actor.startswith("console:") for a in audit)
+    r = await console.client.post(
+        "/console/gateways/ga_nope/validate", data={"csrf_token": csrf_of(page)}
+    )
+    assert r.status_code == 404

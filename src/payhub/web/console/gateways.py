@@ -20,6 +20,7 @@ from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry, gateway_names
 from payhub.services.accounts import configure_account
+from payhub.services.credential_check import validate_account
 from payhub.store import reads
 from payhub.web.console.auth import ConsoleDep, allowed
 from payhub.web.console.i18n import translator
@@ -133,22 +134,42 @@ async def set_credentials(
     return console.redirect("/gateways", flash=_("Credentials saved."))
 
 
+async def _account(console: Console, account_id: str) -> reads.GatewayAccountView:
+    for account in await reads.gateway_accounts(console.hub.db, console.merchant_id):
+        if account.id == account_id:
+            return account
+    raise NotFound(f"no gateway account {account_id[:40]}")
+
+
+@router.post("/gateways/{account_id}/validate")
+async def validate_now(
+    console: Annotated[Console, allowed(Action.GATEWAY_MANAGE)], account_id: str
+) -> Response:
+    """Ask the gateway whether the account's credentials are good (one harmless call);
+    the answer is stored on the account and audited by `services.credential_check`."""
+    account = await _account(console, account_id)
+    result = await validate_account(
+        console.hub,
+        console.merchant_id,
+        account.gateway,
+        Environment(account.environment),
+        actor=console.actor,
+        source_ip=console.client_ip,
+    )
+    _ = translator(console.locale)
+    verdict = {"valid": _("Credentials are valid."), "invalid": _("Credentials are invalid.")}
+    text = verdict.get(result.verdict, _("The gateway could not tell whether they are valid."))
+    kind = {"valid": "ok", "invalid": "bad"}.get(result.verdict, "warn")
+    return console.redirect("/gateways", flash=f"{account.gateway}: {text}", kind=kind)
+
+
 @router.post("/gateways/{account_id}/enabled")
 async def set_enabled(
     console: Annotated[Console, allowed(Action.GATEWAY_MANAGE)],
     account_id: str,
     enabled: Annotated[bool, Form()],
 ) -> Response:
-    account = next(
-        (
-            a
-            for a in await reads.gateway_accounts(console.hub.db, console.merchant_id)
-            if a.id == account_id
-        ),
-        None,
-    )
-    if account is None:
-        raise NotFound(f"no gateway account {account_id[:40]}")
+    account = await _account(console, account_id)
     await to_thread.run_sync(
         lambda: configure_account(
             console.hub,
