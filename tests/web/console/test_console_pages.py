@@ -587,3 +587,12 @@ async def test_validate_now_asks_the_gateway_and_shows_the_answer(console: Conso
         "/console/gateways/ga_nope/validate", data={"csrf_token": csrf_of(page)}
     )
     assert r.status_code == 404
+
+
+async def test_the_pages_speak_vietnamese(console: ConsoleClient) -> None:
+    await _as(console, "owner")
+    console.client.cookies.set("payhub_console_lang", "vi", path="/console")
+    products = (await console.client.get("/console/products")).text
+    assert "Nhập hàng" in products and "150.000" in products  # Babel: 150.000 ₫
+    settings = (await console.client.get("/console/settings")).text
+    assert "Màu thương hiệu" in settings and "Gửi thử" not in settings  # no settings row yet
