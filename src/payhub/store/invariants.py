@@ -23,6 +23,19 @@ INVARIANTS: dict[str, str] = {
         WHERE a.balance <> COALESCE(
             (SELECT SUM(c.amount) FROM credit_entries c WHERE c.account_id = a.id), 0)
     """,
+    "debit or adjustment left a balance below zero": """
+        SELECT id FROM credit_entries
+        WHERE reason IN ('debit', 'adjustment') AND balance_after < 0
+    """,
+    "debit that adds credits": """
+        SELECT id FROM credit_entries WHERE reason = 'debit' AND amount >= 0
+    """,
+    "credit entry's balance_after differs from its account's running sum": """
+        SELECT c.id FROM credit_entries c
+        WHERE c.balance_after IS NOT NULL AND c.balance_after <> (
+            SELECT SUM(p.amount) FROM credit_entries p
+            WHERE p.account_id = c.account_id AND p.id <= c.id)
+    """,
     "negative stock": "SELECT id FROM products WHERE stock_available < 0",
     "stock released more than once": """
         SELECT order_id, product_id FROM stock_movements WHERE reason = 'release'
