@@ -46,7 +46,9 @@ def funded(env: Env, credits: int = 100, customer: str = "bao") -> None:
     adjust_credits(env.hub, env.merchant_id, customer, credits, "opening balance", "test")
 
 
-def debit(env: Env, amount: int, reference: str, customer: str = "bao", **kw: Any) -> CreditMovement:
+def debit(
+    env: Env, amount: int, reference: str, customer: str = "bao", **kw: Any
+) -> CreditMovement:
     return debit_credits(
         env.hub, env.merchant_id, customer, amount=amount, reference=reference, actor="test", **kw
     )
