@@ -50,6 +50,7 @@ class AdjustmentIn(BaseModel):
     "/customers/{external_id}/credits/debit",
     status_code=201,
     summary="Spend a customer's credits (once per reference; never below zero)",
+    responses={200: {"description": "A repeat of a debit's reference: the first debit"}},
 )
 async def debit_credits(
     external_id: str,
