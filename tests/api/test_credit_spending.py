@@ -115,6 +115,21 @@ def test_hostile_spending_requests_are_4xx(api: tuple[HubUnderTest, httpx.Client
     nobody = c.post("/v1/customers/nobody/credits/debit", json={"amount": 1, "reference": "r"})
     _problem(nobody, 404, "not-found")
 
+    # A customer whose id fills its column, with the longest reference and description.
+    long_id = "c" * 200
+    order = {
+        "merchant_reference": "r-long",
+        "currency": "VND",
+        "items": [{"sku": "pack-100"}],
+        "customer": {"external_id": long_id},
+    }
+    assert c.post("/v1/orders", json=order).status_code == 201
+    gift = {"amount": 5, "reason": "ý" * 500}
+    assert c.post(f"/v1/customers/{long_id}/credits/adjustments", json=gift).status_code == 201
+    longest = {"amount": 5, "reference": "ř" * 200, "description": "đ" * 500}
+    spent = c.post(f"/v1/customers/{long_id}/credits/debit", json=longest)
+    assert spent.status_code == 201 and spent.json()["balance_after"] == 0, spent.text
+
     # A customer token may read its own balance but never spend or adjust it.
     now = int(time.time())
     token = jwt.encode(

@@ -74,7 +74,8 @@ async def test_a_debit_spends_and_is_in_ledger_audit_and_outbox(env: Env) -> Non
     assert balance(env) == 70
     assert ledger(env) == [("order_paid", 100, 100), ("debit", -30, 70)]
     [audit] = env.rows(AuditEntry, action="credits.debited")
-    assert audit["actor"] == "test" and audit["subject"] == "customer:bao"
+    assert audit["actor"] == "test" and audit["subject"] == f"credit_entry:{spent.entry.id}"
+    assert audit["after"]["customer"] == "bao"
     assert audit["before"] == {"balance": 100}
     assert audit["after"]["balance"] == 70 and audit["after"]["reference"] == "spend-1"
     [event] = env.rows(OutboxEvent, event_type="credits.debited")

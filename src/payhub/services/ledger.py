@@ -287,10 +287,11 @@ def _journal(
         merchant_id=entry.merchant_id,
         actor=actor,
         action=event_type,
-        subject=f"customer:{external_id}",
+        subject=f"credit_entry:{entry.id}",
         source_ip=source_ip,
         before={"balance": balance_before},
         after={
+            "customer": external_id,
             "balance": entry.balance_after,
             "amount": entry.amount,
             "entry": entry.id,

@@ -319,7 +319,7 @@ class CreditEntry(Base):
     reference: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(500))  # an adjustment's reason
     metadata_json: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
-    actor: Mapped[str | None] = mapped_column(String(100))
+    actor: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     __table_args__ = (
         UniqueConstraint("order_id", "reason"),

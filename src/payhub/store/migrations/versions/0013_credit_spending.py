@@ -27,7 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reference", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("description", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("metadata", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("actor", sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column("actor", sa.String(length=200), nullable=True))
         batch_op.create_unique_constraint(
             batch_op.f("uq_credit_entries_merchant_id"),
             ["merchant_id", "account_id", "reference"],
