@@ -35,8 +35,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Entries without an order (debits, adjustments) cannot exist below 0013.
-    op.execute("DELETE FROM credit_entries WHERE order_id IS NULL")
+    # Below 0013 an entry needs an order, so debits and adjustments could only be dropped,
+    # leaving balances that their ledger no longer explains: refuse instead.
+    spent = (
+        op.get_bind()
+        .execute(sa.text("SELECT COUNT(*) FROM credit_entries WHERE order_id IS NULL"))
+        .scalar_one()
+    )
+    if spent:
+        raise RuntimeError(
+            f"{spent} credit debits/adjustments exist: downgrading below 0013 would lose them"
+        )
     with op.batch_alter_table("credit_entries", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_credit_entries_merchant_id"), type_="unique")
         batch_op.drop_column("actor")
