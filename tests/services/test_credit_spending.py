@@ -139,6 +139,8 @@ async def test_a_customer_never_credited_has_nothing_to_spend(env: Env) -> None:
     for amount, reference in ((0, "r"), (-5, "r"), (10**12 + 1, "r"), (1, ""), (1, "x" * 201)):
         with pytest.raises(InvalidRequest):
             debit(env, amount, reference, customer="new")
+    with pytest.raises(InvalidRequest):
+        debit(env, 1, "r", customer="new", description="d" * 501)
     assert env.count(CreditEntry) == 0
     env.assert_invariants()
 

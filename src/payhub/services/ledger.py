@@ -124,6 +124,8 @@ def debit_credits(
         raise InvalidRequest(f"amount is 1..{MAX_CREDITS} credits")
     if not reference or len(reference) > MAX_REFERENCE:
         raise InvalidRequest(f"reference is 1..{MAX_REFERENCE} characters")
+    if description is not None and len(description) > MAX_NOTE:
+        raise InvalidRequest(f"description is at most {MAX_NOTE} characters")
     return _once_more_on_constraint(
         lambda: _debit(
             hub,
