@@ -31,10 +31,11 @@ INVARIANTS: dict[str, str] = {
         SELECT id FROM credit_entries WHERE reason = 'debit' AND amount >= 0
     """,
     "credit entry's balance_after differs from its account's running sum": """
-        SELECT c.id FROM credit_entries c
-        WHERE c.balance_after IS NOT NULL AND c.balance_after <> (
-            SELECT SUM(p.amount) FROM credit_entries p
-            WHERE p.account_id = c.account_id AND p.id <= c.id)
+        SELECT id FROM (
+            SELECT id, balance_after,
+                   SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running
+            FROM credit_entries) e
+        WHERE balance_after IS NOT NULL AND balance_after <> running
     """,
     "negative stock": "SELECT id FROM products WHERE stock_available < 0",
     "stock released more than once": """
