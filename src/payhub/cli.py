@@ -24,11 +24,13 @@ merchant_app = typer.Typer(help="merchants")
 gateway_app = typer.Typer(help="gateway accounts (credentials are write-only)")
 keys_app = typer.Typer(help="the credential vault's master key")
 notify_app = typer.Typer(help="e-mail and Telegram notifications (secrets are write-only)")
+credits_app = typer.Typer(help="customers' credit balances")
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(keys_app, name="keys")
 app.add_typer(notify_app, name="notify")
+app.add_typer(credits_app, name="credits")
 console = Console()
 
 
@@ -470,3 +472,24 @@ def notify_test(merchant: Annotated[str, typer.Option(help="merchant id")]) -> N
         failed = failed or result["result"] not in ("sent",)
     if failed:
         raise typer.Exit(1)
+
+
+@credits_app.command("adjust")
+def credits_adjust(
+    merchant: str,
+    customer: str,
+    amount: Annotated[int, typer.Option(help="signed: credits to add, or to take (< 0)")],
+    reason: Annotated[str, typer.Option(help="why: kept in the ledger and the audit log")],
+) -> None:
+    """Correct a customer's credit balance (never below zero)."""
+    from payhub.errors import DomainError
+    from payhub.services.ledger import adjust_credits
+
+    try:
+        movement = adjust_credits(_hub(), merchant, customer, amount, reason, "cli")
+    except DomainError as exc:
+        console.print(f"[red]refused:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"customer {customer}: {amount:+d} credits, balance {movement.entry.balance_after}"
+    )
