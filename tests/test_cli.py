@@ -200,3 +200,37 @@ def test_gateway_check_without_an_account_says_so(cli_env: dict[str, str]) -> No
     result = CliRunner().invoke(app, ["gateway", "check", mid, "momo"], catch_exceptions=False)
     assert result.exit_code == 1, result.output
     assert "cannot validate: no momo account for this merchant" in result.output
+
+
+def test_credits_adjust_moves_the_balance_with_a_reason(cli_env: dict[str, str]) -> None:
+    from payhub.services.context import build_hub
+    from payhub.services.merchants import upsert_product
+    from payhub.services.orders import CustomerDraft, ItemDraft, OrderDraft, create_order
+    from payhub.store.invariants import check_invariants
+
+    run("db", "upgrade")
+    merchant = re.search(r"merchant (mer_\w+)", run("merchant", "create", "Shop"))
+    assert merchant
+    mid = merchant.group(1)
+    hub = build_hub(get_settings())
+    upsert_product(hub, mid, sku="p", name="p", price=1000, currency="VND", credits=0, actor="test")
+    create_order(
+        hub,
+        mid,
+        OrderDraft(
+            merchant_reference="o-1",
+            currency="VND",
+            items=[ItemDraft(sku="p")],
+            customer=CustomerDraft(external_id="cus-1"),
+        ),
+    )
+    out = run("credits", "adjust", mid, "cus-1", "--amount", "80", "--reason", "migration")
+    assert "+80 credits, balance 80" in out
+    out = run("credits", "adjust", mid, "cus-1", "--amount", "-50", "--reason", "double grant")
+    assert "-50 credits, balance 30" in out
+    refused = CliRunner().invoke(
+        app, ["credits", "adjust", mid, "cus-1", "--amount", "-31", "--reason", "too far"]
+    )
+    assert refused.exit_code == 1 and "the balance is 30 credits" in refused.output
+    assert check_invariants(hub.db.engine) == {}
+    hub.db.dispose()

@@ -25,12 +25,14 @@ gateway_app = typer.Typer(help="gateway accounts (credentials are write-only)")
 keys_app = typer.Typer(help="the credential vault's master key")
 notify_app = typer.Typer(help="e-mail and Telegram notifications (secrets are write-only)")
 admin_app = typer.Typer(help="the operator console's users")
+credits_app = typer.Typer(help="customers' credit balances")
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(keys_app, name="keys")
 app.add_typer(notify_app, name="notify")
 app.add_typer(admin_app, name="admin")
+app.add_typer(credits_app, name="credits")
 console = Console()
 
 
@@ -515,3 +517,24 @@ def admin_create_user(
         raise typer.Exit(code=2) from None
     where = "hub admin" if hub_admin else f"merchant {merchant}"
     console.print(f"console user [bold]{user_id}[/bold] ({email}, {role}, {where})")
+
+
+@credits_app.command("adjust")
+def credits_adjust(
+    merchant: str,
+    customer: str,
+    amount: Annotated[int, typer.Option(help="signed: credits to add, or to take (< 0)")],
+    reason: Annotated[str, typer.Option(help="why: kept in the ledger and the audit log")],
+) -> None:
+    """Correct a customer's credit balance (never below zero)."""
+    from payhub.errors import DomainError
+    from payhub.services.ledger import adjust_credits
+
+    try:
+        movement = adjust_credits(_hub(), merchant, customer, amount, reason, "cli")
+    except DomainError as exc:
+        console.print(f"[red]refused:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"customer {customer}: {amount:+d} credits, balance {movement.entry.balance_after}"
+    )

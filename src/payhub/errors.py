@@ -23,6 +23,9 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   ├── OrderNotPayable       no  / yes   order-not-payable
     │   │   ├── AttemptInFlight       yes / yes   attempt-in-flight  (retry shortly)
     │   │   ├── InsufficientStock     no  / yes   insufficient-stock
+    │   │   ├── InsufficientCredits   no  / yes   insufficient-credits (services.ledger:
+    │   │   │                                     carries `balance` and `requested`)
+    │   │   ├── CreditReferenceReused no  / yes   reference-reused (services.ledger)
     │   │   └── IdempotencyInFlight   yes / yes   idempotency-key-in-flight (services.idempotency)
     │   ├── InvalidRequest            no  / yes   invalid-request
     │   │   ├── OutboundRefused       no  / yes   outbound-refused (payhub.outbound: a URL

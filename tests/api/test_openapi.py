@@ -42,6 +42,16 @@ OPERATIONS = {
         "/v1/customers/{external_id}/credits",
         "customer_credits_v1_customers__external_id__credits_get",
     ),
+    (
+        "POST",
+        "/v1/customers/{external_id}/credits/debit",
+        "debit_credits_v1_customers__external_id__credits_debit_post",
+    ),
+    (
+        "POST",
+        "/v1/customers/{external_id}/credits/adjustments",
+        "adjust_credits_v1_customers__external_id__credits_adjustments_post",
+    ),
     ("GET", "/v1/gateways", "available_gateways_v1_gateways_get"),
     (
         "POST",

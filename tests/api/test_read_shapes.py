@@ -137,9 +137,14 @@ async def test_payment_and_credit_bodies(client: tuple[HubUnderTest, httpx.Async
         "balance": 100,
         "entries": [
             {
+                "id": credits["entries"][0]["id"],
                 "order_id": order["id"],
                 "reason": "order_paid",
                 "amount": 100,
+                "balance_after": 100,
+                "reference": None,
+                "description": None,
+                "metadata": None,
                 "at": credits["entries"][0]["at"],
             }
         ],

@@ -3,6 +3,7 @@ batch mode rebuilds tables that other rows refer to) and PostgreSQL, losing noth
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
@@ -44,3 +45,27 @@ def test_a_populated_database_goes_down_to_0002_and_up_again(db_url: str) -> Non
     command.downgrade(alembic_config(url), "0002")
     upgrade(url)
     assert _counts(url) == before
+
+
+def test_spent_credits_keep_the_database_above_0013(sqlite_url: str) -> None:
+    from payhub.services.ledger import adjust_credits
+
+    th = make_hub(sqlite_url)
+    create_order(
+        th.hub,
+        th.merchant_id,
+        OrderDraft(
+            merchant_reference="m-1",
+            currency="VND",
+            items=[ItemDraft(sku="pack-100", quantity=1)],
+            customer=CustomerDraft(external_id="c-1"),
+        ),
+    )
+    adjust_credits(th.hub, th.merchant_id, "c-1", 10, "gift", "test")
+    th.hub.db.dispose()
+    with pytest.raises(RuntimeError, match="1 credit debits/adjustments exist"):
+        command.downgrade(alembic_config(sqlite_url), "0006")
+    engine = create_engine(sqlite_url)
+    with engine.connect() as c:
+        assert c.execute(text("select count(*) from credit_entries")).scalar_one() == 1
+    engine.dispose()

@@ -418,11 +418,26 @@ async def test_credit_ledger_and_balance(shop: Database) -> None:
         "customer": "alice",
         "balance": 70,
         "entries": [
-            {"order_id": "ord_1", "reason": "order_paid", "amount": 100, "at": ISO_NOW},
             {
+                "id": ledger.entries[0].id,
+                "order_id": "ord_1",
+                "reason": "order_paid",
+                "amount": 100,
+                "balance_after": None,  # written as before 0013, which added the column
+                "reference": None,
+                "description": None,
+                "metadata": None,
+                "at": ISO_NOW,
+            },
+            {
+                "id": ledger.entries[1].id,
                 "order_id": "ord_1",
                 "reason": "order_refunded",
                 "amount": -30,
+                "balance_after": None,
+                "reference": None,
+                "description": None,
+                "metadata": None,
                 "at": "2026-11-22T08:01:00+00:00",
             },
         ],

@@ -71,6 +71,8 @@ MERCHANT_EVENT_TYPES = (
     "refund.succeeded",
     "refund.failed",
     "stock.low",
+    "credits.debited",
+    "credits.adjusted",
 )
 
 

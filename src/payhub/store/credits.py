@@ -4,11 +4,20 @@ An account is opened with the order that will credit it, so settling never races
 creating one. A posting moves the balance with one atomic UPDATE and stages its entry
 (store.staging); the unique constraint on credit_entries (order_id, reason) makes a second
 grant, or a second reversal, of one order impossible.
+
+Spending (a debit) and operator adjustments lock the account row first (`SELECT … FOR
+UPDATE` on PostgreSQL; on SQLite the transaction's `BEGIN IMMEDIATE` already holds the
+write lock), then move the balance with a conditional UPDATE that cannot take it below
+zero, and write their entry at once (not staged: the caller answers with it). The unique
+constraint on (merchant_id, account_id, reference) makes a second debit with one merchant
+reference impossible.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -19,9 +28,14 @@ from payhub.store.tables import table_of
 from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
+    "LockedAccount",
+    "add_entry",
     "credit_account",
     "credit_entries",
+    "entry_by_reference",
     "entry_exists",
+    "lock_credit_account",
+    "move_balance_within_funds",
     "open_credit_account",
     "post_credits",
 ]
@@ -35,12 +49,13 @@ _POST_TO_CUSTOMER = DirectStatement(
         _ACCOUNTS.c.customer_id == bindparam("p_customer"),
     )
     .values(balance=_ACCOUNTS.c.balance + bindparam("p_amount"), updated_at=bindparam("p_now"))
-    .returning(_ACCOUNTS.c.id)
+    .returning(_ACCOUNTS.c.id, _ACCOUNTS.c.balance)
 )
 _POST_TO_ACCOUNT = DirectStatement(
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("p_account"))
     .values(balance=_ACCOUNTS.c.balance + bindparam("p_amount"), updated_at=bindparam("p_now"))
+    .returning(_ACCOUNTS.c.balance)
 )
 _INSERT_ENTRY = DirectStatement(insert(table_of(CreditEntry)))
 
@@ -80,10 +95,12 @@ def post_credits(
         {"p_merchant": merchant_id, "p_customer": customer_id, "p_amount": amount, "p_now": now},
     )
     if posted:
-        account_id = posted[0][0]
+        account_id, balance_after = posted[0]
     else:
         account_id = open_credit_account(tx, merchant_id, customer_id, now)
-        _POST_TO_ACCOUNT.run(session, {"p_account": account_id, "p_amount": amount, "p_now": now})
+        [(balance_after,)] = _POST_TO_ACCOUNT.run(
+            session, {"p_account": account_id, "p_amount": amount, "p_now": now}
+        )
     stage_write(
         session,
         _INSERT_ENTRY,
@@ -93,6 +110,7 @@ def post_credits(
             order_id=order_id,
             reason=reason,
             amount=amount,
+            balance_after=balance_after,
             created_at=now,
         ),
     )
@@ -126,3 +144,81 @@ def credit_entries(reader: Reader, account_id: int) -> list[CreditEntry]:
             select(CreditEntry).where(CreditEntry.account_id == account_id).order_by(CreditEntry.id)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LockedAccount:
+    """A credit account locked for this transaction, and its balance under the lock."""
+
+    id: int
+    balance: int
+
+
+def lock_credit_account(tx: Tx, merchant_id: str, customer_id: str) -> LockedAccount | None:
+    """Lock the customer's credit account until the commit; None if it has none. Every
+    debit and adjustment of one account then runs one after another."""
+    row = tx._session.execute(
+        select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance)
+        .where(_ACCOUNTS.c.merchant_id == merchant_id, _ACCOUNTS.c.customer_id == customer_id)
+        .with_for_update()
+    ).one_or_none()
+    return None if row is None else LockedAccount(id=row.id, balance=row.balance)
+
+
+def move_balance_within_funds(tx: Tx, account_id: int, amount: int, now: datetime) -> int | None:
+    """Add `amount` (negative to take) to the balance unless that would leave it below
+    zero, in one statement; the new balance, or None when the funds do not cover it."""
+    moved = tx._session.execute(
+        update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.id == account_id, _ACCOUNTS.c.balance + amount >= 0)
+        .values(balance=_ACCOUNTS.c.balance + amount, updated_at=now)
+        .returning(_ACCOUNTS.c.balance)
+    ).one_or_none()
+    return None if moved is None else int(moved[0])
+
+
+def entry_by_reference(
+    tx: Tx, merchant_id: str, account_id: int, reference: str
+) -> CreditEntry | None:
+    """The account's entry made under the merchant's `reference` (a debit), if any."""
+    return tx._session.scalar(
+        select(CreditEntry).where(
+            CreditEntry.merchant_id == merchant_id,
+            CreditEntry.account_id == account_id,
+            CreditEntry.reference == reference,
+        )
+    )
+
+
+def add_entry(
+    tx: Tx,
+    *,
+    merchant_id: str,
+    account_id: int,
+    reason: str,
+    amount: int,
+    balance_after: int,
+    now: datetime,
+    reference: str | None = None,
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> CreditEntry:
+    """Write an entry without an order (a debit or an adjustment) now, constraints
+    checked: a reused reference raises `ConstraintViolation`."""
+    entry = CreditEntry(
+        merchant_id=merchant_id,
+        account_id=account_id,
+        order_id=None,
+        reason=reason,
+        amount=amount,
+        balance_after=balance_after,
+        reference=reference,
+        description=description,
+        metadata_json=metadata,
+        actor=actor,
+        created_at=now,
+    )
+    tx._session.add(entry)
+    tx._session.flush()
+    return entry

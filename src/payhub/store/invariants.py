@@ -23,6 +23,20 @@ INVARIANTS: dict[str, str] = {
         WHERE a.balance <> COALESCE(
             (SELECT SUM(c.amount) FROM credit_entries c WHERE c.account_id = a.id), 0)
     """,
+    "debit or adjustment left a balance below zero": """
+        SELECT id FROM credit_entries
+        WHERE reason IN ('debit', 'adjustment') AND balance_after < 0
+    """,
+    "debit that adds credits": """
+        SELECT id FROM credit_entries WHERE reason = 'debit' AND amount >= 0
+    """,
+    "credit entry's balance_after differs from its account's running sum": """
+        SELECT id FROM (
+            SELECT id, balance_after,
+                   SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running
+            FROM credit_entries) e
+        WHERE balance_after IS NOT NULL AND balance_after <> running
+    """,
     "negative stock": "SELECT id FROM products WHERE stock_available < 0",
     "stock released more than once": """
         SELECT order_id, product_id FROM stock_movements WHERE reason = 'release'

@@ -314,11 +314,23 @@ class CreditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     merchant_id: Mapped[str] = mapped_column(String(40))
     account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"), index=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
-    reason: Mapped[str] = mapped_column(String(32))  # order_paid | order_refunded
-    amount: Mapped[int] = mapped_column(BigInteger)
+    # Set for a grant or its reversal; None for a debit or an operator adjustment.
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
+    # The kind of entry: order_paid | order_refunded | debit | adjustment.
+    reason: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed: a debit is negative
+    # The account's balance once this entry was applied (None on entries from before 0013).
+    balance_after: Mapped[int | None] = mapped_column(BigInteger)
+    # A debit's merchant reference: one spend per (merchant, account, reference).
+    reference: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(500))  # an adjustment's reason
+    metadata_json: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
-    __table_args__ = (UniqueConstraint("order_id", "reason"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "reason"),
+        UniqueConstraint("merchant_id", "account_id", "reference"),
+    )
 
 
 class StockMovement(Base):

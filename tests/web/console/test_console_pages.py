@@ -126,6 +126,11 @@ def _post_cases(ids: dict[str, str]) -> list[tuple[str, dict[str, object], str]]
             {"sku": "mug", "name": "Mug", "price": "45000", "currency": "VND"},
             "products",
         ),
+        (
+            "/console/customers/adjust",
+            {"customer": "lan-42", "amount": "5", "reason": "goodwill"},
+            "credits",
+        ),
         ("/console/settings/profile", {"name": "Lan's Shop"}, "settings"),
         ("/console/settings/notifications", {"sender_address": "a@b.vn"}, "settings"),
     ]
@@ -177,6 +182,8 @@ async def test_buttons_are_left_out_for_roles_that_may_not_use_them(
     assert "/restock" not in pages["/console/products"]
     assert "/redeliver" not in event
     assert "Send test" not in pages["/console/settings"]
+    ledger = (await console.client.get("/console/customers/ledger?customer=lan-42")).text
+    assert "/console/customers/adjust" not in ledger
     assert 'type="submit">Save<' not in pages["/console/settings"]
 
 
@@ -596,3 +603,42 @@ async def test_the_pages_speak_vietnamese(console: ConsoleClient) -> None:
     assert "Nhập hàng" in products and "150.000" in products  # Babel: 150.000 ₫
     settings = (await console.client.get("/console/settings")).text
     assert "Màu thương hiệu" in settings and "Gửi thử" not in settings  # no settings row yet
+
+
+async def test_an_owner_adjusts_a_balance_with_a_reason(console: ConsoleClient) -> None:
+    _seed(console)
+    await _as(console, "owner")
+    page = (await console.client.get("/console/customers/ledger?customer=lan-42")).text
+    assert 'id="balance">0<' in page and "/console/customers/adjust" in page
+    token = csrf_of(page)
+    r = await console.client.post(
+        "/console/customers/adjust",
+        data={"csrf_token": token, "customer": "lan-42", "amount": "30", "reason": "goodwill"},
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/customers/ledger?customer=lan-42"
+    r = await console.client.post(
+        "/console/customers/adjust",
+        data={"csrf_token": token, "customer": "lan-42", "amount": "-10", "reason": "typo"},
+    )
+    page = (await console.client.get("/console/customers/ledger?customer=lan-42")).text
+    assert (
+        'id="balance">20<' in page and "goodwill" in page and "Balance adjusted: -10 → 20" in page
+    )
+    with console.th.hub.db.session() as s:
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.actor.like("console:%"))).all()
+    assert sum(1 for a in audit if "adjust" in a.action) == 2
+    for bad in (
+        {"customer": "lan-42", "amount": "-100", "reason": "too much"},  # below zero
+        {"customer": "lan-42", "amount": "0", "reason": "nothing"},
+        {"customer": "lan-42", "amount": "1.5", "reason": "x"},
+        {"customer": "lan-42", "amount": "3", "reason": "   "},
+        {"customer": "lan-42", "amount": "3"},
+        {"customer": "nobody", "amount": "3", "reason": "x"},
+    ):
+        r = await console.client.post(
+            "/console/customers/adjust", data={**bad, "csrf_token": token}
+        )
+        assert 400 <= r.status_code < 500, (bad, r.status_code)
+    page = (await console.client.get("/console/customers/ledger?customer=lan-42")).text
+    assert 'id="balance">20<' in page

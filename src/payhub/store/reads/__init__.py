@@ -7,7 +7,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
 
     orders            order_view, order_page, payment_view
     catalog           products, product
-    credits           credit_ledger, customer_balance
+    credits           credit_ledger, customer_balance, entry_view (a written entry)
     gateway_accounts  gateway_accounts
     merchants         merchant_profile (name and checkout branding)
     console           merchant_choices (the console's merchant switcher)
@@ -33,6 +33,7 @@ from payhub.store.reads.credits import (
     CreditLedger,
     credit_ledger,
     customer_balance,
+    entry_view,
 )
 from payhub.store.reads.gateway_accounts import (
     GatewayAccountView,
@@ -76,6 +77,7 @@ __all__ = [
     "ValidationView",
     "credit_ledger",
     "customer_balance",
+    "entry_view",
     "gateway_accounts",
     "hosted_checkout",
     "merchant_choices",

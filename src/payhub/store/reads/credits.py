@@ -17,20 +17,47 @@ from payhub.store.reads.running import run_read
 
 @dataclass(frozen=True, slots=True)
 class CreditEntryView:
-    """One movement of a balance: a grant for a paid order, or its reversal."""
+    """One movement of a balance: a grant for a paid order or its reversal (`order_id`
+    set), a debit (`reference` set) or an operator's adjustment (`description` = its
+    reason). `amount` is signed; `balance_after` is None on entries older than it."""
 
-    order_id: str
-    reason: str
+    id: int
+    order_id: str | None
+    reason: str  # order_paid | order_refunded | debit | adjustment
     amount: int
+    balance_after: int | None
+    reference: str | None
+    description: str | None
+    metadata: dict[str, Any] | None
     at: datetime
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "order_id": self.order_id,
             "reason": self.reason,
             "amount": self.amount,
+            "balance_after": self.balance_after,
+            "reference": self.reference,
+            "description": self.description,
+            "metadata": self.metadata,
             "at": self.at.isoformat(),
         }
+
+
+def entry_view(entry: CreditEntry) -> CreditEntryView:
+    """The read model of one credit entry row."""
+    return CreditEntryView(
+        id=entry.id,
+        order_id=entry.order_id,
+        reason=entry.reason,
+        amount=entry.amount,
+        balance_after=entry.balance_after,
+        reference=entry.reference,
+        description=entry.description,
+        metadata=entry.metadata_json,
+        at=as_utc(entry.created_at),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +105,7 @@ def _credit_ledger(session: Session, merchant_id: str, external_id: str) -> Cred
     return CreditLedger(
         customer=external_id,
         balance=account.balance if account else 0,
-        entries=tuple(
-            CreditEntryView(
-                order_id=e.order_id, reason=e.reason, amount=e.amount, at=as_utc(e.created_at)
-            )
-            for e in entries
-        ),
+        entries=tuple(entry_view(e) for e in entries),
     )
 
 

@@ -141,8 +141,19 @@ PAGES_VI: Final[dict[str, str]] = {
     "Credit ledger": "Sổ điểm",
     "Balance": "Số dư",
     "No credit movements.": "Chưa có biến động điểm.",
-    "grant": "cộng",
-    "reversal": "hoàn lại",
+    "order_paid": "cộng khi thanh toán",
+    "order_refunded": "trừ khi hoàn tiền",
+    "debit": "sử dụng",
+    "adjustment": "điều chỉnh",
+    "Kind": "Loại",
+    "For": "Cho",
+    "Adjust the balance": "Điều chỉnh số dư",
+    "Credits to add (negative to take)": "Số điểm cộng (số âm để trừ)",
+    "The reason is kept in the ledger and the audit log. A balance never goes below zero.": (
+        "Lý do được lưu trong sổ điểm và nhật ký. Số dư không bao giờ xuống dưới 0."
+    ),
+    "Adjust": "Điều chỉnh",
+    "Balance adjusted:": "Đã điều chỉnh số dư:",
     # audit
     "Actor": "Người thực hiện",
     "Action": "Hành động",
