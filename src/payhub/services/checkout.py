@@ -152,7 +152,7 @@ def _prepare_attempt(
             raise OrderNotPayable(f"order {order_id} is {status.value}")
         if as_utc(details.expires_at) <= now:
             raise OrderNotPayable(f"order {order_id} has expired")
-        account = enabled_account(tx, merchant_id, gateway)
+        account = enabled_account(tx, merchant_id, gateway, livemode=bool(details.livemode))
         ensure_mode_allows(bool(details.livemode), account.environment)
         adapter = build_adapter(hub, account)
         limits = adapter.capabilities.limits_for(order.currency)

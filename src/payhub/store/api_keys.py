@@ -75,13 +75,13 @@ def keys_of(reader: Reader, merchant_id: str) -> list[ApiKey]:
 
 
 def touch_last_used(tx: Tx, key_id: str, now: datetime, stale_before: datetime) -> None:
-    """Stamp the key's last use, unless another request stamped it since `stale_before`
+    """Stamp the key's last use, unless another request stamped it after `stale_before`
     (two requests racing write once, or twice the same minute: harmless)."""
     tx._session.execute(
         update(ApiKey)
         .where(
             ApiKey.id == key_id,
-            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < stale_before),
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at <= stale_before),
         )
         .values(last_used_at=now)
     )
