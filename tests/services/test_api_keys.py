@@ -120,9 +120,7 @@ async def test_last_use_is_stamped_at_most_once_a_minute(
     assert later is not None and later > first
 
 
-async def test_only_owner_keys_manage_keys_over_the_api(
-    env: Env, http: httpx.AsyncClient
-) -> None:
+async def test_only_owner_keys_manage_keys_over_the_api(env: Env, http: httpx.AsyncClient) -> None:
     owner = bearer(env.th.api_key)
     standard = api_keys.create_api_key(env.hub, env.merchant_id, actor="test")
     for method, path in [

@@ -346,7 +346,7 @@ def _order_page(
         query = query.where(Order.created_at < where.created_before)
     if starting_after:
         anchor = _merchant_order(session, merchant_id, starting_after)
-        if anchor is None:
+        if anchor is None or (where.livemode is not None and anchor.livemode != where.livemode):
             return None
         query = query.where(
             (Order.created_at < anchor.created_at)
