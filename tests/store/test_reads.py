@@ -260,6 +260,7 @@ PAYMENT_JSON = {
     "failure_code": None,
     "expires_at": None,
     "created_at": ISO_NOW,
+    "livemode": False,
 }
 
 
@@ -280,6 +281,7 @@ async def test_order_view_is_the_api_json_of_the_order(shop: Database) -> None:
         "description": "two packs",
         "metadata": {"cart": "c-9"},
         "return_url": None,
+        "livemode": False,
         "expires_at": "2026-11-22T08:30:00+00:00",
         "paid_at": None,
         "created_at": ISO_NOW,
