@@ -16,6 +16,7 @@ and only a stale one costs a write (`note_key_used`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ from payhub.store.journal import add_audit
 from payhub.store.models import ApiKey
 from payhub.store.reads import ApiKeyView
 from payhub.store.tx import Reader, Tx
+
+log = logging.getLogger(__name__)
 
 MODES = ("test", "live")
 ROLES = ("owner", "standard")
@@ -224,6 +227,11 @@ def needs_last_used_stamp(principal: Principal, now: datetime) -> bool:
 
 
 def note_key_used(hub: Hub, principal: Principal, now: datetime) -> None:
-    """Stamp `last_used_at` (call only when `needs_last_used_stamp`)."""
-    with hub.db.write() as tx:
-        api_keys.touch_last_used(tx, principal.key_id, now, now - LAST_USED_GRANULARITY)
+    """Stamp `last_used_at` (call only when `needs_last_used_stamp`). Best effort: a
+    stamp that cannot be written (a busy or failing database) never refuses the request
+    the key made; the next request a minute on tries again."""
+    try:
+        with hub.db.write() as tx:
+            api_keys.touch_last_used(tx, principal.key_id, now, now - LAST_USED_GRANULARITY)
+    except Exception:
+        log.warning("the last use of API key %s could not be stamped", principal.key_id)
