@@ -26,6 +26,8 @@ keys_app = typer.Typer(help="the credential vault's master key")
 notify_app = typer.Typer(help="e-mail and Telegram notifications (secrets are write-only)")
 admin_app = typer.Typer(help="the operator console's users")
 credits_app = typer.Typer(help="customers' credit balances")
+key_app = typer.Typer(help="merchants' API keys (shown once, stored hashed)")
+customer_tokens_app = typer.Typer(help="the issuers whose customer tokens a merchant trusts")
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
@@ -33,6 +35,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(notify_app, name="notify")
 app.add_typer(admin_app, name="admin")
 app.add_typer(credits_app, name="credits")
+app.add_typer(key_app, name="api-key")
+app.add_typer(customer_tokens_app, name="customer-tokens")
 console = Console()
 
 
@@ -538,3 +542,137 @@ def credits_adjust(
     console.print(
         f"customer {customer}: {amount:+d} credits, balance {movement.entry.balance_after}"
     )
+
+
+def _key_table(keys: list[dict[str, object]]) -> Table:
+    table = Table("id", "prefix", "mode", "role", "label", "created", "last used", "state")
+    for k in keys:
+        state = "revoked" if k["revoked_at"] else "active"
+        if not k["revoked_at"] and k["expires_at"]:
+            state = f"expires {k['expires_at']}"
+        table.add_row(
+            str(k["id"]),
+            str(k["prefix"]),
+            str(k["mode"]),
+            str(k["role"]),
+            str(k["label"]),
+            str(k["created_at"]),
+            str(k["last_used_at"] or "never"),
+            state,
+        )
+    return table
+
+
+@key_app.command("create")
+def key_create(
+    merchant: str,
+    mode: Annotated[str, typer.Option(help="test | live")] = "test",
+    label: str = "",
+    role: Annotated[str, typer.Option(help="owner | standard")] = "standard",
+) -> None:
+    """Issue an API key and print it once (a merchant's first key is its owner key)."""
+    from payhub.services.api_keys import create_api_key
+
+    issued = create_api_key(_hub(), merchant, mode=mode, label=label, role=role, actor="cli")
+    console.print(_key_table([issued.view.as_dict()]))
+    console.print(f"API key (shown once): {issued.key}", soft_wrap=True)
+
+
+@key_app.command("list")
+def key_list(merchant: str) -> None:
+    """A merchant's API keys: prefix, mode, role, created, last used, revoked or expiring."""
+    import anyio
+
+    from payhub.store import reads
+
+    keys = anyio.run(reads.api_keys, _hub().db, merchant)
+    console.print(_key_table([k.as_dict() for k in keys]))
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str) -> None:
+    """Revoke a key now: its next request is 401."""
+    from payhub.services.api_keys import revoke_api_key
+
+    view = revoke_api_key(_hub(), None, key_id, actor="cli")
+    console.print(f"API key {view.id} ({view.prefix}…) revoked at {view.revoked_at}")
+
+
+@key_app.command("rotate")
+def key_rotate(
+    key_id: str,
+    overlap: Annotated[str, typer.Option(help="how long the old key keeps working")] = "24h",
+) -> None:
+    """Issue a replacement key (printed once); the old one works for the overlap
+    (e.g. 24h, 90m, 7d at most), then 401."""
+    from payhub.services.api_keys import parse_overlap, rotate_api_key
+
+    issued, old = rotate_api_key(_hub(), None, key_id, overlap=parse_overlap(overlap), actor="cli")
+    console.print(_key_table([old.as_dict(), issued.view.as_dict()]))
+    console.print(f"new API key (shown once): {issued.key}", soft_wrap=True)
+    console.print(f"{old.prefix}… keeps working until {old.expires_at}")
+
+
+@customer_tokens_app.command("set")
+def customer_tokens_set(
+    merchant: str,
+    issuer: Annotated[str, typer.Option(help="the tokens' iss")],
+    audience: Annotated[str, typer.Option(help="the tokens' aud")],
+    jwks_url: Annotated[str | None, typer.Option(help="the issuer's JWKS URL")] = None,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(help="name of an environment variable holding the HS256 shared secret"),
+    ] = None,
+    claim: Annotated[str, typer.Option(help="the claim holding the customer's id")] = "sub",
+    alg: Annotated[list[str] | None, typer.Option(help="allowed algorithm (repeat)")] = None,
+    live: Annotated[bool, typer.Option("--live/--test", help="the tokens' mode")] = False,
+) -> None:
+    """Trust an issuer's customer tokens for a merchant (JWKS URL or shared secret)."""
+    from payhub.services.customer_tokens import set_issuer
+
+    secret = None
+    if secret_env is not None:
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise typer.BadParameter(f"environment variable {secret_env} is empty or unset")
+    view = set_issuer(
+        _hub(),
+        merchant,
+        issuer=issuer,
+        audience=audience,
+        jwks_url=jwks_url,
+        secret=secret,
+        customer_claim=claim,
+        algorithms=alg or None,
+        livemode=live,
+        actor="cli",
+    )
+    console.print(f"issuer {view.issuer} ({view.audience}) saved for {merchant}: {view.id}")
+
+
+@customer_tokens_app.command("show")
+def customer_tokens_show(merchant: str) -> None:
+    """The issuers a merchant trusts (never the shared secret)."""
+    from payhub.services.customer_tokens import list_issuers
+
+    table = Table("issuer", "audience", "key", "claim", "algorithms", "mode")
+    for view in list_issuers(_hub(), merchant):
+        key = view.jwks_url or ("shared secret" if view.has_secret else "-")
+        mode = "live" if view.livemode else "test"
+        table.add_row(
+            view.issuer, view.audience, key, view.customer_claim, ", ".join(view.algorithms), mode
+        )
+    console.print(table)
+
+
+@customer_tokens_app.command("remove")
+def customer_tokens_remove(
+    merchant: str,
+    issuer: Annotated[str, typer.Option(help="the tokens' iss")],
+    audience: Annotated[str | None, typer.Option(help="only this aud")] = None,
+) -> None:
+    """Stop trusting an issuer: its tokens are refused from the next request on."""
+    from payhub.services.customer_tokens import remove_issuer
+
+    removed = remove_issuer(_hub(), merchant, issuer, audience=audience, actor="cli")
+    console.print(f"{removed} issuer(s) removed for {merchant}")

@@ -32,6 +32,8 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   │                                     the hub will not fetch; `rule` says why)
     │   │   └── IdempotencyKeyReused  no  / yes   idempotency-key-reused (services.idempotency)
     │   ├── GatewayNotAvailable       no  / yes   gateway-not-available
+    │   ├── ModeMismatch              no  / yes   mode-mismatch    (test key/order on a
+    │   │                                         production account, or live on a test one)
     │   ├── RefundNotAllowed          no  / yes   refund-not-allowed
     │   │   └── RefundsNotSupported   no  / yes   refunds-not-supported (services.refunds)
     │   ├── Unauthorized              no  / yes   unauthorized
@@ -86,6 +88,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "MalformedNotification",
+    "ModeMismatch",
     "NotFound",
     "NotSupported",
     "OrderAlreadyPaid",
@@ -177,6 +180,14 @@ class OutboundRefused(InvalidRequest):
 class GatewayNotAvailable(DomainError):
     code = "gateway-not-available"
     public_message = "that gateway cannot take this payment"
+
+
+class ModeMismatch(DomainError):
+    """A test key or order meets a production account, or a live one a simulator or
+    sandbox account (services.modes)."""
+
+    code = "mode-mismatch"
+    public_message = "test and live mode do not mix"
 
 
 class RefundNotAllowed(DomainError):

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     )
     customer_jwt_audience: str | None = None
     customer_jwt_issuer: str | None = None
+    customer_jwt_livemode: bool = Field(
+        default=False,
+        description="mode of customers verified by the hub-wide customer-token settings",
+    )
     customer_jwt_max_lifetime_seconds: int = Field(
         default=24 * 3600,
         ge=1,

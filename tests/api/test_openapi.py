@@ -73,6 +73,10 @@ OPERATIONS = {
         "redeliver_event_v1_events__event_id__redeliver_post",
     ),
     ("GET", "/v1/review-queue", "review_queue_v1_review_queue_get"),
+    ("GET", "/v1/api_keys", "list_api_keys_v1_api_keys_get"),
+    ("POST", "/v1/api_keys", "create_api_key_v1_api_keys_post"),
+    ("POST", "/v1/api_keys/{key_id}/revoke", "revoke_api_key_v1_api_keys__key_id__revoke_post"),
+    ("POST", "/v1/api_keys/{key_id}/rotate", "rotate_api_key_v1_api_keys__key_id__rotate_post"),
 }
 
 

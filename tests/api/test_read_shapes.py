@@ -51,6 +51,7 @@ PAYMENT = [
     "failure_code",
     "expires_at",
     "created_at",
+    "livemode",
 ]
 TIMELINE = ["at", "kind", "message", "payment_id"]
 PRODUCT = [

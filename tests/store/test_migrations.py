@@ -69,3 +69,32 @@ def test_spent_credits_keep_the_database_above_0013(sqlite_url: str) -> None:
     with engine.connect() as c:
         assert c.execute(text("select count(*) from credit_entries")).scalar_one() == 1
     engine.dispose()
+
+
+def test_0009_makes_each_merchants_oldest_key_its_owner_key(db_url: str) -> None:
+    url = db_url
+    upgrade(url, "0006")
+    engine = create_engine(url)
+    with engine.begin() as c:
+        for mid in ("mer_a", "mer_b"):
+            c.execute(
+                text("insert into merchants (id, name, created_at) values (:id, 'x', :at)"),
+                {"id": mid, "at": "2026-01-01 00:00:00+00:00"},
+            )
+        for key_id, mid, at in [
+            ("key_a2", "mer_a", "2026-01-02 00:00:00+00:00"),
+            ("key_a1", "mer_a", "2026-01-01 00:00:00+00:00"),
+            ("key_b1", "mer_b", "2026-01-03 00:00:00+00:00"),
+        ]:
+            c.execute(
+                text(
+                    "insert into api_keys (id, merchant_id, prefix, key_hash, mode, label,"
+                    " created_at) values (:id, :mid, :id, :id, 'test', '', :at)"
+                ),
+                {"id": key_id, "mid": mid, "at": at},
+            )
+    upgrade(url)
+    with engine.connect() as c:
+        roles = dict(c.execute(text("select id, role from api_keys")).all())
+    engine.dispose()
+    assert roles == {"key_a1": "owner", "key_a2": "standard", "key_b1": "owner"}

@@ -260,6 +260,7 @@ PAYMENT_JSON = {
     "failure_code": None,
     "expires_at": None,
     "created_at": ISO_NOW,
+    "livemode": False,
 }
 
 

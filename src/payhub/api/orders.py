@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
-from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
+from payhub.api.security import Caller, CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_QUANTITY
 from payhub.services import checkout, hosted, orders
@@ -77,17 +77,18 @@ class OrderIn(BaseModel):
     )
 
 
-async def order_or_404(hub: Hub, merchant_id: str, order_id: str) -> reads.OrderView:
-    """The merchant's order, or 404."""
-    view = await reads.order_view(hub.db, merchant_id, order_id)
-    if view is None:
+async def order_or_404(hub: Hub, caller: Caller, order_id: str) -> reads.OrderView:
+    """The caller's merchant's order in the caller's mode, or 404: a test key never sees a
+    live order, nor a live key a test one."""
+    view = await reads.order_view(hub.db, caller.merchant_id, order_id)
+    if view is None or view.summary.livemode != caller.livemode:
         raise NotFound(f"no order {order_id}")
     return view
 
 
-async def _order_with_checkout_url(hub: Hub, merchant_id: str, order_id: str) -> dict[str, Any]:
+async def _order_with_checkout_url(hub: Hub, caller: Caller, order_id: str) -> dict[str, Any]:
     """What a write on an order answers: the order, and its hosted checkout link."""
-    view = await order_or_404(hub, merchant_id, order_id)
+    view = await order_or_404(hub, caller, order_id)
     return {**view.as_dict(), "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
 
 
@@ -108,7 +109,7 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         livemode=caller.livemode,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
-    return await _order_with_checkout_url(hub, caller.merchant_id, order_id)
+    return await _order_with_checkout_url(hub, caller, order_id)
 
 
 @router.get("/orders", summary="List orders, newest first")
@@ -127,6 +128,7 @@ async def list_orders(
         customer=customer,
         created_after=created_after,
         created_before=created_before,
+        livemode=caller.livemode,
     )
     page = await reads.order_page(
         hub.db, caller.merchant_id, where, limit=limit, starting_after=starting_after
@@ -138,7 +140,7 @@ async def list_orders(
 
 @router.get("/orders/{order_id}", summary="Read an order with its attempts and timeline")
 async def get_order(order_id: str, hub: HubDep, caller: CallerDep) -> dict[str, Any]:
-    view = await order_or_404(hub, caller.merchant_id, order_id)
+    view = await order_or_404(hub, caller, order_id)
     require_own_order(caller, view.customer_external_id)
     return view.as_dict()
 
@@ -147,6 +149,7 @@ async def get_order(order_id: str, hub: HubDep, caller: CallerDep) -> dict[str, 
 async def cancel_order(
     order_id: str, request: Request, hub: HubDep, caller: MerchantDep
 ) -> dict[str, Any]:
+    await order_or_404(hub, caller, order_id)
     await checkout.cancel_order(
         hub,
         caller.merchant_id,
@@ -154,4 +157,4 @@ async def cancel_order(
         actor=caller.actor,
         source_ip=request.client.host if request.client else None,
     )
-    return await _order_with_checkout_url(hub, caller.merchant_id, order_id)
+    return await _order_with_checkout_url(hub, caller, order_id)

@@ -10,13 +10,26 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from payhub.api.orders import order_or_404
-from payhub.api.security import CallerDep, HubDep, MerchantDep, require_own_order
+from payhub.api.security import Caller, CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import NotFound
 from payhub.money import MAX_AMOUNT_MINOR
 from payhub.services import checkout, manual
+from payhub.services.context import Hub
 from payhub.store import reads
 
 router = APIRouter()
+
+
+async def payment_or_404(hub: Hub, caller: Caller, payment_id: str) -> reads.PaymentView:
+    """The caller's merchant's attempt on an order of the caller's mode, or 404."""
+    payment = await reads.payment_view(hub.db, payment_id)
+    if (
+        payment is None
+        or payment.merchant_id != caller.merchant_id
+        or payment.livemode != caller.livemode
+    ):
+        raise NotFound(f"no payment {payment_id}")
+    return payment
 
 
 class PaymentIn(BaseModel):
@@ -34,9 +47,8 @@ class ManualPaymentIn(BaseModel):
 async def start_payment(
     order_id: str, body: PaymentIn, request: Request, hub: HubDep, caller: CallerDep
 ) -> dict[str, Any]:
-    if caller.is_customer:
-        order = await order_or_404(hub, caller.merchant_id, order_id)
-        require_own_order(caller, order.customer_external_id)
+    order = await order_or_404(hub, caller, order_id)
+    require_own_order(caller, order.customer_external_id)
     started = await checkout.start_payment(
         hub,
         caller.merchant_id,
@@ -59,6 +71,7 @@ async def start_payment(
 async def record_manual_payment(
     order_id: str, body: ManualPaymentIn, request: Request, hub: HubDep, caller: MerchantDep
 ) -> dict[str, Any]:
+    await order_or_404(hub, caller, order_id)
     return await to_thread.run_sync(
         lambda: manual.record_manual_payment(
             hub,
@@ -77,9 +90,8 @@ async def record_manual_payment(
 async def get_payment(
     payment_id: str, hub: HubDep, caller: MerchantDep, refresh: bool = False
 ) -> dict[str, Any]:
+    payment = await payment_or_404(hub, caller, payment_id)
     if refresh:
         await checkout.refresh_payment(hub, payment_id, caller.merchant_id)
-    payment = await reads.payment_view(hub.db, payment_id)
-    if payment is None or payment.merchant_id != caller.merchant_id:
-        raise NotFound(f"no payment {payment_id}")
+        payment = await payment_or_404(hub, caller, payment_id)
     return payment.as_dict()

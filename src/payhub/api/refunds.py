@@ -8,6 +8,7 @@ from anyio import to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from payhub.api.payments import payment_or_404
 from payhub.api.security import HubDep, MerchantDep
 from payhub.money import MAX_AMOUNT_MINOR
 from payhub.services import refunds
@@ -27,7 +28,8 @@ class RefundIn(BaseModel):
 async def create_refund(
     payment_id: str, body: RefundIn, hub: HubDep, caller: MerchantDep
 ) -> dict[str, Any]:
-    return await refunds.create_refund(
+    payment = await payment_or_404(hub, caller, payment_id)
+    refund = await refunds.create_refund(
         hub,
         caller.merchant_id,
         payment_id,
@@ -36,9 +38,11 @@ async def create_refund(
         manual=body.manual,
         actor=caller.actor,
     )
+    return {**refund, "livemode": payment.livemode}
 
 
 @router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")
 async def list_refunds(payment_id: str, hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+    payment = await payment_or_404(hub, caller, payment_id)
     data = await to_thread.run_sync(refunds.list_refunds, hub, caller.merchant_id, payment_id)
-    return {"data": data}
+    return {"data": [{**r, "livemode": payment.livemode} for r in data]}

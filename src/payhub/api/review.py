@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from payhub.api.payments import payment_or_404
 from payhub.api.security import HubDep, MerchantDep
 from payhub.services import review
 
@@ -21,7 +22,10 @@ class AcceptIn(BaseModel):
 
 @router.get("/review-queue", summary="Payments in review (money moved, nothing settled)")
 async def review_queue(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
-    return {"data": await to_thread.run_sync(review.list_review_queue, hub, caller.merchant_id)}
+    data = await to_thread.run_sync(
+        lambda: review.list_review_queue(hub, caller.merchant_id, livemode=caller.livemode)
+    )
+    return {"data": data}
 
 
 @router.post(
@@ -31,6 +35,7 @@ async def review_queue(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
 async def accept_payment(
     payment_id: str, body: AcceptIn, hub: HubDep, caller: MerchantDep
 ) -> dict[str, Any]:
+    await payment_or_404(hub, caller, payment_id)
     return await to_thread.run_sync(
         lambda: review.accept_review(
             hub, caller.merchant_id, payment_id, actor=caller.actor, note=body.note

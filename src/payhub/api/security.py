@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-import jwt
 from anyio import to_thread
 from fastapi import Depends, Request
 
 from payhub.domain.errors import Forbidden, Unauthorized
-from payhub.services import jwks
+from payhub.services import api_keys, customer_tokens
 from payhub.services.context import Hub
-from payhub.services.merchants import authenticate_api_key
-from payhub.settings import Settings
 
 
 def hub_of(request: Request) -> Hub:
@@ -37,6 +34,7 @@ class Caller:
     actor: str
     customer_external_id: str | None = None  # set for customer tokens
     livemode: bool = False  # sk_live_ keys (and live customer issuers): production only
+    key_role: str | None = None  # owner | standard, for API keys
 
     @property
     def is_customer(self) -> bool:
@@ -52,12 +50,16 @@ def _bearer(request: Request) -> str:
 
 
 def merchant_for_key(hub: Hub, token: str) -> Caller:
+    now = hub.clock.now()
     with hub.db.session() as session:
-        principal = authenticate_api_key(session, token)
+        principal = api_keys.authenticate_api_key(session, token, now)
+    if api_keys.needs_last_used_stamp(principal, now):
+        api_keys.note_key_used(hub, principal, now)
     return Caller(
         merchant_id=principal.merchant_id,
         actor=f"api_key:{principal.key_id}",
         livemode=principal.mode == "live",
+        key_role=principal.role,
     )
 
 
@@ -73,76 +75,31 @@ async def merchant_caller(request: Request, hub: HubDep) -> Caller:
     return caller
 
 
-# Clock skew allowed on exp, nbf and iat.
-CUSTOMER_JWT_LEEWAY_SECONDS = 30
-
-
-def _required_claims(settings: Settings) -> list[str]:
-    required = ["sub", "mid", "exp", "iat"]
-    if settings.customer_jwt_audience:
-        required.append("aud")
-    if settings.customer_jwt_issuer:
-        required.append("iss")
-    return required
-
-
-def _checked_lifetime(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
-    """The claims of a signature-verified token, refused when it lives longer than the
-    hub allows (a token minted for a century is a stolen credential forever)."""
-    exp, iat = claims["exp"], claims["iat"]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
-        raise Unauthorized("invalid customer token: exp and iat must be numbers")
-    if exp - iat > settings.customer_jwt_max_lifetime_seconds:
-        raise Unauthorized(
-            "invalid customer token: it lives longer than "
-            f"{settings.customer_jwt_max_lifetime_seconds} s (exp - iat)"
-        )
-    if not str(claims["sub"]) or not str(claims["mid"]):
-        raise Unauthorized("invalid customer token: empty sub or mid")
-    return claims
-
-
-def _decode(hub: Hub, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
-    settings = hub.settings
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        key,
-        algorithms=algorithms,
-        options={"require": _required_claims(settings)},
-        audience=settings.customer_jwt_audience,
-        issuer=settings.customer_jwt_issuer,
-        leeway=CUSTOMER_JWT_LEEWAY_SECONDS,
-    )
-    return _checked_lifetime(settings, claims)
-
-
-async def _customer_claims(hub: Hub, token: str) -> dict[str, Any]:
-    """The verified claims of a customer token: against the JWKS (fetched through the
-    outbound policy, cached; see services.jwks) or the shared secret."""
-    settings = hub.settings
-    try:
-        if settings.customer_jwks_url:
-            key = await jwks.signing_key(hub, settings.customer_jwks_url, token)
-            return await to_thread.run_sync(_decode, hub, token, key.key, ["RS256", "ES256"])
-        if settings.customer_jwt_secret:
-            secret = settings.customer_jwt_secret.get_secret_value()
-            return await to_thread.run_sync(_decode, hub, token, secret, ["HS256"])
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid customer token: {type(exc).__name__}") from None
-    raise Unauthorized("customer tokens are not configured on this hub")
+async def owner_caller(request: Request, hub: HubDep) -> Caller:
+    """A merchant's owner key: managing keys needs one (a standard key gets 403)."""
+    caller = await merchant_caller(request, hub)
+    if caller.key_role != "owner":
+        raise Forbidden("only an owner key may manage API keys")
+    return caller
 
 
 async def any_caller(request: Request, hub: HubDep) -> Caller:
-    """A merchant key, or a customer JWT (claims: sub = customer id, mid = merchant id)."""
+    """A merchant key, or a customer token of an issuer a merchant trusts
+    (services.customer_tokens)."""
     token = _bearer(request)
     if token.startswith(("sk_test_", "sk_live_")):
         return await merchant_caller(request, hub)
-    claims = await _customer_claims(hub, token)
+    identity = await customer_tokens.verify_customer_token(hub, token)
     return Caller(
-        merchant_id=str(claims["mid"]),
-        actor=f"customer:{claims['sub']}",
-        customer_external_id=str(claims["sub"]),
+        merchant_id=identity.merchant_id,
+        actor=f"customer:{identity.external_id}",
+        customer_external_id=identity.external_id,
+        livemode=identity.livemode,
     )
+
+
+# Clock skew allowed on a customer token's exp, nbf and iat.
+CUSTOMER_JWT_LEEWAY_SECONDS = customer_tokens.LEEWAY_SECONDS
 
 
 def require_own_order(caller: Caller, order_customer_external_id: str | None) -> None:
@@ -151,4 +108,5 @@ def require_own_order(caller: Caller, order_customer_external_id: str | None) ->
 
 
 MerchantDep = Annotated[Caller, Depends(merchant_caller)]
+OwnerDep = Annotated[Caller, Depends(owner_caller)]
 CallerDep = Annotated[Caller, Depends(any_caller)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from payhub.api import (
+    api_keys,
     customers,
     events,
     gateways,
@@ -33,6 +34,7 @@ RESOURCES = (
     events,
     review,
     notifications,
+    api_keys,
 )
 for resource in RESOURCES:
     router.include_router(resource.router)

@@ -11,6 +11,7 @@ from payhub.gateways.base import Environment, Gateway, GatewayConfig
 from payhub.gateways.registry import entry, gateway_names
 from payhub.secret import Secret
 from payhub.services.context import Hub
+from payhub.services.modes import ensure_mode_allows
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import accounts
 from payhub.store.ids import new_id
@@ -155,9 +156,18 @@ def load_account(reader: Reader, account_id: str, gateway: str | None = None) ->
     return row
 
 
-def enabled_account(reader: Reader, merchant_id: str, gateway: str) -> GatewayAccount:
-    """The merchant's enabled, fully configured account for `gateway` (best priority)."""
+def enabled_account(
+    reader: Reader, merchant_id: str, gateway: str, *, livemode: bool | None = None
+) -> GatewayAccount:
+    """The merchant's enabled, fully configured account for `gateway` (best priority);
+    with `livemode`, only accounts of that mode, `ModeMismatch` when the gateway is
+    enabled in the other mode only (services.modes)."""
     rows = accounts.enabled_accounts(reader, merchant_id, gateway)
+    if livemode is not None and rows:
+        fitting = [r for r in rows if Environment(r.environment) in Environment.for_mode(livemode)]
+        if not fitting:
+            ensure_mode_allows(livemode, rows[0].environment)
+        rows = fitting
     for row in rows:
         if not account_status(row)["missing"]:
             return row

@@ -56,6 +56,7 @@ from payhub.services.accounts import (
     remember_account_settings,
 )
 from payhub.services.context import Hub
+from payhub.services.modes import ensure_mode_allows
 from payhub.services.orders import cancel_order_locally, get_order
 from payhub.services.settlement import GatewayReport, apply_report, transition_order
 from payhub.store import attempts, customers, orders
@@ -151,7 +152,8 @@ def _prepare_attempt(
             raise OrderNotPayable(f"order {order_id} is {status.value}")
         if as_utc(details.expires_at) <= now:
             raise OrderNotPayable(f"order {order_id} has expired")
-        account = enabled_account(tx, merchant_id, gateway)
+        account = enabled_account(tx, merchant_id, gateway, livemode=bool(details.livemode))
+        ensure_mode_allows(bool(details.livemode), account.environment)
         adapter = build_adapter(hub, account)
         limits = adapter.capabilities.limits_for(order.currency)
         if limits is None:

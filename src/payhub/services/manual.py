@@ -37,7 +37,7 @@ def record_manual_payment(
         raise InvalidRequest(f"amount must be between 1 and {MAX_AMOUNT_MINOR}")
     now = hub.clock.now()
     with hub.db.write() as tx:
-        get_order(tx, merchant_id, order_id)
+        livemode = bool(get_order(tx, merchant_id, order_id).livemode)
         order = attempts.lock_order(tx, order_id)
         status = OrderStatus(order.status)
         if status in ORDER_IS_PAID:
@@ -91,4 +91,4 @@ def record_manual_payment(
         )
         stored = attempts.find_attempt(tx, payment_id)
         assert stored is not None
-        return payment_view(stored)
+        return payment_view(stored, livemode=livemode)

@@ -1,28 +1,21 @@
-"""Merchants, their API keys (stored hashed, shown once) and their product catalogue."""
+"""Merchants, their first API key (`services.api_keys` does the rest) and their product
+catalogue."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from payhub.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from payhub.domain.errors import Conflict, InvalidRequest, NotFound
 from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_STOCK, UnknownCurrency, exponent_of
-from payhub.services import inventory
+from payhub.services import api_keys, inventory
 from payhub.services.context import Hub
 from payhub.store import catalog, merchants, reads
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import Product
-from payhub.store.tx import Reader, flush, retry_write_conflicts
-
-
-def hash_api_key(key: str) -> str:
-    # API keys are 32 random bytes: a fast hash is the right tool (no password stretching).
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+from payhub.store.tx import flush, retry_write_conflicts
 
 
 def create_merchant(hub: Hub, name: str, *, actor: str, merchant_id: str | None = None) -> str:
@@ -39,35 +32,9 @@ def create_merchant(hub: Hub, name: str, *, actor: str, merchant_id: str | None 
 def issue_api_key(
     hub: Hub, merchant_id: str, *, mode: str = "test", label: str = "", actor: str
 ) -> str:
-    """Create an API key; the plaintext is returned once and never stored."""
-    if mode not in ("test", "live"):
-        raise InvalidRequest("mode is test or live")
-    key = f"sk_{mode}_{secrets.token_urlsafe(32)}"
-    now = hub.clock.now()
-    with hub.db.write() as tx:
-        if not merchants.merchant_exists(tx, merchant_id):
-            raise NotFound(f"no merchant {merchant_id}")
-        key_id = new_id("key")
-        merchants.add_api_key(
-            tx,
-            key_id=key_id,
-            merchant_id=merchant_id,
-            prefix=key[:16],
-            key_hash=hash_api_key(key),
-            mode=mode,
-            label=label,
-            now=now,
-        )
-        add_audit(
-            tx,
-            merchant_id=merchant_id,
-            actor=actor,
-            action="api_key.issued",
-            subject=key_id,
-            after={"prefix": key[:16], "mode": mode},
-            now=now,
-        )
-    return key
+    """Create an API key (`services.api_keys.create_api_key`); the plaintext is returned
+    once and never stored."""
+    return api_keys.create_api_key(hub, merchant_id, mode=mode, label=label, actor=actor).key
 
 
 BRAND_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -135,20 +102,6 @@ def update_merchant_profile(
             now=now,
         )
         return reads.MerchantProfile.of(row).as_dict()
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    merchant_id: str
-    key_id: str
-    mode: str
-
-
-def authenticate_api_key(session: Reader, key: str) -> Principal:
-    row = merchants.api_key_by_hash(session, hash_api_key(key))
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("invalid API key")
-    return Principal(merchant_id=row.merchant_id, key_id=row.id, mode=row.mode)
 
 
 @retry_write_conflicts

@@ -223,9 +223,10 @@ def get_order(session: Reader, merchant_id: str, order_id: str) -> Order:
     return order
 
 
-def payment_view(p: Payment) -> dict[str, Any]:
-    """The attempt as the API shows it (the read model's shape)."""
-    return reads.PaymentView.of(p).as_dict()
+def payment_view(p: Payment, *, livemode: bool) -> dict[str, Any]:
+    """The attempt as the API shows it (the read model's shape); `livemode` is its
+    order's."""
+    return reads.PaymentView.of(p, livemode=livemode).as_dict()
 
 
 def cancel_order_locally(

@@ -17,16 +17,24 @@ from payhub.domain.lifecycle import (
     next_payment_status,
 )
 from payhub.services.context import Hub
-from payhub.services.orders import payment_view
+from payhub.services.orders import get_order, payment_view
 from payhub.services.settlement import event_account_key, settle_order_paid
 from payhub.store import attempts, events
 from payhub.store.journal import add_audit, add_timeline
 from payhub.store.tx import retry_write_conflicts
 
 
-def list_review_queue(hub: Hub, merchant_id: str) -> list[dict[str, Any]]:
+def list_review_queue(
+    hub: Hub, merchant_id: str, *, livemode: bool | None = None
+) -> list[dict[str, Any]]:
+    """The attempts in review; `livemode` keeps those of one mode's orders."""
     with hub.db.session() as session:
-        return [payment_view(p) for p in attempts.attempts_in_review(session, merchant_id)]
+        out = []
+        for p in attempts.attempts_in_review(session, merchant_id):
+            order = get_order(session, merchant_id, p.order_id)
+            if livemode is None or bool(order.livemode) == livemode:
+                out.append(payment_view(p, livemode=bool(order.livemode)))
+        return out
 
 
 @retry_write_conflicts
@@ -86,4 +94,4 @@ def accept_review(
         )
         stored = attempts.find_attempt(tx, payment_id)
         assert stored is not None
-        return payment_view(stored)
+        return payment_view(stored, livemode=bool(get_order(tx, merchant_id, order.id).livemode))

@@ -15,10 +15,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from payhub.store.models import Base, GatewayAccount, NotificationSettings, WebhookEndpoint
+from payhub.store.models import (
+    Base,
+    CustomerTokenIssuer,
+    GatewayAccount,
+    NotificationSettings,
+    WebhookEndpoint,
+)
 from payhub.store.tx import Tx
 
 __all__ = [
+    "CUSTOMER_TOKEN_SECRET",
     "ENCRYPTED_COLUMNS",
     "GATEWAY_CREDENTIALS",
     "NOTIFICATION_SECRETS",
@@ -70,10 +77,19 @@ NOTIFICATION_SECRETS = EncryptedColumn(
     "notification_settings.rekeyed",
     id_attr="merchant_id",
 )
+CUSTOMER_TOKEN_SECRET = EncryptedColumn(
+    "customer_token_issuer.secret",
+    CustomerTokenIssuer,
+    "secret_ciphertext",
+    "secret_key_id",
+    "customer_token_issuer:",
+    "customer_token_issuer.rekeyed",
+)
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     GATEWAY_CREDENTIALS,
     WEBHOOK_SECRET,
     NOTIFICATION_SECRETS,
+    CUSTOMER_TOKEN_SECRET,
 )
 
 

@@ -63,8 +63,35 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the full key
     mode: Mapped[str] = mapped_column(String(8))  # test | live
     label: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16), default="standard")  # owner | standard
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # Touched at most once a minute per key (services.api_keys), never on every request.
+    last_used_at: Mapped[datetime | None]
+    # Set when the key is rotated: it keeps working until then (the overlap), then 401.
+    expires_at: Mapped[datetime | None]
+    replaced_by: Mapped[str | None] = mapped_column(String(40))  # the key rotation issued
+
+
+class CustomerTokenIssuer(Base):
+    """Who may sign a merchant's customer tokens: an `iss` (+ `aud`) pair maps to one
+    merchant. The key is the issuer's JWKS (`jwks_url`) or a shared secret in the vault
+    (`secret_ciphertext`, bound to "customer_token_issuer:" + the row id)."""
+
+    __tablename__ = "customer_token_issuers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    audience: Mapped[str] = mapped_column(String(500))
+    jwks_url: Mapped[str | None] = mapped_column(String(1000))
+    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secret_key_id: Mapped[str | None] = mapped_column(String(40))
+    customer_claim: Mapped[str] = mapped_column(String(100))  # the customer's external id
+    algorithms: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"allowed": ["RS256"]}
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("issuer", "audience"),)
 
 
 class GatewayAccount(Base):

@@ -22,6 +22,7 @@ from payhub.api.gateways import ready
 from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
 from payhub.errors import GatewayCallFailed
+from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry
 from payhub.money import Money
 from payhub.services import checkout, hosted, orders
@@ -42,8 +43,8 @@ def _gateways_for(page: reads.HostedCheckout) -> list[dict[str, str]]:
     order = page.order
     out = []
     for account in page.accounts:
-        if not ready(account):
-            continue
+        if not ready(account) or Environment(account.environment).is_live != order.livemode:
+            continue  # a test order pays only through test accounts, a live one only live
         limits = entry(account.gateway).adapter.capabilities.limits_for(order.currency)
         if limits is None or not limits.min_minor <= order.amount <= limits.max_minor:
             continue

@@ -79,7 +79,12 @@ def _seed(console: ConsoleClient) -> dict[str, str]:
         event = s.scalars(
             select(OutboxEvent).where(OutboxEvent.event_type == "order.created")
         ).one()
+    with th.hub.db.session() as s:
+        from payhub.store.models import ApiKey
+
+        key_id = s.scalars(select(ApiKey.id)).one()
     return {
+        "key": key_id,
         "account": account,
         "endpoint": str(endpoint["id"]),
         "order": order_id,
@@ -119,6 +124,8 @@ def _post_cases(ids: dict[str, str]) -> list[tuple[str, dict[str, object], str]]
             "webhooks_manage",
         ),
         ("/console/developers/keys", {"mode": "test", "label": "ci"}, "api_keys"),
+        (f"/console/developers/keys/{ids['key']}/rotate", {"overlap": "1h"}, "api_keys"),
+        (f"/console/developers/keys/{ids['key']}/revoke", {}, "api_keys"),
         (f"/console/developers/events/{ids['event']}/redeliver", {}, "redeliver"),
         ("/console/products/tshirt/restock", {"quantity": "2", "reason": "delivery"}, "products"),
         (
@@ -179,6 +186,7 @@ async def test_buttons_are_left_out_for_roles_that_may_not_use_them(
     assert 'action="/console/developers/endpoints"' not in pages["/console/developers"]
     assert "/rotate" not in pages["/console/developers"]
     assert 'action="/console/developers/keys"' not in pages["/console/developers"]
+    assert "/revoke" not in pages["/console/developers"]
     assert "/restock" not in pages["/console/products"]
     assert "/redeliver" not in event
     assert "Send test" not in pages["/console/settings"]
@@ -642,3 +650,44 @@ async def test_an_owner_adjusts_a_balance_with_a_reason(console: ConsoleClient) 
         assert 400 <= r.status_code < 500, (bad, r.status_code)
     page = (await console.client.get("/console/customers/ledger?customer=lan-42")).text
     assert 'id="balance">20<' in page
+
+
+async def test_api_keys_are_revoked_and_rotated(console: ConsoleClient) -> None:
+    ids = _seed(console)
+    await _as(console, "owner")
+    th = console.th
+    token = await console.csrf("/console/developers")
+    r = await console.client.post(
+        f"/console/developers/keys/{ids['key']}/rotate",
+        data={"csrf_token": token, "overlap": "0s"},
+    )
+    new_key = re.search(r'id="shown-once">(sk_test_[A-Za-z0-9_-]{40,})<', r.text)
+    assert r.status_code == 200 and new_key
+    page = (await console.client.get("/console/developers")).text
+    assert new_key.group(1) not in page and page.count("data-key=") == 2
+    assert "never" in page  # the new key's last use
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=th.app), base_url="http://hub")
+    async with api:
+        assert (await api.get("/v1/orders", headers=th.headers)).status_code == 401
+        fresh = {"Authorization": f"Bearer {new_key.group(1)}"}
+        assert (await api.get("/v1/orders", headers=fresh)).status_code == 200
+        with th.hub.db.session() as s:
+            from payhub.store.models import ApiKey
+
+            new_id = s.scalars(select(ApiKey.id).where(ApiKey.id != ids["key"])).one()
+        r = await console.client.post(
+            f"/console/developers/keys/{new_id}/revoke", data={"csrf_token": token}
+        )
+        assert r.status_code == 303
+        assert (await api.get("/v1/orders", headers=fresh)).status_code == 401
+    page = (await console.client.get("/console/developers")).text
+    assert "API key revoked:" in page and ">revoked<" in page
+    for path, form in (
+        (f"/console/developers/keys/{new_id}/rotate", {}),  # revoked: 409
+        (f"/console/developers/keys/{ids['key']}/rotate", {"overlap": "9d"}),
+        (f"/console/developers/keys/{ids['key']}/rotate", {"overlap": "soon"}),
+        ("/console/developers/keys/key_nope/revoke", {}),
+        ("/console/developers/keys", {"role": "admin"}),
+    ):
+        r = await console.client.post(path, data={**form, "csrf_token": token})
+        assert 400 <= r.status_code < 500, (path, form, r.status_code)

@@ -6,6 +6,7 @@ row that does not exist for the caller. Each runs its queries on a read session 
 thread, once (`running.run_read`), so callers never hold a session or an ORM object.
 
     orders            order_view, order_page, payment_view
+    api_keys          api_keys (prefix, mode, role, last use; never the key)
     catalog           products, product
     credits           credit_ledger, customer_balance, entry_view (a written entry)
     gateway_accounts  gateway_accounts
@@ -18,6 +19,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
 
 from __future__ import annotations
 
+from payhub.store.reads.api_keys import ApiKeyView, api_keys
 from payhub.store.reads.attempts import stale_attempts
 from payhub.store.reads.catalog import ProductView, product, products
 from payhub.store.reads.checkout import (
@@ -57,6 +59,7 @@ from payhub.store.reads.orders import (
 )
 
 __all__ = [
+    "ApiKeyView",
     "CreditEntryView",
     "CreditLedger",
     "CustomerView",
@@ -75,6 +78,7 @@ __all__ = [
     "ProductView",
     "TimelineEntryView",
     "ValidationView",
+    "api_keys",
     "credit_ledger",
     "customer_balance",
     "entry_view",

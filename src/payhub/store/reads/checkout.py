@@ -72,7 +72,7 @@ def _payment_progress(session: Session, payment_id: str) -> PaymentProgress | No
     order = session.get(Order, payment.order_id)
     assert order is not None
     return PaymentProgress(
-        payment=PaymentView.of(payment),
+        payment=PaymentView.of(payment, livemode=bool(order.livemode)),
         order_status=order.status,
         order_credits=order.credits_to_grant,
         credit_balance=balance_of(session, order.customer_id) if order.customer_id else None,

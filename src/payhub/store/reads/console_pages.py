@@ -3,7 +3,7 @@
 The audit log and the event log are paged by cursor: a page holds rows with an id below
 the cursor, newest first, and names the cursor of the next page (`None` on the last).
 Customers are searched by their external id, name, e-mail address or phone number. No
-secret is read here: webhook endpoints come without their secret, API keys without hash.
+secret is read here: webhook endpoints come without their secret.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from payhub.clock import as_utc
 from payhub.store.db import Database
 from payhub.store.models import (
-    ApiKey,
     AuditEntry,
     CreditAccount,
     Customer,
@@ -213,7 +212,7 @@ async def event_page(
     return await run_read(db, _event_page, merchant_id, event_type, cursor, size)
 
 
-# -- webhook endpoints and API keys ----------------------------------------------------------
+# -- webhook endpoints -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,38 +249,6 @@ def _webhook_endpoints(session: Session, merchant_id: str) -> list[EndpointView]
 async def webhook_endpoints(db: Database, merchant_id: str) -> list[EndpointView]:
     """The merchant's webhook endpoints, oldest first, without their secrets."""
     return await run_read(db, _webhook_endpoints, merchant_id)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyView:
-    id: str
-    prefix: str
-    mode: str
-    label: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-
-def _api_keys(session: Session, merchant_id: str) -> list[ApiKeyView]:
-    rows = session.scalars(
-        select(ApiKey).where(ApiKey.merchant_id == merchant_id).order_by(ApiKey.created_at)
-    )
-    return [
-        ApiKeyView(
-            id=r.id,
-            prefix=r.prefix,
-            mode=r.mode,
-            label=r.label,
-            created_at=as_utc(r.created_at),
-            revoked_at=as_utc(r.revoked_at) if r.revoked_at else None,
-        )
-        for r in rows
-    ]
-
-
-async def api_keys(db: Database, merchant_id: str) -> list[ApiKeyView]:
-    """The merchant's API keys (prefix, mode, label; never the key or its hash)."""
-    return await run_read(db, _api_keys, merchant_id)
 
 
 # -- customers -------------------------------------------------------------------------------

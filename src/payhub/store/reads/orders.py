@@ -46,9 +46,10 @@ class PaymentView:
     failure_code: str | None
     expires_at: datetime | None
     created_at: datetime
+    livemode: bool  # its order's mode
 
     @classmethod
-    def of(cls, p: Payment) -> PaymentView:
+    def of(cls, p: Payment, *, livemode: bool) -> PaymentView:
         return cls(
             id=p.id,
             merchant_id=p.merchant_id,
@@ -67,6 +68,7 @@ class PaymentView:
             failure_code=p.failure_code,
             expires_at=as_utc(p.expires_at) if p.expires_at else None,
             created_at=as_utc(p.created_at),
+            livemode=livemode,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class PaymentView:
             "failure_code": self.failure_code,
             "expires_at": _iso(self.expires_at),
             "created_at": self.created_at.isoformat(),
+            "livemode": self.livemode,
         }
 
 
@@ -294,7 +297,7 @@ def _order_view(session: Session, merchant_id: str, order_id: str) -> OrderView 
             )
             for i in items
         ),
-        payments=tuple(PaymentView.of(p) for p in payments),
+        payments=tuple(PaymentView.of(p, livemode=bool(order.livemode)) for p in payments),
         timeline=tuple(
             TimelineEntryView(
                 at=as_utc(t.created_at), kind=t.kind, message=t.message, payment_id=t.payment_id
@@ -311,9 +314,11 @@ async def order_view(db: Database, merchant_id: str, order_id: str) -> OrderView
 
 @dataclass(frozen=True, slots=True)
 class OrderFilter:
-    """What GET /v1/orders may filter on; `customer` is the merchant's external id."""
+    """What GET /v1/orders may filter on; `customer` is the merchant's external id;
+    `livemode` keeps one mode's orders (the API always sets it: the caller's key's mode)."""
 
     status: str | None = None
+    livemode: bool | None = None
     customer: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -329,6 +334,8 @@ def _order_page(
     query = select(Order).where(Order.merchant_id == merchant_id)
     if where.status:
         query = query.where(Order.status == where.status)
+    if where.livemode is not None:
+        query = query.where(Order.livemode == where.livemode)
     if where.customer:
         query = query.join(Customer, Customer.id == Order.customer_id).where(
             Customer.external_id == where.customer
@@ -339,7 +346,7 @@ def _order_page(
         query = query.where(Order.created_at < where.created_before)
     if starting_after:
         anchor = _merchant_order(session, merchant_id, starting_after)
-        if anchor is None:
+        if anchor is None or (where.livemode is not None and anchor.livemode != where.livemode):
             return None
         query = query.where(
             (Order.created_at < anchor.created_at)
@@ -370,8 +377,12 @@ async def order_page(
 
 
 def _payment_view(session: Session, payment_id: str) -> PaymentView | None:
-    payment = session.scalar(select(Payment).where(Payment.id == payment_id))
-    return None if payment is None else PaymentView.of(payment)
+    found = session.execute(
+        select(Payment, Order.livemode)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Payment.id == payment_id)
+    ).first()
+    return None if found is None else PaymentView.of(found[0], livemode=bool(found[1]))
 
 
 async def payment_view(db: Database, payment_id: str) -> PaymentView | None:

@@ -16,8 +16,10 @@ from anyio import to_thread
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
-from payhub.services import merchants, webhook_endpoints, webhooks
-from payhub.store.reads.console_pages import api_keys, event_page
+from payhub.services import api_keys as keys_service
+from payhub.services import webhook_endpoints, webhooks
+from payhub.store import reads
+from payhub.store.reads.console_pages import event_page
 from payhub.store.reads.console_pages import webhook_endpoints as endpoints
 from payhub.web.console.auth import ConsoleDep, allowed
 from payhub.web.console.i18n import translator
@@ -36,7 +38,8 @@ async def developers_page(console: ConsoleDep) -> Response:
         "developers/index.html",
         title="Developers",
         endpoints=await endpoints(console.hub.db, merchant_id),
-        keys=await api_keys(console.hub.db, merchant_id),
+        keys=await reads.api_keys(console.hub.db, merchant_id),
+        now=console.hub.clock.now(),
         event_types=webhooks.MERCHANT_EVENT_TYPES,
     )
 
@@ -131,10 +134,16 @@ async def issue_key(
     console: Annotated[Console, allowed(Action.API_KEYS)],
     mode: Annotated[str, Form(pattern="^(test|live)$")] = "test",
     label: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(pattern="^(owner|standard)$")] = "standard",
 ) -> Response:
-    key = await to_thread.run_sync(
-        lambda: merchants.issue_api_key(
-            console.hub, console.merchant_id, mode=mode, label=label.strip(), actor=console.actor
+    issued = await to_thread.run_sync(
+        lambda: keys_service.create_api_key(
+            console.hub,
+            console.merchant_id,
+            mode=mode,
+            label=label.strip(),
+            role=role,
+            actor=console.actor,
         )
     )
     _ = translator(console.locale)
@@ -142,8 +151,46 @@ async def issue_key(
         console,
         "API key created",
         _("API key") + (f" {label.strip()}" if label.strip() else ""),
-        key,
+        issued.key,
         _("Copy it now: it is shown only once. payhub keeps only its hash."),
+    )
+
+
+@router.post("/developers/keys/{key_id}/revoke")
+async def revoke_key(
+    console: Annotated[Console, allowed(Action.API_KEYS)], key_id: str
+) -> Response:
+    """Revoked at once: the next request with the key is refused (401)."""
+    view = await to_thread.run_sync(
+        lambda: keys_service.revoke_api_key(
+            console.hub, console.merchant_id, key_id, actor=console.actor
+        )
+    )
+    _ = translator(console.locale)
+    return console.redirect("/developers", flash=_("API key revoked:") + f" {view.prefix}…")
+
+
+@router.post("/developers/keys/{key_id}/rotate")
+async def rotate_key(
+    console: Annotated[Console, allowed(Action.API_KEYS)],
+    key_id: str,
+    overlap: Annotated[str, Form(max_length=10)] = "24h",
+) -> Response:
+    """A new key like the old one, shown once; the old one keeps working for `overlap`."""
+    span = keys_service.parse_overlap(overlap or "24h")
+    issued, old = await to_thread.run_sync(
+        lambda: keys_service.rotate_api_key(
+            console.hub, console.merchant_id, key_id, overlap=span, actor=console.actor
+        )
+    )
+    _ = translator(console.locale)
+    return _shown_once(
+        console,
+        "API key rotated",
+        _("New API key replacing") + f" {old.prefix}…",
+        issued.key,
+        _("Copy it now: it is shown only once. The old key works until")
+        + f" {old.expires_at.isoformat(timespec='minutes') if old.expires_at else '—'}.",
     )
 
 
