@@ -30,6 +30,6 @@ def qr_svg(content: str, *, title: str) -> Markup | None:
         title=title,
         svgclass="qr",
         lineclass=None,
-        omitsize=False,
+        omitsize=True,  # a viewBox instead: the page's CSS sizes it
     )
     return Markup(out.getvalue().decode("utf-8"))  # noqa: S704 - segno's own SVG, escaped title
