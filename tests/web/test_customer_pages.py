@@ -149,3 +149,30 @@ async def test_hostile_page_parameters_never_make_a_5xx(
         "/pay/ord_x", data={"gateway": "vnpay", "token": token, "lang": lang}, headers=headers
     )
     assert r.status_code < 500, r.text
+
+
+async def test_the_language_chosen_on_the_checkout_follows_to_the_result_page(
+    client: tuple[HubUnderTest, httpx.AsyncClient],
+) -> None:
+    th, c = client
+    order_id = await _order(c, "lang-follow")
+    r = await c.post(
+        f"/pay/{order_id}",
+        data={"gateway": "vnpay", "token": checkout_token(th.hub, order_id), "lang": "ms"},
+    )
+    assert r.status_code == 303, r.text
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("payhub_lang=ms;") and "HttpOnly" in cookie and "Path=/pay/" in cookie
+    payment_id = (await c.get(f"/v1/orders/{order_id}")).json()["payments"][0]["id"]
+    result = await c.get(
+        f"/pay/result/{payment_id}",
+        params={"token": result_token(th.hub, payment_id)},
+        headers={"accept-language": "vi", "cookie": "payhub_lang=ms"},
+    )
+    assert _lang(result.text) == "ms" and "Menunggu pengesahan" in result.text
+    ignored = await c.get(
+        f"/pay/result/{payment_id}",
+        params={"token": result_token(th.hub, payment_id)},
+        headers={"accept-language": "vi", "cookie": "payhub_lang=<x>"},
+    )
+    assert _lang(ignored.text) == "vi"

@@ -51,6 +51,9 @@ FINAL = {"succeeded", "failed", "cancelled", "expired", "review"}
 RETRYABLE = {"failed", "cancelled", "expired"}
 DEMO_CUSTOMER = "demo-customer"  # the storefront's one shopper
 MAX_USER_AGENT = 512
+# The language the customer chose on the checkout, remembered for the pages after the
+# gateway (its return lands on the result page without `?lang=`).
+LANG_COOKIE = "payhub_lang"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -94,8 +97,9 @@ def _display_name(gateway: str) -> str:
 
 
 def _locale(request: Request, order_locale: str | None, merchant: reads.MerchantProfile) -> str:
+    query = request.query_params.get("lang")
     return choose_locale(
-        request.query_params.get("lang"),
+        query if query in LOCALES else request.cookies.get(LANG_COOKIE),
         order_locale,
         merchant.default_locale,
         request.headers.get("accept-language"),
@@ -260,9 +264,17 @@ async def hosted_checkout_start(
     payment = await reads.payment_view(hub.db, started.payment_id)
     if payment is not None and (payment.qr_content or payment.deeplink):
         query = urlencode({"token": token, **({"lang": locale} if locale else {})})
-        return RedirectResponse(f"/pay/{order_id}/attempt/{payment.id}?{query}", status_code=303)
-    target = None if payment is None else payment.checkout_url
-    return RedirectResponse(target or hosted.result_path(hub, started.payment_id), status_code=303)
+        target = f"/pay/{order_id}/attempt/{payment.id}?{query}"
+    else:
+        target = (payment.checkout_url if payment else None) or hosted.result_path(
+            hub, started.payment_id
+        )
+    redirect = RedirectResponse(target, status_code=303)
+    if locale:
+        redirect.set_cookie(
+            LANG_COOKIE, locale, max_age=86400, path="/pay/", httponly=True, samesite="lax"
+        )
+    return redirect
 
 
 @router.get("/pay/{order_id}/attempt/{payment_id}", response_class=HTMLResponse)
