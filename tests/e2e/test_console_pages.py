@@ -2,7 +2,7 @@
 real browser: Playwright drives Debian's Chromium against the hub served by uvicorn on
 loopback (SQLite). An owner sets gateway credentials (the secret is nowhere in the HTML
 afterwards), creates a webhook endpoint (its secret is shown once), restocks a product and
-changes the brand colour; every page is photographed at desktop and phone sizes under
+changes the brand colour (seen on the hosted checkout); every page is photographed at desktop and phone sizes under
 `var/screenshots/console/`, with no Content Security Policy violation."""
 
 from __future__ import annotations
@@ -194,12 +194,6 @@ def test_restock_a_product(page: object, messages: list[str], served: Served) ->
     assert _csp_violations(messages) == [], messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the hosted checkout shows the brand colour once the checkout branch lands; "
-    "remove this mark then (strict: it fails as soon as it passes)",
-)
 def test_the_brand_colour_shows_on_the_hosted_checkout(page: object, served: Served) -> None:
     from playwright.sync_api import Page, expect
 
@@ -222,8 +216,13 @@ def test_the_brand_colour_shows_on_the_hosted_checkout(page: object, served: Ser
     )
     response = page.goto(hosted_checkout_url(served.th.hub, order_id))
     assert response is not None and response.status == 200
-    expect(page.get_by_test_id("amount")).to_contain_text("20,000")
-    assert "#e4007c" in page.content().lower()
+    expect(page.get_by_test_id("merchant")).to_have_text("Test Shop")
+    brand = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--brand').trim()"
+    )
+    assert brand == "#e4007c"
+    header = page.locator("header.brand")
+    assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(228, 0, 124)"
 
 
 def test_screenshots_of_every_page(page: object, messages: list[str], served: Served) -> None:

@@ -78,4 +78,9 @@ def test_hosted_checkout_link_needs_its_token(env: Env) -> None:
         timeout=10,
     )
     assert started.status_code == 303
-    assert started.headers["location"].startswith(env.sim_url + "/web/")
+    # PayOS gave a VietQR: the hub's pay step shows it, with a link to PayOS's own page.
+    step = started.headers["location"]
+    assert step.startswith(f"/pay/{order['id']}/attempt/pay_"), step
+    shown = httpx.get(env.hub_url + step, timeout=10)
+    assert shown.status_code == 200 and "<svg" in shown.text
+    assert f'href="{env.sim_url}/web/' in shown.text

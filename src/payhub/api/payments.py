@@ -3,13 +3,15 @@ gateways, read one (optionally asking the gateway first)."""
 
 from __future__ import annotations
 
-from typing import Any
+import ipaddress
+from typing import Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from payhub.api.orders import order_or_404
+from payhub.api.rate_limits import rate_limits_of
 from payhub.api.security import Caller, CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import NotFound
 from payhub.money import MAX_AMOUNT_MINOR
@@ -35,6 +37,26 @@ async def payment_or_404(hub: Hub, caller: Caller, payment_id: str) -> reads.Pay
 class PaymentIn(BaseModel):
     gateway: str = Field(description="a gateway name, as listed by GET /v1/gateways")
     options: dict[str, str] = Field(default_factory=dict)
+    # The customer's context, passed on to the gateways that take it (docs/api.md).
+    customer_ip: str | None = Field(
+        default=None, max_length=45, description="the customer's IPv4 or IPv6 address"
+    )
+    locale: Literal["vi", "en", "ms"] | None = Field(
+        default=None, description="the customer's language; default: the order's, then vi"
+    )
+    user_agent: str | None = Field(
+        default=None, max_length=512, description="the customer's browser User-Agent"
+    )
+
+    @field_validator("customer_ip")
+    @classmethod
+    def _parse_ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("customer_ip must be an IPv4 or IPv6 address") from None
 
 
 class ManualPaymentIn(BaseModel):
@@ -54,7 +76,11 @@ async def start_payment(
         caller.merchant_id,
         order_id,
         body.gateway,
-        client_ip=request.client.host if request.client else "127.0.0.1",
+        client_ip=body.customer_ip
+        or rate_limits_of(request).client_ip(request.scope)
+        or "127.0.0.1",
+        locale=body.locale,
+        user_agent=body.user_agent,
         options=body.options,
         actor=caller.actor,
     )

@@ -154,8 +154,12 @@ class CheckoutRequest:
     cancel_url: str
     expires_at: datetime  # aware UTC
     now: datetime  # aware UTC, from the injected clock
+    # The customer's context, for the gateways that take it (VNPay's vnp_IpAddr and
+    # vnp_Locale, MoMo's lang): the browser's address, its language (vi | en | ms) and its
+    # User-Agent. The API validated them; each adapter maps them to its own vocabulary.
     client_ip: str = "127.0.0.1"
     locale: str = "vi"
+    user_agent: str | None = None
     items: tuple[LineItem, ...] = ()
     payer: Payer = field(default_factory=Payer)
     options: Mapping[str, str] = field(default_factory=dict)  # gateway-specific choices

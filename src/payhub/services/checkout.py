@@ -92,10 +92,16 @@ async def start_payment(
     gateway: str,
     *,
     client_ip: str = "127.0.0.1",
+    locale: str | None = None,
+    user_agent: str | None = None,
     options: dict[str, str] | None = None,
     actor: str = "api",
 ) -> StartedPayment:
-    """Create (or return the live) attempt for `order_id` on `gateway`."""
+    """Create (or return the live) attempt for `order_id` on `gateway`.
+
+    `client_ip`, `locale` and `user_agent` are the customer's (the hosted checkout passes
+    the browser's); `locale` defaults to the order's, then Vietnamese. Adapters send them
+    where their gateway has a field for them."""
     prepared = await to_thread.run_sync(
         _prepare_attempt, hub, merchant_id, order_id, gateway, actor
     )
@@ -104,7 +110,9 @@ async def start_payment(
     request, account_id, payment_id = prepared
     adapter = await to_thread.run_sync(_adapter_for_account, hub, account_id)
     try:
-        checkout = await adapter.create_checkout(_with_options(request, client_ip, options or {}))
+        checkout = await adapter.create_checkout(
+            _with_options(request, client_ip, locale, user_agent, options or {})
+        )
     except GatewayUnavailable as exc:
         event = (
             PaymentEvent.GATEWAY_ANSWER_LOST
@@ -132,9 +140,19 @@ async def start_payment(
 
 
 def _with_options(
-    request: CheckoutRequest, client_ip: str, options: dict[str, str]
+    request: CheckoutRequest,
+    client_ip: str,
+    locale: str | None,
+    user_agent: str | None,
+    options: dict[str, str],
 ) -> CheckoutRequest:
-    return replace(request, client_ip=client_ip, options={**request.options, **options})
+    return replace(
+        request,
+        client_ip=client_ip,
+        locale=locale or request.locale,
+        user_agent=user_agent,
+        options={**request.options, **options},
+    )
 
 
 @retry_write_conflicts
@@ -215,6 +233,7 @@ def _prepare_attempt(
             cancel_url=return_url(hub, gateway, payment_id),
             expires_at=expires_at,
             now=now,
+            locale=details.locale or "vi",
             items=_line_items(tx, details),
             payer=_payer(tx, details),
         )

@@ -24,6 +24,15 @@ PAGE_CSP = (
 CAPABILITY_PATHS = ("/pay/", "/return/")
 NO_STORE_PATHS = (*CAPABILITY_PATHS, "/console")
 
+
+def csp_allowing_images(origins: tuple[str, ...]) -> str:
+    """`PAGE_CSP` with images also allowed from these origins (a merchant's logo host): the
+    customer pages send it as their own CSP when the logo is not on the hub."""
+    if not origins:
+        return PAGE_CSP
+    return PAGE_CSP.replace("img-src 'self' data:", "img-src 'self' data: " + " ".join(origins))
+
+
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _CSP = (b"content-security-policy", PAGE_CSP.encode())
 _HTML_HEADERS = (

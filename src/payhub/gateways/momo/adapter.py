@@ -250,7 +250,7 @@ class MomoGateway:
             "ipnUrl": req.notify_url,
             "requestType": request_type,
             "extraData": extra_data,
-            "lang": "en" if req.locale.lower().startswith("en") else "vi",
+            "lang": "vi" if req.locale.lower().startswith("vi") else "en",  # vi | en only
             "signature": self._sign(signing.CREATE_FIELDS, values),
         }
         items = _items(req, amount)

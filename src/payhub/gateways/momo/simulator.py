@@ -52,6 +52,7 @@ def _order_json(sandbox: MomoSandbox, order: Order) -> dict[str, Any]:
         "refunded": order.refunded(),
         "redirect_url": sandbox.redirect_url(order) if order.final else None,
         "ipn_url": order.ipn_url,
+        "lang": order.lang,  # as received on create: the customer's language
     }
 
 

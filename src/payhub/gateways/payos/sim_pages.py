@@ -1,9 +1,13 @@
-"""The pages of payhub's local PayOS sandbox: the checkout page and its refusals."""
+"""The pages of payhub's local PayOS sandbox: the checkout page (with the link's VietQR,
+drawn by segno as inline SVG, as PayOS's own page shows it) and its refusals."""
 
 from __future__ import annotations
 
 import html
+import io
 from typing import Final
+
+import segno
 
 from payhub.gateways import simkit
 from payhub.gateways.payos.sim_state import Link
@@ -42,11 +46,22 @@ def checkout_page(link: Link) -> str:
         )
     if not buttons:
         buttons = f"<p>This payment link is {html.escape(link.status.lower())}.</p>"
+    qr = _vietqr_svg(link.qr_code) if link.qr_code and link.payable else ""
     body = (
         f'<div class="card"><div class="amount">{link.amount_remaining:,} ₫</div>'
-        f"<dl>{details}</dl>{buttons}</div>"
+        f"{qr}<dl>{details}</dl>{buttons}</div>"
     )
     return simkit.page(GATEWAY, "Pay by VietQR transfer", body)
+
+
+def _vietqr_svg(content: str) -> str:
+    out = io.BytesIO()
+    segno.make(content, error="m", micro=False).save(
+        out, kind="svg", xmldecl=False, scale=5, border=4, title="VietQR", svgclass="vietqr"
+    )
+    svg = out.getvalue().decode("utf-8")
+    caption = "Scan with any Vietnamese banking app (sandbox: no money moves)"
+    return f'<figure data-testid="vietqr">{svg}<figcaption>{caption}</figcaption></figure>'
 
 
 def not_found_page() -> str:

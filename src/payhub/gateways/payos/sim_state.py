@@ -149,6 +149,7 @@ class Link:
     transactions: list[dict[str, Any]] = field(default_factory=list)
     canceled_at: str | None = None
     cancellation_reason: str | None = None
+    qr_code: str = ""  # the VietQR string the create answer carried; the page draws it
 
     def expire_if_due(self, now: datetime) -> None:
         if (
@@ -350,7 +351,8 @@ class PayOSSimulator:
         if expired_at is not None:
             data["expiredAt"] = expired_at
         data["checkoutUrl"] = f"{self.public_url}/web/{link.id}"
-        data["qrCode"] = vietqr_payload(amount, wire.to_ascii(description)[:25] or "payhub")
+        link.qr_code = vietqr_payload(amount, wire.to_ascii(description)[:25] or "payhub")
+        data["qrCode"] = link.qr_code
         return self.signed(data)
 
     def cancel(self, link: Link, reason: str | None) -> Answer:

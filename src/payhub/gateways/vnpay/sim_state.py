@@ -118,6 +118,8 @@ class Transaction:
     return_url: str
     token: str
     signed_query: str
+    ip_addr: str = ""  # vnp_IpAddr and vnp_Locale as received: the customer's context
+    locale: str = ""
     outcome: str | None = None
     response_code: str = ""
     transaction_status: str = ""
@@ -136,6 +138,8 @@ class Transaction:
             "expire_date": self.expire_date,
             "amount": self.amount_x100 // 100,
             "order_info": self.order_info,
+            "ip_addr": self.ip_addr,
+            "locale": self.locale,
             "outcome": self.outcome,
             "response_code": self.response_code,
             "transaction_status": self.transaction_status,
@@ -264,6 +268,8 @@ class VnpaySandbox:
             return_url=params["vnp_ReturnUrl"],
             token=secrets.token_urlsafe(16),
             signed_query=query,
+            ip_addr=params.get("vnp_IpAddr", ""),
+            locale=params.get("vnp_Locale", ""),
         )
         self.transactions[(tmn, txn_ref, create_date)] = txn
         self.tokens[txn.token] = txn

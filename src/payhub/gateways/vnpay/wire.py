@@ -118,8 +118,9 @@ def sanitize_token(text: str, max_length: int) -> str:
 
 
 def vnp_locale(locale: str) -> str:
-    """payhub locale ("vi", "vi-VN", "en") -> VNPay's `vn` / `en`."""
-    return "en" if locale.lower().startswith("en") else "vn"
+    """payhub locale ("vi", "vi-VN", "en", "ms") -> VNPay's `vn` / `en`: VNPay's page has
+    only these two, and a Malay reader is better served by English than by Vietnamese."""
+    return "vn" if locale.lower().startswith("vi") else "en"
 
 
 # --------------------------------------------------------------------------- statuses

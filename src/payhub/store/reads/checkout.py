@@ -1,7 +1,9 @@
-"""Read models of the customer-facing pages: the hosted checkout and the result page.
+"""Read models of the customer-facing pages: the hosted checkout, its pay step and the
+result page.
 
 These pages are reached by a capability token or a payment id, not a merchant key, so they
-read orders and attempts by id alone.
+read orders and attempts by id alone. Each read brings what its page shows: the merchant's
+profile (name, logo, brand colour, default locale), the order's lines and locale.
 """
 
 from __future__ import annotations
@@ -12,19 +14,46 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payhub.store.db import Database
-from payhub.store.models import GatewayAccount, Order, Payment
+from payhub.store.models import GatewayAccount, Merchant, Order, OrderItem, Payment
 from payhub.store.reads.credits import balance_of
 from payhub.store.reads.gateway_accounts import GatewayAccountView
-from payhub.store.reads.orders import OrderSummary, PaymentView
+from payhub.store.reads.merchants import MerchantProfile
+from payhub.store.reads.orders import OrderItemView, OrderSummary, PaymentView
 from payhub.store.reads.running import run_read
 
 
 @dataclass(frozen=True, slots=True)
 class HostedCheckout:
-    """An order and its merchant's enabled gateway accounts, best priority first."""
+    """An order, its lines, its merchant and the merchant's enabled gateway accounts (best
+    priority first)."""
 
     order: OrderSummary
+    locale: str | None  # the order's vi | en | ms, if the merchant gave one
+    items: tuple[OrderItemView, ...]
+    merchant: MerchantProfile
     accounts: tuple[GatewayAccountView, ...]
+
+
+def _items(session: Session, order_id: str) -> tuple[OrderItemView, ...]:
+    rows = session.scalars(
+        select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.id)
+    ).all()
+    return tuple(
+        OrderItemView(
+            sku=i.sku,
+            name=i.name,
+            quantity=i.quantity,
+            unit_price=i.unit_price_minor,
+            credits=i.credits,
+        )
+        for i in rows
+    )
+
+
+def _merchant(session: Session, merchant_id: str) -> MerchantProfile:
+    merchant = session.get(Merchant, merchant_id)
+    assert merchant is not None
+    return MerchantProfile.of(merchant)
 
 
 def _hosted_checkout(session: Session, order_id: str) -> HostedCheckout | None:
@@ -37,7 +66,11 @@ def _hosted_checkout(session: Session, order_id: str) -> HostedCheckout | None:
         .order_by(GatewayAccount.priority)
     ).all()
     return HostedCheckout(
-        order=OrderSummary.of(order), accounts=tuple(GatewayAccountView.of(r) for r in rows)
+        order=OrderSummary.of(order),
+        locale=order.locale,
+        items=_items(session, order.id),
+        merchant=_merchant(session, order.merchant_id),
+        accounts=tuple(GatewayAccountView.of(r) for r in rows),
     )
 
 
@@ -60,6 +93,9 @@ class PaymentProgress:
     """An attempt with its order's state, for the result page that polls until settled."""
 
     payment: PaymentView
+    order: OrderSummary
+    order_locale: str | None
+    merchant: MerchantProfile
     order_status: str
     order_credits: int  # credits the order grants once paid
     credit_balance: int | None  # the customer's balance; None for an order without customer
@@ -73,6 +109,9 @@ def _payment_progress(session: Session, payment_id: str) -> PaymentProgress | No
     assert order is not None
     return PaymentProgress(
         payment=PaymentView.of(payment, livemode=bool(order.livemode)),
+        order=OrderSummary.of(order),
+        order_locale=order.locale,
+        merchant=_merchant(session, order.merchant_id),
         order_status=order.status,
         order_credits=order.credits_to_grant,
         credit_balance=balance_of(session, order.customer_id) if order.customer_id else None,
