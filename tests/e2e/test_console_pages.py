@@ -2,8 +2,9 @@
 real browser: Playwright drives Debian's Chromium against the hub served by uvicorn on
 loopback (SQLite). An owner sets gateway credentials (the secret is nowhere in the HTML
 afterwards), creates a webhook endpoint (its secret is shown once), restocks a product and
-changes the brand colour (seen on the hosted checkout); every page is photographed at desktop and phone sizes under
-`var/screenshots/console/`, with no Content Security Policy violation."""
+changes the brand colour (seen on the hosted checkout); every page is photographed at
+desktop and phone sizes under `var/screenshots/console/`, with no Content Security Policy
+violation."""
 
 from __future__ import annotations
 
