@@ -89,6 +89,12 @@ PAGES_VI: Final[dict[str, str]] = {
     "until": "đến",
     "Rotate": "Đổi khóa",
     "Revoke": "Thu hồi",
+    "Revoke this key? Requests made with it are refused from now on.": (
+        "Thu hồi khóa này? Các yêu cầu dùng nó sẽ bị từ chối từ bây giờ."
+    ),
+    "Rotate the secret? The old one stops signing deliveries at once.": (
+        "Đổi khóa bí mật? Khóa cũ ngừng ký các lần gửi ngay lập tức."
+    ),
     "API key revoked:": "Đã thu hồi khóa API:",
     "API key rotated": "Đã đổi khóa API",
     "New API key replacing": "Khóa API mới thay cho",
