@@ -19,7 +19,7 @@ from payhub.api.rate_limits import RateLimits
 from payhub.domain.errors import DomainError
 from payhub.errors import HubError
 from payhub.services.context import Hub
-from payhub.web.console import auth, dashboard
+from payhub.web.console import auth, dashboard, orders, review
 from payhub.web.console.auth import (
     ActionForbidden,
     CsrfRefused,
@@ -33,7 +33,7 @@ from payhub.web.console.rendering import Console
 CSRF_REFUSED = (
     "The form has expired or did not come from this console. Reload the page and try again."
 )
-ROUTERS = (auth.router, dashboard.router)
+ROUTERS = (auth.router, dashboard.router, orders.router, review.router)
 
 
 def _error_page(
