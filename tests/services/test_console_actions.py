@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -346,3 +347,65 @@ async def test_a_hub_admin_works_on_the_merchant_it_switched_to(env: Env) -> Non
         )
         second = await c.get("/console/orders")
         assert (f'data-order="{order_id}"' in second.text) == (target == env.merchant_id)
+
+
+HOSTILE = [
+    "\x00",
+    "a\x00b",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "%00",
+    "<script>alert(1)</script>",
+    "x" * 5000,
+    "\u202e\ufeff",
+    "😀" * 50,
+    "9" * 40,
+    "-1",
+    "1e9999",
+    "NaN",
+    "sNaN",
+    "Infinity",
+]
+
+
+async def test_hostile_input_never_answers_5xx(env: Env, clients: dict[str, Operator]) -> None:
+    order_id, payment_id = await env.paid_order("momo")
+    owner = clients["owner"]
+    token = await owner.csrf()
+    gets = [
+        "/console/orders?q={v}",
+        "/console/orders?status={v}",
+        "/console/orders?gateway={v}&currency={v}",
+        "/console/orders?date_from={v}&date_to={v}",
+        "/console/orders?after={v}",
+        "/console/orders.csv?q={v}&date_to={v}",
+        "/console/orders/{v}",
+        "/console/review/{v}",
+        "/console/?period={v}",
+        "/console/lang/{v}?next={v}",
+    ]
+    posts = [
+        (f"/console/payments/{payment_id}/refund", {"amount": "{v}", "reason": "{v}"}),
+        ("/console/payments/{v}/refund", {"amount": "1", "reason": "x"}),
+        (f"/console/payments/{payment_id}/accept", {"note": "{v}"}),
+        (f"/console/orders/{order_id}/manual-payment", {"amount": "{v}", "reference": "{v}"}),
+        ("/console/orders/{v}/cancel", {}),
+        ("/console/events/{v}/redeliver", {"order_id": "{v}"}),
+        ("/console/switch-merchant", {"merchant_id": "{v}", "next": "{v}"}),
+    ]
+    for value in HOSTILE:
+        for template in gets:
+            path = template.replace("{v}", quote(value, safe=""))
+            r = await owner.client.get(path)
+            assert r.status_code < 500, (path, r.status_code)
+        for template, form in posts:
+            path = template.replace("{v}", quote(value, safe=""))
+            data = {k: v.replace("{v}", value) for k, v in form.items()}
+            r = await owner.client.post(path, data={"csrf_token": token, **data})
+            assert r.status_code < 500, (path, data, r.status_code)
+        r = await owner.client.post(
+            "/console/login", data={"email": value, "password": value, "csrf_token": value}
+        )
+        assert r.status_code < 500
+    assert env.count(Refund, payment_id=payment_id) == 0
+    env.assert_invariants()

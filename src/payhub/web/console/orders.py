@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -32,6 +31,7 @@ from payhub.store.reads import console_orders
 from payhub.store.reads.console_orders import OrderRow, OrderSearch
 from payhub.web.console.auth import ConsoleDep, allowed
 from payhub.web.console.i18n import translator
+from payhub.web.console.inputs import ID, identifier, plain_text, search_text
 from payhub.web.console.rendering import Console
 from payhub.web.console.roles import Action
 
@@ -53,7 +53,6 @@ CSV_COLUMNS = (
     "created_at",
     "paid_at",
 )
-ID = re.compile(r"[a-z]{2,5}_[a-z0-9]{1,40}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -81,8 +80,10 @@ def parse_amount(text: str, currency: str) -> int:
         amount = Decimal(cleaned)
     except InvalidOperation:
         raise InvalidRequest(f"{text!r} is not an amount") from None
+    if not amount.is_finite():
+        raise InvalidRequest(f"{text!r} is not an amount")
     minor = amount.scaleb(exponent)
-    if not amount.is_finite() or minor != minor.to_integral_value():
+    if minor != minor.to_integral_value():
         raise InvalidRequest(f"{text!r} has more decimals than {currency} has")
     if not 0 < minor <= MAX_AMOUNT_MINOR:
         raise InvalidRequest(f"the amount must be more than 0 and at most {MAX_AMOUNT_MINOR}")
@@ -112,10 +113,10 @@ def _search(
     zone = console.zone
     start, end = _day(date_from), _day(date_to)
     return OrderSearch(
-        query=q.strip()[:200] or None,
+        query=search_text(q) or None,
         status=status or None,
-        gateway=gateway[:32] or None,
-        currency=currency.upper()[:3] or None,
+        gateway=search_text(gateway)[:32] or None,
+        currency=search_text(currency).upper()[:3] or None,
         created_from=datetime.combine(start, time(0), zone).astimezone(UTC) if start else None,
         created_to=(
             datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
@@ -138,7 +139,11 @@ async def order_list(
 ) -> Response:
     search = _search(console, q, status, gateway, currency, date_from, date_to)
     page = await console_orders.order_rows(
-        console.hub.db, console.merchant_id, search, limit=50, starting_after=after or None
+        console.hub.db,
+        console.merchant_id,
+        search,
+        limit=50,
+        starting_after=identifier(after, "order") if after else None,
     )
     if page is None:
         raise NotFound(f"no order {after}")
@@ -227,6 +232,7 @@ async def order_export(
 
 @router.get("/orders/{order_id}")
 async def order_detail(console: ConsoleDep, order_id: str) -> Response:
+    identifier(order_id, "order")
     view = await reads.order_view(console.hub.db, console.merchant_id, order_id)
     record = await console_orders.order_record(console.hub.db, console.merchant_id, order_id)
     if view is None or record is None:
@@ -266,6 +272,7 @@ async def cancel(order_id: str, console: Annotated[Console, allowed(Action.CANCE
 
 
 async def _attempt_of_order(console: Console, payment_id: str) -> reads.PaymentView:
+    identifier(payment_id, "payment")
     payment = await reads.payment_view(console.hub.db, payment_id)
     if payment is None or payment.merchant_id != console.merchant_id:
         raise NotFound(f"no payment {payment_id}")
@@ -283,6 +290,7 @@ async def refund(
     """A refund through the gateway, or (`manual`) a record of money given back outside
     it, for gateways without a refund API and operator-recorded payments."""
     payment = await _attempt_of_order(console, payment_id)
+    reason = plain_text(reason, "the reason")
     minor = parse_amount(amount, payment.currency) if amount.strip() else None
     result = await refunds.create_refund(
         console.hub,
@@ -312,6 +320,7 @@ async def accept(
     back: Annotated[str, Form(max_length=20)] = "order",
 ) -> Response:
     payment = await _attempt_of_order(console, payment_id)
+    note = plain_text(note, "the note")
     await to_thread.run_sync(
         lambda: review.accept_review(
             console.hub, console.merchant_id, payment_id, actor=console.actor, note=note
@@ -330,10 +339,14 @@ async def manual_payment(
     reference: Annotated[str, Form(min_length=1, max_length=100)],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    view = await reads.order_view(console.hub.db, console.merchant_id, order_id)
+    view = await reads.order_view(
+        console.hub.db, console.merchant_id, identifier(order_id, "order")
+    )
     if view is None:
         raise NotFound(f"no order {order_id}")
     minor = parse_amount(amount, view.summary.currency)
+    reference = plain_text(reference, "the reference")
+    note = plain_text(note, "the note")
     await to_thread.run_sync(
         lambda: manual.record_manual_payment(
             console.hub,
@@ -356,6 +369,7 @@ async def redeliver(
     console: Annotated[Console, allowed(Action.REDELIVER)],
     order_id: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
+    identifier(event_id, "event")
     count = await to_thread.run_sync(
         lambda: webhooks.redeliver(console.hub, console.merchant_id, event_id, actor=console.actor)
     )

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.store.reads import console_orders
 from payhub.web.console.auth import ConsoleDep
+from payhub.web.console.inputs import identifier
 
 router = APIRouter()
 
@@ -28,6 +29,7 @@ async def review_queue(console: ConsoleDep) -> Response:
 @router.get("/review/{payment_id}")
 async def review_confirm(console: ConsoleDep, payment_id: str) -> Response:
     """The confirm step: what accepting will do to this payment, and its note."""
+    identifier(payment_id, "payment")
     item = await console_orders.review_item(console.hub.db, console.merchant_id, payment_id)
     if item is None:
         raise NotFound(f"no payment {payment_id} in review")
