@@ -428,4 +428,4 @@ def admin_create_user(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
     where = "hub admin" if hub_admin else f"merchant {merchant}"
-    console.print(f"console user [bold]{user_id}[/bold] ({email}, {role}, {where})")
+    console.print(f"console user [bold]{user_id}[/bold] ({email.strip().lower()}, {role}, {where})")
