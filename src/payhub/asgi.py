@@ -23,6 +23,7 @@ from payhub.gateways.registry import display_list
 from payhub.services.context import Hub
 from payhub.web import pages
 from payhub.web.api_docs import install_api_docs
+from payhub.web.console.app import create_console_app
 from payhub.web.headers import SecurityHeaders
 
 STATIC_DIR = Path(pages.__file__).with_name("static")
@@ -83,6 +84,7 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     app.include_router(pages.router)
     install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/console", create_console_app(hub, app.state.rate_limits), name="console")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

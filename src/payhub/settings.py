@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from ipaddress import ip_network
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
@@ -157,6 +158,23 @@ class Settings(BaseSettings):
         default="",
         description="comma-separated IPs/CIDRs whose X-Forwarded-For names the client",
     )
+    # The operator console (payhub.web.console).
+    console_idle_minutes: int = Field(
+        default=30, ge=1, description="a console session ends after this long without a request"
+    )
+    console_session_hours: int = Field(
+        default=12, ge=1, description="a console session ends this long after login, in any case"
+    )
+    console_timezone: str = Field(
+        default="Asia/Ho_Chi_Minh",
+        description="IANA zone whose calendar days the console dashboard counts in (GMT+7)",
+    )
+    rate_limit_console_login_per_ip: str = Field(
+        default="20/minute;200/hour", description="console login attempts per client IP"
+    )
+    rate_limit_console_login_per_account: str = Field(
+        default="5/minute;30/hour", description="failed console logins per e-mail address"
+    )
     # Retention (payhub prune, services.retention).
     inbound_retention_days: int = Field(
         default=30, ge=1, description="inbound rows no event refers to are pruned after this"
@@ -178,10 +196,18 @@ class Settings(BaseSettings):
         "rate_limit_public_per_ip",
         "rate_limit_auth_failures_per_ip",
         "rate_limit_unverified_callbacks_per_ip",
+        "rate_limit_console_login_per_ip",
+        "rate_limit_console_login_per_account",
     )
     @classmethod
     def _valid_limit(cls, value: str) -> str:
         parse_many(value)  # raises ValueError on a typo, at start rather than at the first hit
+        return value
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises on an unknown zone, at start
         return value
 
     @field_validator("trusted_proxies")

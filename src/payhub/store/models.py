@@ -581,3 +581,38 @@ class Notification(Base):
         Index("ix_notifications_due", "state", "next_attempt_at"),
         Index("ix_notifications_order", "merchant_id", "order_id"),
     )
+
+
+class ConsoleUser(Base):
+    """A person who logs in to the operator console. `merchant_id` NULL: a hub admin, who
+    may switch between merchants. The password is kept only as an argon2id hash."""
+
+    __tablename__ = "console_users"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # owner | operator | viewer
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'operator', 'viewer')", name="role_known"),
+    )
+
+
+class ConsoleSession(Base):
+    """A server-side console session. `id` is the sha256 of the random token that only the
+    browser's cookie holds; `merchant_id` is the merchant the session works on (a hub admin
+    switches it). Expires at `expires_at`, or after the idle timeout past `last_seen_at`."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("console_users.id"), index=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(40))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -5,7 +5,8 @@ Policy that allows only the hub's own scripts, styles and fetches (no inline scr
 style: the pages load theirs from `/static/`), `frame-ancestors 'none'` (no page can be
 framed, so no clickjacking of the Pay buttons), `Referrer-Policy: no-referrer` (a
 capability token in the URL never leaks to the next site). Every response under `/pay/`
-and `/return/`, whose URLs carry capability tokens: `Cache-Control: no-store`.
+and `/return/`, whose URLs carry capability tokens, and under `/console/` (an operator's
+private pages): `Cache-Control: no-store`.
 
 There is no `form-action`: the hosted checkout's form answers with a redirect to the
 gateway's own page, which browsers check against `form-action` too.
@@ -21,6 +22,7 @@ PAGE_CSP = (
     "frame-ancestors 'none'"
 )
 CAPABILITY_PATHS = ("/pay/", "/return/")
+NO_STORE_PATHS = (*CAPABILITY_PATHS, "/console")
 
 
 def csp_allowing_images(origins: tuple[str, ...]) -> str:
@@ -49,7 +51,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        no_store = scope["path"].startswith(CAPABILITY_PATHS)
+        no_store = scope["path"].startswith(NO_STORE_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

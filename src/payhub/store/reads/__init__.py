@@ -11,6 +11,9 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     credits           credit_ledger, customer_balance, entry_view (a written entry)
     gateway_accounts  gateway_accounts
     merchants         merchant_profile (name and checkout branding)
+    console           merchant_choices (the console's merchant switcher)
+    console_orders    order_rows, order_record, review_items (the console's order pages)
+    dashboard         dashboard (the console's aggregates per day, currency, gateway)
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
     notifications     notification_log (the e-mail/Telegram delivery log)
@@ -28,6 +31,7 @@ from payhub.store.reads.checkout import (
     order_merchant,
     payment_progress,
 )
+from payhub.store.reads.console import MerchantChoice, merchant_choices
 from payhub.store.reads.credits import (
     CreditEntryView,
     CreditLedger,
@@ -63,6 +67,7 @@ __all__ = [
     "CustomerView",
     "GatewayAccountView",
     "HostedCheckout",
+    "MerchantChoice",
     "MerchantProfile",
     "NotificationView",
     "OrderFilter",
@@ -81,6 +86,7 @@ __all__ = [
     "entry_view",
     "gateway_accounts",
     "hosted_checkout",
+    "merchant_choices",
     "merchant_profile",
     "notification_log",
     "order_merchant",
