@@ -24,19 +24,19 @@ merchant_app = typer.Typer(help="merchants")
 gateway_app = typer.Typer(help="gateway accounts (credentials are write-only)")
 keys_app = typer.Typer(help="the credential vault's master key")
 notify_app = typer.Typer(help="e-mail and Telegram notifications (secrets are write-only)")
-admin_app = typer.Typer(help="the operator console's users")
 credits_app = typer.Typer(help="customers' credit balances")
 key_app = typer.Typer(help="merchants' API keys (shown once, stored hashed)")
 customer_tokens_app = typer.Typer(help="the issuers whose customer tokens a merchant trusts")
+admin_app = typer.Typer(help="the operator console's users")
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(keys_app, name="keys")
 app.add_typer(notify_app, name="notify")
-app.add_typer(admin_app, name="admin")
 app.add_typer(credits_app, name="credits")
 app.add_typer(key_app, name="api-key")
 app.add_typer(customer_tokens_app, name="customer-tokens")
+app.add_typer(admin_app, name="admin")
 console = Console()
 
 
@@ -480,49 +480,6 @@ def notify_test(merchant: Annotated[str, typer.Option(help="merchant id")]) -> N
         raise typer.Exit(1)
 
 
-@admin_app.command("create-user")
-def admin_create_user(
-    email: Annotated[str, typer.Option(help="the login")],
-    role: Annotated[str, typer.Option(help="owner | operator | viewer")] = "owner",
-    merchant: Annotated[str | None, typer.Option(help="the user's merchant id")] = None,
-    hub_admin: Annotated[
-        bool, typer.Option("--hub-admin", help="no merchant: switches between all of them")
-    ] = False,
-    name: Annotated[str, typer.Option(help="display name")] = "",
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="read the password from standard input")
-    ] = False,
-) -> None:
-    """Create a console user. The password is asked for (twice) or read from stdin, never
-    taken from the command line, where the shell history would keep it."""
-    import sys
-
-    from payhub.domain.errors import DomainError
-    from payhub.services.console_users import create_user
-
-    if hub_admin == (merchant is not None):
-        raise typer.BadParameter("give either --merchant MID or --hub-admin")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user_id = create_user(
-            _hub(),
-            email=email,
-            password=password,
-            role=role,
-            merchant_id=None if hub_admin else merchant,
-            name=name,
-            actor="cli",
-        )
-    except DomainError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(code=2) from None
-    where = "hub admin" if hub_admin else f"merchant {merchant}"
-    console.print(f"console user [bold]{user_id}[/bold] ({email}, {role}, {where})")
-
-
 @credits_app.command("adjust")
 def credits_adjust(
     merchant: str,
@@ -676,3 +633,46 @@ def customer_tokens_remove(
 
     removed = remove_issuer(_hub(), merchant, issuer, audience=audience, actor="cli")
     console.print(f"{removed} issuer(s) removed for {merchant}")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    email: Annotated[str, typer.Option(help="the login")],
+    role: Annotated[str, typer.Option(help="owner | operator | viewer")] = "owner",
+    merchant: Annotated[str | None, typer.Option(help="the user's merchant id")] = None,
+    hub_admin: Annotated[
+        bool, typer.Option("--hub-admin", help="no merchant: switches between all of them")
+    ] = False,
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a console user. The password is asked for (twice) or read from stdin, never
+    taken from the command line, where the shell history would keep it."""
+    import sys
+
+    from payhub.domain.errors import DomainError
+    from payhub.services.console_users import create_user
+
+    if hub_admin == (merchant is not None):
+        raise typer.BadParameter("give either --merchant MID or --hub-admin")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user_id = create_user(
+            _hub(),
+            email=email,
+            password=password,
+            role=role,
+            merchant_id=None if hub_admin else merchant,
+            name=name,
+            actor="cli",
+        )
+    except DomainError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+    where = "hub admin" if hub_admin else f"merchant {merchant}"
+    console.print(f"console user [bold]{user_id}[/bold] ({email.strip().lower()}, {role}, {where})")

@@ -77,6 +77,41 @@ def _server(app: Any, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+DEMO_CONSOLE_USER = "owner@demo.payhub.test"
+
+
+def _console_password() -> str:
+    """The demo console owner's password: random, made on the first run and kept in
+    `var/console-password` (the database keeps only its argon2id hash)."""
+    path = VAR / "console-password"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def ensure_console_owner(hub: Any, merchant_id: str) -> tuple[str, str]:
+    """The demo's console owner (created on first run): (e-mail, password)."""
+    from contextlib import suppress
+
+    from payhub.domain.errors import Conflict
+    from payhub.services.console_users import create_user
+
+    password = _console_password()
+    with suppress(Conflict):  # made by an earlier run, with the same password
+        create_user(
+            hub,
+            email=DEMO_CONSOLE_USER,
+            password=password,
+            role="owner",
+            merchant_id=merchant_id,
+            name="Demo owner",
+            actor="demo",
+        )
+    return DEMO_CONSOLE_USER, password
+
+
 def _master_key() -> str:
     path = VAR / "master.key"
     if os.environ.get("PAYHUB_MASTER_KEY"):
@@ -127,6 +162,7 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
     for product in PRODUCTS:
         upsert_product(hub, DEMO_MERCHANT, actor="demo", **product)
     api_key = issue_api_key(hub, DEMO_MERCHANT, label="demo", actor="demo")
+    console_login = ensure_console_owner(hub, DEMO_MERCHANT)
     configure_notifications(
         hub,
         DEMO_MERCHANT,
@@ -206,7 +242,7 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
             console.print(f"[yellow]{name}: could not register the webhook URL: {exc}[/yellow]")
 
     worker = asyncio.create_task(run_forever(hub, interval=2))
-    _print_banner(public_url, api_key, simulators, mail_url)
+    _print_banner(public_url, api_key, simulators, mail_url, console_login)
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -215,7 +251,11 @@ async def run_demo(port: int = 8000, reset: bool = False) -> None:
 
 
 def _print_banner(
-    public_url: str, api_key: str, simulators: list[tuple[str, Any, int]], mail_url: str
+    public_url: str,
+    api_key: str,
+    simulators: list[tuple[str, Any, int]],
+    mail_url: str,
+    console_login: tuple[str, str],
 ) -> None:
     console.rule("[bold]payhub demo")
     console.print(f"Demo store      {public_url}/demo   (buy a credit pack, pay in the sandbox)")
@@ -224,7 +264,8 @@ def _print_banner(
     for name, _, port in simulators:
         console.print(f"{name:<15} http://127.0.0.1:{port}   (local sandbox)")
     console.print(f"Demo API key    {api_key}")
-    console.print("Admin           the CLI for now: `uv run payhub gateway list mer_demo`")
+    console.print(f"Console         {public_url}/console   (the operator console)")
+    console.print(f"Console login   {console_login[0]} / {console_login[1]}")
     console.print("\nTry it:")
     console.print(
         f"""curl -s {public_url}/v1/orders -H 'Authorization: Bearer {api_key}' \\

@@ -46,7 +46,8 @@ __all__ = [
 ROLES = ("owner", "operator", "viewer")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is an attack
-EMAIL = re.compile(r"[^@\s]{1,200}@[^@\s]{1,100}\.[^@\s]{1,50}")
+_EMAIL_CHAR = r"[^@\s\x00-\x1f]"
+EMAIL = re.compile(rf"{_EMAIL_CHAR}{{1,200}}@{_EMAIL_CHAR}{{1,100}}\.{_EMAIL_CHAR}{{1,50}}")
 # last_seen_at is written at most this often: a page view is not a database write.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
@@ -156,7 +157,8 @@ def verify_login(
 ) -> ConsoleIdentity:
     """The user whose e-mail and password these are, or `Unauthorized` (the same for an
     unknown e-mail, a wrong password and a disabled user). Audited either way."""
-    email = normalise_email(email)[:320]
+    # A NUL can be no one's address, and PostgreSQL refuses it in a query or a JSON value.
+    email = normalise_email(email)[:320].replace("\x00", "")
     with hub.db.session() as session:
         row = console_users.user_by_email(session, email)
         stored = None if row is None else row.password_hash

@@ -137,3 +137,21 @@ def test_the_roles_table() -> None:
     assert can("operator", Action.REFUND) and not can("operator", Action.API_KEYS)
     assert not any(can("viewer", a) for a in Action)
     assert not can("nobody", Action.REFUND) and not can("owner", "no-such-action")
+
+
+async def test_cookies_are_secure_when_the_public_url_is_https(sqlite_url: str) -> None:
+    import httpx
+
+    from tests.support.hub import make_hub
+
+    th = make_hub(sqlite_url, public_url="https://pay.example")
+    add_user(th, "owner@example.com", "owner")
+    transport = httpx.ASGITransport(app=th.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://pay.example") as c:
+        client = ConsoleClient(th, c)
+        form = await c.get("/console/login")
+        assert "Secure" in form.headers["set-cookie"]
+        r = await client.login("owner@example.com")
+        assert r.status_code == 303
+        assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    th.hub.db.dispose()

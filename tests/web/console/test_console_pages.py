@@ -130,7 +130,7 @@ def _post_cases(ids: dict[str, str]) -> list[tuple[str, dict[str, object], str]]
         ("/console/products/tshirt/restock", {"quantity": "2", "reason": "delivery"}, "products"),
         (
             "/console/products",
-            {"sku": "mug", "name": "Mug", "price": "45000", "currency": "VND"},
+            {"sku": "mug", "name": "Mug", "price": "45.000", "currency": "VND"},
             "products",
         ),
         (
@@ -413,7 +413,7 @@ async def test_products_bad_input_is_a_4xx(console: ConsoleClient) -> None:
         ("/console/products/tshirt/restock", {"quantity": "3", "reason": "   "}),
         ("/console/products/pack-100/restock", {"quantity": "3", "reason": "x"}),  # untracked
         ("/console/products/nope/restock", {"quantity": "3", "reason": "x"}),
-        ("/console/products", {"sku": "a", "name": "A", "price": "1.5", "currency": "VND"}),
+        ("/console/products", {"sku": "a", "name": "A", "price": "1.555", "currency": "MYR"}),
         ("/console/products", {"sku": "a", "name": "A", "price": "abc", "currency": "VND"}),
         ("/console/products", {"sku": "a", "name": "A", "price": "5", "currency": "XXX"}),
         ("/console/products", {"sku": "a b", "name": "A", "price": "5", "currency": "VND"}),
@@ -691,3 +691,29 @@ async def test_api_keys_are_revoked_and_rotated(console: ConsoleClient) -> None:
     ):
         r = await console.client.post(path, data={**form, "csrf_token": token})
         assert 400 <= r.status_code < 500, (path, form, r.status_code)
+
+
+async def test_a_product_is_added_with_its_price_in_major_units(console: ConsoleClient) -> None:
+    await _as(console, "owner")
+    token = await console.csrf("/console/products")
+    for sku, price, currency in (("mug", "45.000", "VND"), ("mug-my", "10,50", "MYR")):
+        r = await console.client.post(
+            "/console/products",
+            data={
+                "csrf_token": token,
+                "sku": sku,
+                "name": "Mug",
+                "price": price,
+                "currency": currency,
+                "track_stock": "true",
+                "stock": "4",
+                "low_stock_threshold": "5",
+            },
+        )
+        assert r.status_code == 303, r.text
+    with console.th.hub.db.session() as s:
+        rows = {p.sku: p for p in s.scalars(select(Product).where(Product.sku.like("mug%")))}
+    assert (rows["mug"].price_minor, rows["mug-my"].price_minor) == (45_000, 1_050)
+    assert rows["mug"].stock_available == 4 and rows["mug"].track_stock
+    page = (await console.client.get("/console/products")).text
+    assert 'class="low-stock" data-sku="mug"' in page and "RM 10.50" in page

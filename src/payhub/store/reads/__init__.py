@@ -12,6 +12,8 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     gateway_accounts  gateway_accounts
     merchants         merchant_profile (name and checkout branding)
     console           merchant_choices (the console's merchant switcher)
+    console_orders    order_rows, order_record, review_items (the console's order pages)
+    dashboard         dashboard (the console's aggregates per day, currency, gateway)
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
     notifications     notification_log (the e-mail/Telegram delivery log)

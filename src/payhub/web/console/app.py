@@ -27,6 +27,8 @@ from payhub.web.console import (
     dashboard,
     developers,
     gateways,
+    orders,
+    review,
     settings,
 )
 from payhub.web.console.auth import (
@@ -42,7 +44,7 @@ from payhub.web.console.rendering import Console
 CSRF_REFUSED = (
     "The form has expired or did not come from this console. Reload the page and try again."
 )
-ROUTERS = (auth.router, dashboard.router)
+ROUTERS = (auth.router, dashboard.router, orders.router, review.router)
 ROUTERS += tuple(m.router for m in (gateways, developers, catalog, customers, audit, settings))
 
 

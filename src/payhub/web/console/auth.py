@@ -35,6 +35,7 @@ from payhub.services.context import Hub
 from payhub.settings import Settings
 from payhub.store import reads
 from payhub.web.console.i18n import pick_locale, translator
+from payhub.web.console.inputs import identifier
 from payhub.web.console.rendering import PREFIX, Console, cookie_secure
 from payhub.web.console.roles import Action
 
@@ -301,6 +302,7 @@ async def switch_merchant(
 ) -> Response:
     assert console.session is not None
     session = console.session
+    identifier(merchant_id, "merchant")
     await to_thread.run_sync(
         lambda: console_users.switch_merchant(
             console.hub, session, merchant_id, source_ip=console.client_ip

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from payhub.domain.errors import InvalidRequest
-from payhub.money import Money
 from payhub.services import inventory, merchants
 from payhub.store import reads
 from payhub.web.console.auth import ConsoleDep, allowed
 from payhub.web.console.i18n import translator
+from payhub.web.console.orders import parse_amount
 from payhub.web.console.rendering import Console
 from payhub.web.console.roles import Action
 
@@ -72,13 +72,11 @@ async def save_product(
     stock: Annotated[str, Form(max_length=20)] = "",
     low_stock_threshold: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    """Add a product or change the one with this SKU; the price is in major units
-    ("40000", "10.50"), parsed exactly. An empty stock keeps the current count."""
+    """Add a product or change the one with this SKU; the price is in major units, read
+    as the order forms read amounts ("40.000" or "40000" VND, "10.50" MYR), exactly. An
+    empty stock keeps the current count."""
     currency = currency.upper()
-    try:
-        amount = Money.parse(price, currency)
-    except ValueError as exc:  # UnknownCurrency too
-        raise InvalidRequest(str(exc)) from None
+    price_minor = parse_amount(price, currency)
     stock_count = _optional_int(stock, "stock")
     threshold = _optional_int(low_stock_threshold, "low stock threshold")
     await to_thread.run_sync(
@@ -87,7 +85,7 @@ async def save_product(
             console.merchant_id,
             sku=sku,
             name=name.strip(),
-            price=amount.minor,
+            price=price_minor,
             currency=currency,
             credits=credits,
             track_stock=track_stock,

@@ -7,12 +7,12 @@ own country writes (RM, ₫), the digits and separators the reader's.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, get_currency_symbol
 
 from payhub.money import UnknownCurrency, exponent_of
@@ -46,3 +46,21 @@ def format_time(at: datetime | None, locale: str, zone: ZoneInfo) -> str:
         return "—"
     lang = locale if locale in LOCALES else "en"
     return format_datetime(at.astimezone(zone), "yyyy-MM-dd HH:mm:ss", locale=lang)
+
+
+def format_day(day: date, locale: str) -> str:
+    """A day of a chart's axis: "01/12" in Vietnamese, "Dec 1" in English."""
+    lang = locale if locale in LOCALES else "en"
+    return format_date(day, "dd/MM" if lang == "vi" else "MMM d", locale=lang)
+
+
+def format_duration(seconds: float | None) -> str:
+    """A short duration: "42 s", "3 min 5 s", "2 h 10 min"."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from payhub.services.console_users import ConsoleSessionView
 from payhub.services.context import Hub
-from payhub.web.console.formatting import format_money, format_time
+from payhub.web.console.formatting import format_duration, format_money, format_time
 from payhub.web.console.i18n import translator
 from payhub.web.console.roles import Action, can
 
@@ -127,6 +127,7 @@ class Console:
             "csrf_token": self.session.csrf_token if self.session else "",
             "can": self.can,
             "money": self.money,
+            "duration": format_duration,
             "when": lambda at: format_time(at, self.locale, self.zone),
             "flashes": read_flash(self.request),
             "merchants": self.merchants,

@@ -15,7 +15,7 @@ from typing import Final
 
 class Action(StrEnum):
     # operator and owner
-    REVIEW = "review"  # accept or reject a payment in review
+    REVIEW = "review"  # accept a payment in review
     REFUND = "refund"
     CANCEL = "cancel"  # cancel an order
     REDELIVER = "redeliver"  # send a webhook delivery again
