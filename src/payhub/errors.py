@@ -29,6 +29,10 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   │   │                                     the hub will not fetch; `rule` says why)
     │   │   └── IdempotencyKeyReused  no  / yes   idempotency-key-reused (services.idempotency)
     │   ├── GatewayNotAvailable       no  / yes   gateway-not-available
+    │   │   └── ModeMismatch          no  / yes   mode-mismatch (a test order on a live
+    │   │                                         account, or the reverse)
+    │   ├── NoGatewayAvailable        yes / yes   no-gateway-available (every candidate
+    │   │                                         skipped or failed; after `retry_after` s)
     │   ├── RefundNotAllowed          no  / yes   refund-not-allowed
     │   │   └── RefundsNotSupported   no  / yes   refunds-not-supported (services.refunds)
     │   ├── Unauthorized              no  / yes   unauthorized
@@ -83,6 +87,8 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "MalformedNotification",
+    "ModeMismatch",
+    "NoGatewayAvailable",
     "NotFound",
     "NotSupported",
     "OrderAlreadyPaid",
@@ -174,6 +180,29 @@ class OutboundRefused(InvalidRequest):
 class GatewayNotAvailable(DomainError):
     code = "gateway-not-available"
     public_message = "that gateway cannot take this payment"
+
+
+class ModeMismatch(GatewayNotAvailable):
+    """The gateway named has accounts, but none in the order's mode: test orders pay only
+    through simulator or sandbox accounts, live orders only through production ones."""
+
+    code = "mode-mismatch"
+    public_message = "that gateway has no account in this order's mode"
+
+
+class NoGatewayAvailable(DomainError):
+    """Routing found no gateway account that could take the payment: every candidate was
+    skipped (mode, currency, limits, open circuit...) or failed with nothing created.
+    Nothing is left at any gateway, so the same request may be sent again after
+    `retry_after` seconds. `extra["routing"]` says what was skipped and tried."""
+
+    code = "no-gateway-available"
+    public_message = "no gateway can take this payment right now; retry later"
+    retry_safe = True
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: object) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, retry_after)
 
 
 class RefundNotAllowed(DomainError):

@@ -18,6 +18,7 @@ from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
     "account_for",
+    "accounts_of",
     "enabled_accounts",
     "find_account",
     "new_account",
@@ -58,6 +59,17 @@ def enabled_accounts(reader: Reader, merchant_id: str, gateway: str) -> list[Gat
                 GatewayAccount.enabled.is_(True),
             )
             .order_by(GatewayAccount.priority)
+        )
+    )
+
+
+def accounts_of(reader: Reader, merchant_id: str) -> list[GatewayAccount]:
+    """Every account of the merchant, enabled or not, best priority first."""
+    return list(
+        session_of(reader).scalars(
+            select(GatewayAccount)
+            .where(GatewayAccount.merchant_id == merchant_id)
+            .order_by(GatewayAccount.priority, GatewayAccount.id)
         )
     )
 
