@@ -296,6 +296,24 @@ def _plan(
         return candidates, route.skipped
 
 
+def routed_gateways(hub: Hub, order_id: str) -> list[str]:
+    """The gateways routing would try for the order, best first (the hosted checkout's
+    choices, its first one the default); empty for an unknown order."""
+    with hub.db.session() as session:
+        order = orders.find_order(session, order_id)
+        if order is None:
+            return []
+        route = routing.plan_route(
+            hub,
+            session,
+            order.merchant_id,
+            currency=order.currency,
+            amount_minor=order.total_minor,
+            livemode=order.livemode,
+        )
+        return [c.gateway for c in route.candidates]
+
+
 def _check_payable(details: Order, order_id: str, now: datetime) -> None:
     status = OrderStatus(details.status)
     if status in ORDER_IS_PAID:

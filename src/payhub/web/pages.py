@@ -18,7 +18,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from payhub.api.gateways import ready
 from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
 from payhub.errors import GatewayCallFailed
@@ -38,19 +37,10 @@ def _check_token(hub: Hub, order_id: str, token: str) -> bool:
     return hosted.token_is_valid(hub, order_id, token)
 
 
-def _gateways_for(page: reads.HostedCheckout) -> list[dict[str, str]]:
-    order = page.order
-    out = []
-    for account in page.accounts:
-        if not ready(account):
-            continue
-        limits = entry(account.gateway).adapter.capabilities.limits_for(order.currency)
-        if limits is None or not limits.min_minor <= order.amount <= limits.max_minor:
-            continue
-        out.append(
-            {"name": account.gateway, "display": entry(account.gateway).adapter.display_name}
-        )
-    return out
+def _gateways_for(names: list[str]) -> list[dict[str, str]]:
+    """The gateways routing would try for the order, in its order (the first is the
+    default choice)."""
+    return [{"name": name, "display": entry(name).adapter.display_name} for name in names]
 
 
 @router.get("/pay/{order_id}", response_class=HTMLResponse)
@@ -62,7 +52,8 @@ async def hosted_checkout(
     page = await reads.hosted_checkout(hub.db, order_id)
     if page is None:
         return HTMLResponse("<h1>Unknown order</h1>", status_code=404)
-    context = {"order": page.order.as_dict(), "gateways": _gateways_for(page), "token": token}
+    names = await to_thread.run_sync(checkout.routed_gateways, hub, order_id)
+    context = {"order": page.order.as_dict(), "gateways": _gateways_for(names), "token": token}
     return templates.TemplateResponse(request, "checkout.html", context)
 
 
