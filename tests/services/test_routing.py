@@ -13,7 +13,7 @@ from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry
 from payhub.services import routing
 from payhub.services.accounts import configure_account
-from payhub.services.checkout import start_payment
+from payhub.services.checkout import StartedPayment, start_payment
 from payhub.services.orders import ItemDraft
 from payhub.store.models import AuditEntry, GatewayAccount, Payment
 from tests.services.conftest import Env, answer_lost
@@ -28,7 +28,7 @@ def payos_first(env: Env) -> None:
     routing.set_currency_priorities(env.hub, env.merchant_id, "VND", ["payos", "momo"], actor="t")
 
 
-async def auto(env: Env, order_id: str) -> object:
+async def auto(env: Env, order_id: str) -> StartedPayment:
     return await start_payment(env.hub, env.merchant_id, order_id, "auto", actor="test")
 
 
@@ -38,14 +38,14 @@ async def test_auto_follows_priorities_then_the_default_gateway(env: Env) -> Non
     assert started.routing is not None and started.routing.gateway == "momo"
     routing.set_default_gateway(env.hub, env.merchant_id, "payos", actor="t")
     started = await auto(env, env.order())
-    assert started.routing is not None and started.routing.gateway == "payos"  # type: ignore[attr-defined]
+    assert started.routing is not None and started.routing.gateway == "payos"
     routing.set_priority(env.hub, env.merchant_id, "momo", Environment.SIMULATOR, 5, actor="t")
     started = await auto(env, env.order())
-    assert started.routing.gateway == "momo"  # type: ignore[attr-defined]
+    assert started.routing is not None and started.routing.gateway == "momo"
     payos_first(env)
     started = await auto(env, env.order())
-    assert started.routing.gateway == "payos"  # type: ignore[attr-defined]
-    assert started.routing.tried == (  # type: ignore[attr-defined]
+    assert started.routing is not None and started.routing.gateway == "payos"
+    assert started.routing.tried == (
         {
             "gateway": "payos",
             "account_id": env.th.accounts["payos"],
@@ -68,7 +68,8 @@ async def test_a_500_on_create_falls_back_after_the_query_proves_nothing_was_mad
     await env.fault("payos", "create_500")
     order_id = env.order()
     started = await auto(env, order_id)
-    report = started.routing  # type: ignore[attr-defined]
+    report = started.routing
+    assert report is not None
     assert report.gateway == "momo"
     assert [(t["gateway"], t["outcome"], t["reason"]) for t in report.tried] == [
         ("payos", "failed", "not_created"),
@@ -76,9 +77,26 @@ async def test_a_500_on_create_falls_back_after_the_query_proves_nothing_was_mad
     ]
     rows = {r["gateway"]: r["status"] for r in env.rows(Payment, order_id=order_id)}
     assert rows == {"payos": "failed", "momo": "pending"}
-    await env.sim_pay(started.payment_id)  # type: ignore[attr-defined]
+    await env.sim_pay(started.payment_id)
     assert env.order_row(order_id)["status"] == "paid"
     assert env.count(Payment, order_id=order_id, status="succeeded") == 1
+    env.assert_invariants()
+
+
+async def test_momo_answering_502_falls_back_once_its_query_says_no_such_order(
+    env: Env,
+) -> None:
+    await env.fault("momo", "create_500")  # MoMo's own: HTTP 502, the order never stored
+    order_id = env.order()
+    started = await auto(env, order_id)  # equal priorities: momo first by name
+    report = started.routing
+    assert report is not None
+    assert [(t["gateway"], t["reason"]) for t in report.tried] == [
+        ("momo", "not_created"),
+        ("payos", None),
+    ]
+    rows = {r["gateway"]: r["status"] for r in env.rows(Payment, order_id=order_id)}
+    assert rows == {"momo": "failed", "payos": "pending"}
     env.assert_invariants()
 
 
@@ -87,7 +105,8 @@ async def test_a_documented_refusal_falls_back_without_a_query(env: Env) -> None
     await env.fault("payos", "create_refused")
     order_id = env.order()
     started = await auto(env, order_id)
-    report = started.routing  # type: ignore[attr-defined]
+    report = started.routing
+    assert report is not None
     assert report.gateway == "momo"
     assert report.tried[0]["outcome"] == "failed" and report.tried[0]["reason"] == "20"
     gets = [c for c in env.gateway_calls.calls if c.startswith(PAYOS_CREATE + "/")]
@@ -100,13 +119,14 @@ async def test_a_lost_answer_whose_link_exists_is_used_and_nothing_falls_back(en
     env.gateway_calls.faults[PAYOS_CREATE] = answer_lost
     order_id = env.order()
     started = await auto(env, order_id)
-    report = started.routing  # type: ignore[attr-defined]
+    report = started.routing
+    assert report is not None
     assert report.gateway == "payos" and len(report.tried) == 1
     [row] = env.rows(Payment, order_id=order_id)
     assert row["gateway"] == "payos" and row["status"] == "pending"
     assert row["checkout_url"].startswith("http://127.0.0.1:18101/web/")
     assert env.count(Payment, gateway="momo") == 0
-    await env.sim_pay(started.payment_id)  # type: ignore[attr-defined]
+    await env.sim_pay(started.payment_id)
     assert env.order_row(order_id)["status"] == "paid"
     env.assert_invariants()
 
@@ -122,7 +142,7 @@ async def test_a_lost_answer_the_query_cannot_settle_stops_routing(env: Env) -> 
             return httpx.Response(503)
         return await forward(request)
 
-    env.gateway_calls.handle_async_request = link_query_down  # type: ignore[method-assign]
+    env.gateway_calls.handle_async_request = link_query_down
     order_id = env.order()
     with pytest.raises(GatewayCallLost):
         await auto(env, order_id)
@@ -138,7 +158,7 @@ async def test_no_candidate_left_is_no_gateway_available_with_retry_after(env: E
     with pytest.raises(NoGatewayAvailable) as caught:
         await auto(env, order_id)
     assert caught.value.retry_after >= 1
-    tried = caught.value.extra["routing"]["tried"]  # type: ignore[index]
+    tried = caught.value.extra["routing"]["tried"]
     assert sorted(t["gateway"] for t in tried) == ["momo", "payos"]
     assert {r["status"] for r in env.rows(Payment, order_id=order_id)} == {"failed"}
     env.assert_invariants()
@@ -148,7 +168,7 @@ async def test_an_order_in_a_currency_no_account_takes_is_no_gateway_available(e
     order_id = env.order([ItemDraft(sku="pack-my")], currency="MYR")
     with pytest.raises(NoGatewayAvailable) as caught:
         await auto(env, order_id)
-    skipped = caught.value.extra["routing"]["skipped"]  # type: ignore[index]
+    skipped = caught.value.extra["routing"]["skipped"]
     assert {(s["gateway"], s["reason"]) for s in skipped} == {
         ("payos", "currency"),
         ("momo", "currency"),
@@ -161,7 +181,7 @@ async def test_a_live_order_on_a_simulator_only_gateway_is_a_mode_mismatch(env: 
         await start_payment(env.hub, env.merchant_id, order_id, "payos", actor="test")
     with pytest.raises(NoGatewayAvailable) as caught:
         await auto(env, order_id)
-    skipped = caught.value.extra["routing"]["skipped"]  # type: ignore[index]
+    skipped = caught.value.extra["routing"]["skipped"]
     assert {s["reason"] for s in skipped} == {"mode"}
     assert env.count(Payment, order_id=order_id) == 0
 
