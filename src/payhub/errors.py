@@ -31,14 +31,15 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   ├── GatewayNotAvailable       no  / yes   gateway-not-available
     │   │   └── ModeMismatch          no  / yes   mode-mismatch (a test order on a live
     │   │                                         account, or the reverse)
-    │   ├── NoGatewayAvailable        yes / yes   no-gateway-available (every candidate
-    │   │                                         skipped or failed; after `retry_after` s)
     │   ├── RefundNotAllowed          no  / yes   refund-not-allowed
     │   │   └── RefundsNotSupported   no  / yes   refunds-not-supported (services.refunds)
     │   ├── Unauthorized              no  / yes   unauthorized
     │   └── Forbidden                 no  / yes   forbidden
     ├── RateLimited                   yes / yes   rate-limited     (after `retry_after` s;
     │                                 nothing was done: raised by payhub.api.rate_limits)
+    ├── NoGatewayAvailable            yes / yes   no-gateway-available (routing: every
+    │                                 candidate skipped or failed with nothing created;
+    │                                 after `retry_after` s; services.checkout)
     ├── GatewayError                  no  / yes   gateway-error    raised by an adapter
     │   ├── InvalidSignature          no  / yes   invalid-signature   nothing may change
     │   ├── MalformedNotification     no  / yes   malformed-notification
@@ -190,21 +191,6 @@ class ModeMismatch(GatewayNotAvailable):
     public_message = "that gateway has no account in this order's mode"
 
 
-class NoGatewayAvailable(DomainError):
-    """Routing found no gateway account that could take the payment: every candidate was
-    skipped (mode, currency, limits, open circuit...) or failed with nothing created.
-    Nothing is left at any gateway, so the same request may be sent again after
-    `retry_after` seconds. `extra["routing"]` says what was skipped and tried."""
-
-    code = "no-gateway-available"
-    public_message = "no gateway can take this payment right now; retry later"
-    retry_safe = True
-
-    def __init__(self, detail: str, *, retry_after: int, **extra: object) -> None:
-        super().__init__(detail, **extra)
-        self.retry_after = max(1, retry_after)
-
-
 class RefundNotAllowed(DomainError):
     code = "refund-not-allowed"
     public_message = "this refund is not allowed"
@@ -235,6 +221,24 @@ class RateLimited(HubError):
     def __init__(self, detail: str, *, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.retry_after = max(1, retry_after)
+
+
+class NoGatewayAvailable(HubError):
+    """Routing found no gateway account that could take the payment now: every candidate
+    was skipped (mode, currency, limits, open circuit...) or failed with nothing created.
+    Not the caller's fault, and nothing is left at any gateway, so the same request may be
+    sent again after `retry_after` seconds. `extra["routing"]` says what was skipped and
+    tried."""
+
+    code = "no-gateway-available"
+    public_message = "no gateway can take this payment right now; retry later"
+    retry_safe = True
+
+    def __init__(self, detail: str, *, retry_after: int = 1, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
         self.retry_after = max(1, retry_after)
 
 

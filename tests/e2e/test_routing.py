@@ -55,6 +55,9 @@ class Routed:
     sims: dict[str, httpx.Client]
 
     def order(self, ref: str) -> str:
+        return str(self.order_body(ref)["id"])
+
+    def order_body(self, ref: str) -> dict[str, Any]:
         body = {
             "merchant_reference": ref,
             "currency": "VND",
@@ -63,7 +66,7 @@ class Routed:
         }
         r = self.api.post("/v1/orders", json=body, headers={"Idempotency-Key": f"k-{ref}"})
         assert r.status_code == 201, r.text
-        return str(r.json()["id"])
+        return dict(r.json())
 
     def start(self, order_id: str, gateway: str | None = None) -> httpx.Response:
         body = {} if gateway is None else {"gateway": gateway}
@@ -320,3 +323,15 @@ def test_switch_command_is_audited(routed: Routed, monkeypatch: pytest.MonkeyPat
         ).all()
     assert enabled["production"] is True and enabled["sandbox"] is False
     assert audit.actor == "cli" and audit.merchant_id == merchant
+
+
+def test_the_hosted_checkout_offers_gateways_in_routing_order(routed: Routed) -> None:
+    url = routed.order_body("o-hosted")["hosted_checkout_url"]
+    names = {g: entry(g).adapter.display_name for g in ("payos", "momo")}
+    page = httpx.get(url, timeout=10).text
+    assert page.index(f"Pay with {names['payos']}") < page.index(f"Pay with {names['momo']}")
+    routing.set_currency_priorities(
+        routed.th.hub, routed.th.merchant_id, "VND", ["momo", "payos"], actor="test"
+    )
+    page = httpx.get(url, timeout=10).text
+    assert page.index(f"Pay with {names['momo']}") < page.index(f"Pay with {names['payos']}")

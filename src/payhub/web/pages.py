@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
-from payhub.errors import GatewayCallFailed
+from payhub.errors import GatewayCallFailed, NoGatewayAvailable
 from payhub.gateways.registry import entry
 from payhub.money import Money
 from payhub.services import checkout, hosted, orders
@@ -75,8 +75,8 @@ async def hosted_checkout_start(
             client_ip=request.client.host if request.client else "127.0.0.1",
             actor="hosted-checkout",
         )
-    except (DomainError, GatewayCallFailed) as exc:
-        message = exc.detail if isinstance(exc, DomainError) else exc.message
+    except (DomainError, GatewayCallFailed, NoGatewayAvailable) as exc:
+        message = exc.message if isinstance(exc, GatewayCallFailed) else exc.detail
         return templates.TemplateResponse(
             request,
             "message.html",
