@@ -169,7 +169,8 @@ def test_a_timed_out_create_whose_link_exists_is_used_without_fallback(routed: R
     payment = r.json()
     assert payment["gateway"] == "payos" and payment["status"] == "pending"
     assert payment["checkout_url"].startswith(routed.sim_urls["payos"] + "/web/")
-    assert [t["gateway"] for t in payment["routing"]["tried"]] == ["payos"]
+    tried = payment["routing"]["tried"]
+    assert [(t["gateway"], t["outcome"]) for t in tried] == [("payos", "recovered")]
     assert routed.attempts(order_id) == [("payos", "pending")]
     routed.pay("payos", payment["gateway_reference"])
     routed.wait_paid(order_id)

@@ -151,19 +151,20 @@ async def start_payment(
         outcome = await _try_candidate(
             hub, merchant_id, order_id, candidate, auto, client_ip, options or {}, actor
         )
-        if isinstance(outcome, StartedPayment):
-            if outcome.reused:
-                return outcome
+        if isinstance(outcome, tuple):
+            started, how = outcome
+            if started.reused:
+                return started
             tried.append(
                 {
                     "gateway": candidate.gateway,
                     "account_id": candidate.account_id,
-                    "outcome": "created",
+                    "outcome": how,
                     "reason": None,
                 }
             )
             return replace(
-                outcome,
+                started,
                 routing=RoutingReport(candidate.gateway, tuple(tried), _skipped_dicts(skipped)),
             )
         tried.append(
@@ -200,15 +201,16 @@ async def _try_candidate(
     client_ip: str,
     options: dict[str, str],
     actor: str,
-) -> StartedPayment | str:
-    """One create call on `candidate`: the started payment, or (auto only) the reason to
-    go on to the next candidate. Raises when routing must stop."""
+) -> tuple[StartedPayment, str] | str:
+    """One create call on `candidate`: the started payment and how (`created`, or
+    `recovered`: the link a lost create made, found by a query), or (auto only) the reason
+    to go on to the next candidate. Raises when routing must stop."""
     gateway = candidate.gateway
     prepared = await to_thread.run_sync(
         _prepare_attempt, hub, merchant_id, order_id, gateway, actor, candidate.account_id
     )
     if isinstance(prepared, StartedPayment):
-        return prepared
+        return prepared, "reused"
     request, account_id, payment_id = prepared
     adapter = await to_thread.run_sync(_adapter_for_account, hub, account_id)
     try:
@@ -237,10 +239,10 @@ async def _try_candidate(
             raise lost from None
         if isinstance(found, Checkout):
             await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, found, False)
-            return StartedPayment(payment_id=payment_id, reused=False)
+            return StartedPayment(payment_id=payment_id, reused=False), "recovered"
         return found  # proven: nothing was created
     await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, checkout, True)
-    return StartedPayment(payment_id=payment_id, reused=False)
+    return StartedPayment(payment_id=payment_id, reused=False), "created"
 
 
 async def _recover(hub: Hub, adapter: RecoversCheckout, payment_id: str) -> Checkout | str | None:
