@@ -183,8 +183,10 @@ class SandboxControl(Generic[S]):
         return {"pending": self.notifier.pending_faults()}
 
     def faults_with_create(self) -> Any:
+        """`faults_answer()`, plus `create_faults` while any is queued (so the answer every
+        existing client reads is unchanged)."""
         answer = self.faults_answer()
-        if isinstance(answer, dict):
+        if self.create_faults and isinstance(answer, dict):
             return {**answer, "create_faults": [name for name, _ in self.create_faults]}
         return answer
 
