@@ -196,7 +196,22 @@ async def test_product_and_gateway_bodies(
     connect_gateway(th, "payos", "http://127.0.0.1:1")
     gateways = (await c.get("/v1/gateways", params={"amount": 20_000, "currency": "VND"})).json()
     assert [list(g) for g in gateways["data"]] == [
-        ["gateway", "display_name", "environment", "refunds", "currencies", "validation"]
+        [
+            "gateway",
+            "display_name",
+            "environment",
+            "account_id",
+            "priority",
+            "health",
+            "refunds",
+            "currencies",
+            "validation",
+        ]
+    ]
+    assert list(gateways["data"][0]["health"]) == [
+        "state",
+        "consecutive_failures",
+        "last_failure_at",
     ]
     assert gateways["data"][0]["gateway"] == "payos"
     assert list(gateways["data"][0]["currencies"]["VND"]) == ["min", "max", "min_display"]

@@ -35,7 +35,11 @@ async def payment_or_404(hub: Hub, caller: Caller, payment_id: str) -> reads.Pay
 
 
 class PaymentIn(BaseModel):
-    gateway: str = Field(description="a gateway name, as listed by GET /v1/gateways")
+    gateway: str = Field(
+        default="auto",
+        description='a gateway name, as listed by GET /v1/gateways, or "auto" (the default): '
+        "the merchant's routing picks it and falls back when a create fails with nothing made",
+    )
     options: dict[str, str] = Field(default_factory=dict)
     # The customer's context, passed on to the gateways that take it (docs/api.md).
     customer_ip: str | None = Field(
@@ -86,7 +90,10 @@ async def start_payment(
     )
     payment = await reads.payment_view(hub.db, started.payment_id)
     assert payment is not None
-    return {**payment.as_dict(), "reused": started.reused}
+    answer: dict[str, Any] = {**payment.as_dict(), "reused": started.reused}
+    if started.routing is not None:
+        answer["routing"] = started.routing.as_dict()
+    return answer
 
 
 @router.post(

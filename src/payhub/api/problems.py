@@ -36,6 +36,7 @@ from payhub.errors import (
     InvalidSignature,
     MalformedNotification,
     ModeMismatch,
+    NoGatewayAvailable,
     NotFound,
     NotSupported,
     OutboundRefused,
@@ -61,6 +62,7 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
         OutboundRefused: 422,
         GatewayNotAvailable: 422,
         ModeMismatch: 422,
+        NoGatewayAvailable: 503,
         RefundNotAllowed: 422,
         Unauthorized: 401,
         Forbidden: 403,
@@ -186,6 +188,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
         return rate_limited(exc)
+
+    @app.exception_handler(NoGatewayAvailable)
+    async def _no_gateway(_: Request, exc: NoGatewayAvailable) -> JSONResponse:
+        response = problem(
+            status_for(exc),
+            exc.code,
+            "No gateway available",
+            exc.detail,
+            retry_safe=exc.retry_safe,
+            retry_after=exc.retry_after,
+            **exc.extra,
+        )
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
