@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from payhub.api.pagination import PageDep, page_of
+from payhub.api.schemas import gateways as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.gateways.registry import entry, gateway_names
 from payhub.money import MAX_AMOUNT_MINOR, Money
@@ -29,10 +31,16 @@ def ready(account: reads.GatewayAccountView) -> bool:
     return not account.missing(required_credentials(account.gateway))
 
 
-@router.get("/gateways", summary="Gateways enabled for this merchant, filtered by amount")
+@router.get(
+    "/gateways",
+    summary="Gateways enabled for this merchant, filtered by amount",
+    operation_id="listGateways",
+    response_model=schemas.GatewayList,
+)
 async def available_gateways(
     hub: HubDep,
     caller: MerchantDep,
+    page: PageDep,
     amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_MINOR)] = None,
     currency: str | None = None,
 ) -> dict[str, Any]:
@@ -64,4 +72,4 @@ async def available_gateways(
                 },
             }
         )
-    return {"data": out}
+    return page_of(out, page, lambda g: str(g["gateway"]))

@@ -8,6 +8,9 @@ from anyio import to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from payhub.api.pagination import PageDep, page_of
+from payhub.api.problems import BY_ID, GATEWAY_CALL, problem_responses
+from payhub.api.schemas import refunds as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.money import MAX_AMOUNT_MINOR
 from payhub.services import refunds
@@ -23,7 +26,14 @@ class RefundIn(BaseModel):
     manual: bool = Field(default=False, description="record money returned outside the gateway")
 
 
-@router.post("/payments/{payment_id}/refunds", status_code=201, summary="Refund (full or partial)")
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    summary="Refund (full or partial)",
+    operation_id="createRefund",
+    response_model=schemas.Refund,
+    responses=problem_responses(*BY_ID, 409, *GATEWAY_CALL),
+)
 async def create_refund(
     payment_id: str, body: RefundIn, hub: HubDep, caller: MerchantDep
 ) -> dict[str, Any]:
@@ -38,7 +48,16 @@ async def create_refund(
     )
 
 
-@router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")
-async def list_refunds(payment_id: str, hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+@router.get(
+    "/payments/{payment_id}/refunds",
+    summary="List a payment's refunds, newest first",
+    operation_id="listRefunds",
+    response_model=schemas.RefundList,
+    responses=problem_responses(*BY_ID),
+)
+async def list_refunds(
+    payment_id: str, hub: HubDep, caller: MerchantDep, page: PageDep
+) -> dict[str, Any]:
     data = await to_thread.run_sync(refunds.list_refunds, hub, caller.merchant_id, payment_id)
-    return {"data": data}
+    newest_first = sorted(data, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    return page_of(newest_first, page, lambda r: str(r["id"]))

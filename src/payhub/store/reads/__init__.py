@@ -13,6 +13,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
     notifications     notification_log (the e-mail/Telegram delivery log)
+    refunds           RefundView (the shape of a refund; services.refunds reads them)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from payhub.store.reads.orders import (
     order_view,
     payment_view,
 )
+from payhub.store.reads.refunds import RefundView
 
 __all__ = [
     "CreditEntryView",
@@ -65,6 +67,7 @@ __all__ = [
     "PaymentProgress",
     "PaymentView",
     "ProductView",
+    "RefundView",
     "TimelineEntryView",
     "credit_ledger",
     "customer_balance",
