@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from payhub.api.pagination import PageDep
@@ -119,7 +119,10 @@ _ORDER_EXAMPLE = {
     responses=problem_responses(409),
 )
 async def create_order(
-    body: Annotated[OrderIn, Body(examples=[_ORDER_EXAMPLE])], hub: HubDep, caller: MerchantDep
+    body: Annotated[OrderIn, Body(examples=[_ORDER_EXAMPLE])],
+    response: Response,
+    hub: HubDep,
+    caller: MerchantDep,
 ) -> dict[str, Any]:
     draft = orders.OrderDraft(
         merchant_reference=body.merchant_reference,
@@ -136,6 +139,7 @@ async def create_order(
         livemode=caller.livemode,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
+    response.headers["location"] = f"/v1/orders/{order_id}"
     return await _order_with_checkout_url(hub, caller.merchant_id, order_id)
 
 
