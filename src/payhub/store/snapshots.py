@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payhub.store.models import Order, Payment, Product, Refund
@@ -39,7 +40,7 @@ def object_snapshot(session: Session, merchant_id: str, subject: Subject) -> tup
         view = order_view_in(session, merchant_id, object_id)
         return (None, False) if view is None else (view.as_dict(), view.summary.livemode)
     if kind == "payment":
-        payment = session.get(Payment, object_id)
+        payment = session.scalar(select(Payment).where(Payment.id == object_id))
         if payment is None:
             return None, False
         return PaymentView.of(payment).as_dict(), _order_livemode(session, payment.order_id)
