@@ -25,6 +25,7 @@ from payhub.clock import FrozenClock, as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.errors import OutboundRefused
 from payhub.services.checkout import cancel_order
+from payhub.services.hosted import hosted_checkout_url
 from payhub.services.manual import record_manual_payment
 from payhub.services.merchants import create_merchant
 from payhub.services.vault import encrypt_credentials
@@ -36,7 +37,9 @@ from payhub.services.webhooks import (
     deliver_due,
     disable_endpoint,
     event_deliveries,
+    events_page,
     fan_out,
+    get_event,
     list_endpoints,
     new_secret,
     redeliver,
@@ -429,3 +432,34 @@ async def test_after_rotation_the_old_key_can_go_and_deliveries_and_payments_sti
     assert payload["data"]["order_id"] == order_id
     assert delivery(env, "order.paid")["state"] == "delivered"
     env.assert_invariants()
+
+
+async def test_an_event_is_the_snapshot_of_its_moment_and_one_object_everywhere(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    endpoint(env, receiver, "snap")
+    order_id = paid_order(env)
+    [created] = env.rows(OutboxEvent, event_type="order.created")
+    [paid] = env.rows(OutboxEvent, event_type="order.paid")
+    then = get_event(env.hub, env.merchant_id, created["id"])
+    now = get_event(env.hub, env.merchant_id, paid["id"])
+    assert list(then) == list(now) == ["id", "type", "created", "livemode", "data"]
+    # Written when the order was created, it still says so after the order is paid.
+    assert then["data"]["object"]["id"] == order_id
+    assert (then["data"]["object"]["status"], then["data"]["object"]["payments"]) == (
+        "awaiting_payment",
+        [],
+    )
+    assert now["data"]["object"]["status"] == "paid"
+    assert now["data"]["object"]["payments"][0]["status"] == "succeeded"
+    assert now["data"]["object"]["timeline"][-1]["kind"] == "order.paid"
+    assert now["data"]["object"]["hosted_checkout_url"] == hosted_checkout_url(env.hub, order_id)
+    listed = events_page(env.hub, env.merchant_id, limit=10)["data"]
+    assert [e for e in listed if e["id"] == paid["id"]] == [now]
+    fan_out(env.hub)
+    await deliver_due(env.hub)
+    bodies = [json.loads(body) for _, body in receiver.received["snap"]]
+    assert sorted(bodies, key=lambda e: e["type"]) == [then, now]
+    other = create_merchant(env.hub, "Other shop", actor="t")
+    with pytest.raises(NotFound):
+        get_event(env.hub, other, paid["id"])
