@@ -27,6 +27,7 @@ OPERATIONS = {
     ("GET", "/v1/notifications", "listNotifications"),
     ("PUT", "/v1/products/{sku}", "putProduct"),
     ("GET", "/v1/customers/{external_id}/credits", "getCustomerCredits"),
+    ("GET", "/v1/customers/{external_id}/credit-entries", "listCreditEntries"),
     ("GET", "/v1/gateways", "listGateways"),
     ("GET", "/v1/webhook-endpoints", "listWebhookEndpoints"),
     ("POST", "/v1/webhook-endpoints", "createWebhookEndpoint"),

@@ -91,3 +91,30 @@ async def test_an_unknown_cursor_is_a_422_problem(
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["detail"] == "unknown cursor nope_x"
+
+
+async def test_a_customers_ledger_pages_newest_first(
+    client: tuple[HubUnderTest, httpx.AsyncClient],
+) -> None:
+    _, c = client
+    for n in range(3):
+        body = {
+            "merchant_reference": f"credits-{n}",
+            "currency": "VND",
+            "items": [{"sku": "pack-100"}],
+            "customer": {"external_id": "carol"},
+        }
+        order = (await c.post("/v1/orders", json=body)).json()
+        paid = await c.post(
+            f"/v1/orders/{order['id']}/manual-payments",
+            json={"amount": 20_000, "reference": f"b-{n}"},
+        )
+        assert paid.status_code == 201, paid.text
+    pages = await _every_page(c, "/v1/customers/carol/credit-entries", 2)
+    entries = [e for page in pages for e in page["data"]]
+    assert [len(p["data"]) for p in pages] == [2, 1]
+    assert [int(e["id"]) for e in entries] == sorted((int(e["id"]) for e in entries), reverse=True)
+    ledger = (await c.get("/v1/customers/carol/credits")).json()
+    assert [e["order_id"] for e in entries] == [e["order_id"] for e in ledger["entries"]][::-1]
+    missing = await c.get("/v1/customers/nobody/credit-entries")
+    assert missing.status_code == 404

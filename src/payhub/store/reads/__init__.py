@@ -7,7 +7,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
 
     orders            order_view, order_page, payment_view
     catalog           products, product
-    credits           credit_ledger, customer_balance
+    credits           credit_ledger, credit_entries_page, customer_balance
     gateway_accounts  gateway_accounts
     merchants         merchant_profile (name and checkout branding)
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
@@ -30,6 +30,7 @@ from payhub.store.reads.checkout import (
 from payhub.store.reads.credits import (
     CreditEntryView,
     CreditLedger,
+    credit_entries_page,
     credit_ledger,
     customer_balance,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "ProductView",
     "RefundView",
     "TimelineEntryView",
+    "credit_entries_page",
     "credit_ledger",
     "customer_balance",
     "gateway_accounts",
