@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
+from payhub.api.pagination import PageDep, page_of
+from payhub.api.schemas import gateways as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry, gateway_names
@@ -49,10 +51,16 @@ def validation_member(account: reads.GatewayAccountView) -> dict[str, Any]:
     }
 
 
-@router.get("/gateways", summary="Gateways enabled for this merchant, filtered by amount")
+@router.get(
+    "/gateways",
+    summary="Gateways enabled for this merchant, filtered by amount",
+    operation_id="listGateways",
+    response_model=schemas.GatewayList,
+)
 async def available_gateways(
     hub: HubDep,
     caller: MerchantDep,
+    page: PageDep,
     amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_MINOR)] = None,
     currency: str | None = None,
 ) -> dict[str, Any]:
@@ -102,7 +110,7 @@ async def available_gateways(
                 "validation": validation_member(account),
             }
         )
-    return {"data": out}
+    return page_of(out, page, lambda g: str(g["gateway"]))
 
 
 @router.post(

@@ -11,7 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from payhub.api.orders import order_or_404
+from payhub.api.problems import BY_ID, GATEWAY_CALL, problem_responses
 from payhub.api.rate_limits import rate_limits_of
+from payhub.api.schemas import orders as schemas
 from payhub.api.security import Caller, CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import NotFound
 from payhub.money import MAX_AMOUNT_MINOR
@@ -69,7 +71,13 @@ class ManualPaymentIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-@router.post("/orders/{order_id}/payments", summary="Start (or return the live) payment attempt")
+@router.post(
+    "/orders/{order_id}/payments",
+    summary="Start (or return the live) payment attempt",
+    operation_id="startPayment",
+    response_model=schemas.StartedPayment,
+    responses=problem_responses(*BY_ID, 409, *GATEWAY_CALL),
+)
 async def start_payment(
     order_id: str, body: PaymentIn, request: Request, hub: HubDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -100,6 +108,9 @@ async def start_payment(
     "/orders/{order_id}/manual-payments",
     status_code=201,
     summary="Record a payment taken outside the gateways (bank transfer, cash); audited",
+    operation_id="recordManualPayment",
+    response_model=schemas.Payment,
+    responses=problem_responses(*BY_ID, 409),
 )
 async def record_manual_payment(
     order_id: str, body: ManualPaymentIn, request: Request, hub: HubDep, caller: MerchantDep
@@ -119,7 +130,13 @@ async def record_manual_payment(
     )
 
 
-@router.get("/payments/{payment_id}", summary="Read an attempt; refresh=true asks the gateway")
+@router.get(
+    "/payments/{payment_id}",
+    summary="Read an attempt; refresh=true asks the gateway",
+    operation_id="getPayment",
+    response_model=schemas.Payment,
+    responses=problem_responses(*BY_ID, *GATEWAY_CALL),
+)
 async def get_payment(
     payment_id: str, hub: HubDep, caller: MerchantDep, refresh: bool = False
 ) -> dict[str, Any]:

@@ -462,6 +462,8 @@ class IdempotencyKey(Base):
     state: Mapped[str] = mapped_column(String(16))  # in_flight | done
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The response's own headers (content-type, location, ...) as [name, value] pairs.
+    response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("merchant_id", "key"),)
