@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from payhub.api import callbacks, v1
 from payhub.api.idempotency import IdempotencyGate
 from payhub.api.limits import RequestLimits
+from payhub.api.openapi import install_openapi
 from payhub.api.problems import install_problem_handlers
 from payhub.api.rate_limits import RateLimitGate, RateLimits
 from payhub.gateways.registry import display_list
@@ -83,6 +84,7 @@ def create_app(hub: Hub, *, own_process: bool = False) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(pages.router)
     install_api_docs(app)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/console", create_console_app(hub, app.state.rate_limits), name="console")
 

@@ -173,6 +173,9 @@ def gateway_set(
     no_validate: Annotated[
         bool, typer.Option("--no-validate", help="save without asking the gateway")
     ] = False,
+    priority: Annotated[
+        int | None, typer.Option(help="routing priority, lower first (new accounts: 100)")
+    ] = None,
 ) -> None:
     """Set (write-only) credentials and settings of a merchant's gateway account, then ask
     the gateway whether they are good (exit 1 if it says no, 3 if it could not tell)."""
@@ -188,6 +191,7 @@ def gateway_set(
         settings=_pairs(setting or [], "--setting"),
         base_url=base_url,
         enabled=not disable,
+        priority=priority,
         actor="cli",
     )
     console.print(f"gateway account {account_id} saved")
@@ -246,13 +250,24 @@ def gateway_list(merchant: str) -> None:
     import anyio
 
     from payhub.gateways.registry import entry, gateway_names
+    from payhub.services.routing import gateway_health_view, routing_choices
     from payhub.store import reads
 
     hub = _hub()
     known = gateway_names()
+    health = {h.account_id: h for h in gateway_health_view(hub, merchant)}
     table = Table("account", "gateway", "env", "enabled", "credentials set", "missing")
     listed = anyio.run(reads.gateway_accounts, hub.db, merchant)
+    health_table = Table("account", "priority", "circuit", "failures", "last failure")
     for account in listed:
+        h = health.get(account.id)
+        health_table.add_row(
+            account.id,
+            str(account.priority),
+            h.state if h else "closed",
+            str(h.consecutive_failures if h else 0),
+            (h.health_dict()["last_failure_at"] or "-") if h else "-",
+        )
         fields = (
             entry(account.gateway).adapter.credential_fields if account.gateway in known else ()
         )
@@ -273,6 +288,11 @@ def gateway_list(merchant: str) -> None:
             soft_wrap=True,
             highlight=False,
         )
+    console.print(health_table)
+    choices = routing_choices(hub, merchant)
+    console.print(f"default gateway: {choices.default_gateway or '-'}")
+    for currency, order in sorted(choices.currency_priorities.items()):
+        console.print(f"{currency} order: {', '.join(order)}")
 
 
 def _validation_line(validation: ValidationView) -> str:
@@ -284,6 +304,44 @@ def _validation_line(validation: ValidationView) -> str:
         f"credentials {verdict} ({validation.code}: {validation.message}), "
         f"checked {validation.checked_at:%Y-%m-%d %H:%M:%S}"
     )
+
+
+@gateway_app.command("default")
+def gateway_default(merchant: str, gateway: str) -> None:
+    """Set the merchant's default gateway (routing prefers it among equal ranks); "none"
+    clears it."""
+    from payhub.services.routing import set_default_gateway
+
+    choice = None if gateway == "none" else gateway
+    set_default_gateway(_hub(), merchant, choice, actor="cli")
+    console.print(f"default gateway of {merchant}: {choice or '-'}")
+
+
+@gateway_app.command("priority")
+def gateway_priority(
+    merchant: str,
+    gateways: Annotated[str, typer.Argument(help='comma-separated, best first; "" clears')],
+    currency: Annotated[str, typer.Option(help="the currency this order is for")],
+) -> None:
+    """Set the order routing tries gateways in for one currency (before account priority)."""
+    from payhub.services.routing import set_currency_priorities
+
+    names = [g.strip() for g in gateways.split(",") if g.strip()]
+    set_currency_priorities(_hub(), merchant, currency, names, actor="cli")
+    console.print(f"{currency.upper()} order of {merchant}: {', '.join(names) or '-'}")
+
+
+@gateway_app.command("switch")
+def gateway_switch(
+    merchant: str,
+    gateway: str,
+    to: Annotated[Environment, typer.Option("--to", help="production or sandbox")],
+) -> None:
+    """Enable the gateway's account in one environment and disable the other (audited)."""
+    from payhub.services.routing import switch_environment
+
+    account_id = switch_environment(_hub(), merchant, gateway, to, actor="cli")
+    console.print(f"{gateway} of {merchant} now uses {to.value} account {account_id}")
 
 
 @gateway_app.command("check")

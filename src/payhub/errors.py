@@ -40,6 +40,9 @@ The tree (``retry_safe`` / ``outcome_known``; "instance" = set on each raise)::
     │   └── Forbidden                 no  / yes   forbidden
     ├── RateLimited                   yes / yes   rate-limited     (after `retry_after` s;
     │                                 nothing was done: raised by payhub.api.rate_limits)
+    ├── NoGatewayAvailable            yes / yes   no-gateway-available (routing: every
+    │                                 candidate skipped or failed with nothing created;
+    │                                 after `retry_after` s; services.checkout)
     ├── GatewayError                  no  / yes   gateway-error    raised by an adapter
     │   ├── InvalidSignature          no  / yes   invalid-signature   nothing may change
     │   ├── MalformedNotification     no  / yes   malformed-notification
@@ -89,6 +92,7 @@ __all__ = [
     "InvalidSignature",
     "MalformedNotification",
     "ModeMismatch",
+    "NoGatewayAvailable",
     "NotFound",
     "NotSupported",
     "OrderAlreadyPaid",
@@ -220,6 +224,24 @@ class RateLimited(HubError):
     def __init__(self, detail: str, *, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.retry_after = max(1, retry_after)
+
+
+class NoGatewayAvailable(HubError):
+    """Routing found no gateway account that could take the payment now: every candidate
+    was skipped (mode, currency, limits, open circuit...) or failed with nothing created.
+    Not the caller's fault, and nothing is left at any gateway, so the same request may be
+    sent again after `retry_after` seconds. `extra["routing"]` says what was skipped and
+    tried."""
+
+    code = "no-gateway-available"
+    public_message = "no gateway can take this payment right now; retry later"
+    retry_safe = True
+
+    def __init__(self, detail: str, *, retry_after: int = 1, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
         self.retry_after = max(1, retry_after)
 
 

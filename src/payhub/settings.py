@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         default=5, description="an idle kept-alive connection is closed after this time"
     )
     gateway_timeout_seconds: float = 20.0
+    circuit_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="consecutive failed create calls that open a gateway account's circuit",
+    )
+    circuit_cooldown_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long an open circuit skips its account before one probe call",
+    )
     webhook_retry_scale: float = Field(
         default=1.0, description="multiplies the outbound webhook retry schedule (tests: 0.001)"
     )

@@ -88,3 +88,75 @@ def test_redaction_keeps_bodies_without_the_members_and_hides_unreadable_ones() 
     assert redact_members(b"[1,2]", ["secret"]) == b"[1,2]"
     assert redact_members(b"not json whsec_x", ["secret"]) == b'{"body_redacted":true}'
     assert redact_members(b'{"secret":"whsec_x"}', []) == b'{"secret":"whsec_x"}'
+
+
+def _keys_kept(th: object) -> int:
+    with th.hub.db.session() as session:  # type: ignore[attr-defined]
+        return int(session.scalar(select(func.count()).select_from(IdempotencyKey)) or 0)
+
+
+async def test_a_request_refused_before_any_effect_is_not_kept_and_the_fixed_retry_runs(
+    db_url: str,
+) -> None:
+    th = make_hub(db_url)
+    transport = httpx.ASGITransport(app=th.app)
+    headers = {**th.headers, "Idempotency-Key": "k-fix-me"}
+    wrong = {"merchant_reference": "fix-1", "currency": "VND", "items": [{"sku": "nope"}]}
+    invalid = {"merchant_reference": "fix-1", "currency": "VND", "items": []}
+    fixed = {"merchant_reference": "fix-1", "currency": "VND", "items": [{"sku": "tshirt"}]}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+            unknown_sku = await c.post("/v1/orders", json=wrong, headers=headers)
+            assert unknown_sku.status_code == 422, unknown_sku.text
+            assert "unknown product sku" in unknown_sku.json()["detail"]
+            assert _keys_kept(th) == 0
+            refused = await c.post("/v1/orders", json=invalid, headers=headers)
+            assert refused.status_code == 422
+            assert refused.json()["type"].endswith("/validation-error")
+            assert _keys_kept(th) == 0
+            missing = await c.post("/v1/orders/ord_nope/cancel", headers=headers)
+            assert missing.status_code == 404
+            unauthorised = await c.post(
+                "/v1/orders",
+                json=fixed,
+                headers={"Authorization": "Bearer sk_test_wrong", "Idempotency-Key": "k-fix-me"},
+            )
+            assert unauthorised.status_code == 401
+            assert _keys_kept(th) == 0
+
+            created = await c.post("/v1/orders", json=fixed, headers=headers)
+            assert created.status_code == 201, created.text
+            assert "idempotent-replayed" not in created.headers
+            replay = await c.post("/v1/orders", json=fixed, headers=headers)
+            assert replay.status_code == 201
+            assert replay.headers["idempotent-replayed"] == "true"
+            assert replay.content == created.content
+            assert replay.headers["location"] == created.headers["location"]
+            assert replay.headers["location"] == f"/v1/orders/{created.json()['id']}"
+            assert replay.headers["content-type"] == created.headers["content-type"]
+            assert _keys_kept(th) == 1
+    finally:
+        th.hub.db.dispose()
+
+
+async def test_a_replayed_problem_keeps_its_status_and_media_type(db_url: str) -> None:
+    th = make_hub(db_url)
+    transport = httpx.ASGITransport(app=th.app)
+    body = {"merchant_reference": "dup-1", "currency": "VND", "items": [{"sku": "tshirt"}]}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+            first = await c.post(
+                "/v1/orders", json=body, headers={**th.headers, "Idempotency-Key": "k-a"}
+            )
+            assert first.status_code == 201
+            headers = {**th.headers, "Idempotency-Key": "k-b"}
+            conflict = await c.post("/v1/orders", json=body, headers=headers)
+            assert conflict.status_code == 409, conflict.text
+            assert conflict.headers["content-type"] == "application/problem+json"
+            replay = await c.post("/v1/orders", json=body, headers=headers)
+            assert replay.status_code == 409
+            assert replay.headers["idempotent-replayed"] == "true"
+            assert replay.headers["content-type"] == "application/problem+json"
+            assert replay.content == conflict.content
+    finally:
+        th.hub.db.dispose()

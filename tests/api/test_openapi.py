@@ -4,79 +4,46 @@ one unnoticed."""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from payhub.api import v1
+from payhub.api.problems import V1_PROBLEMS
 from tests.support.hub import make_hub
 
 OPERATIONS = {
-    ("POST", "/v1/orders", "create_order_v1_orders_post"),
-    ("GET", "/v1/orders", "list_orders_v1_orders_get"),
-    ("GET", "/v1/orders/{order_id}", "get_order_v1_orders__order_id__get"),
-    ("POST", "/v1/orders/{order_id}/payments", "start_payment_v1_orders__order_id__payments_post"),
-    ("POST", "/v1/orders/{order_id}/cancel", "cancel_order_v1_orders__order_id__cancel_post"),
-    (
-        "POST",
-        "/v1/orders/{order_id}/manual-payments",
-        "record_manual_payment_v1_orders__order_id__manual_payments_post",
-    ),
-    ("GET", "/v1/payments/{payment_id}", "get_payment_v1_payments__payment_id__get"),
-    (
-        "POST",
-        "/v1/payments/{payment_id}/refunds",
-        "create_refund_v1_payments__payment_id__refunds_post",
-    ),
-    (
-        "GET",
-        "/v1/payments/{payment_id}/refunds",
-        "list_refunds_v1_payments__payment_id__refunds_get",
-    ),
-    (
-        "POST",
-        "/v1/payments/{payment_id}/accept",
-        "accept_payment_v1_payments__payment_id__accept_post",
-    ),
-    ("GET", "/v1/products", "list_products_v1_products_get"),
-    ("GET", "/v1/notifications", "list_notifications_v1_notifications_get"),
-    ("PUT", "/v1/products/{sku}", "put_product_v1_products__sku__put"),
-    (
-        "GET",
-        "/v1/customers/{external_id}/credits",
-        "customer_credits_v1_customers__external_id__credits_get",
-    ),
-    (
-        "POST",
-        "/v1/customers/{external_id}/credits/debit",
-        "debit_credits_v1_customers__external_id__credits_debit_post",
-    ),
-    (
-        "POST",
-        "/v1/customers/{external_id}/credits/adjustments",
-        "adjust_credits_v1_customers__external_id__credits_adjustments_post",
-    ),
-    ("GET", "/v1/gateways", "available_gateways_v1_gateways_get"),
-    (
-        "POST",
-        "/v1/gateways/{gateway}/validate",
-        "validate_gateway_v1_gateways__gateway__validate_post",
-    ),
-    ("GET", "/v1/webhook-endpoints", "list_webhook_endpoints_v1_webhook_endpoints_get"),
-    ("POST", "/v1/webhook-endpoints", "create_webhook_endpoint_v1_webhook_endpoints_post"),
-    (
-        "DELETE",
-        "/v1/webhook-endpoints/{endpoint_id}",
-        "disable_webhook_endpoint_v1_webhook_endpoints__endpoint_id__delete",
-    ),
-    ("GET", "/v1/events", "list_events_v1_events_get"),
-    ("GET", "/v1/events/{event_id}", "get_event_v1_events__event_id__get"),
-    (
-        "POST",
-        "/v1/events/{event_id}/redeliver",
-        "redeliver_event_v1_events__event_id__redeliver_post",
-    ),
-    ("GET", "/v1/review-queue", "review_queue_v1_review_queue_get"),
-    ("GET", "/v1/api_keys", "list_api_keys_v1_api_keys_get"),
-    ("POST", "/v1/api_keys", "create_api_key_v1_api_keys_post"),
-    ("POST", "/v1/api_keys/{key_id}/revoke", "revoke_api_key_v1_api_keys__key_id__revoke_post"),
-    ("POST", "/v1/api_keys/{key_id}/rotate", "rotate_api_key_v1_api_keys__key_id__rotate_post"),
+    ("POST", "/v1/orders", "createOrder"),
+    ("GET", "/v1/orders", "listOrders"),
+    ("GET", "/v1/orders/{order_id}", "getOrder"),
+    ("POST", "/v1/orders/{order_id}/payments", "startPayment"),
+    ("POST", "/v1/orders/{order_id}/cancel", "cancelOrder"),
+    ("POST", "/v1/orders/{order_id}/manual-payments", "recordManualPayment"),
+    ("GET", "/v1/payments/{payment_id}", "getPayment"),
+    ("POST", "/v1/payments/{payment_id}/refunds", "createRefund"),
+    ("GET", "/v1/payments/{payment_id}/refunds", "listRefunds"),
+    ("POST", "/v1/payments/{payment_id}/accept", "acceptPayment"),
+    ("GET", "/v1/products", "listProducts"),
+    ("GET", "/v1/notifications", "listNotifications"),
+    ("PUT", "/v1/products/{sku}", "putProduct"),
+    ("GET", "/v1/customers/{external_id}/credits", "getCustomerCredits"),
+    ("GET", "/v1/customers/{external_id}/credit-entries", "listCreditEntries"),
+    ("GET", "/v1/gateways", "listGateways"),
+    ("GET", "/v1/webhook-endpoints", "listWebhookEndpoints"),
+    ("POST", "/v1/webhook-endpoints", "createWebhookEndpoint"),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}", "deleteWebhookEndpoint"),
+    ("GET", "/v1/events", "listEvents"),
+    ("GET", "/v1/events/{event_id}", "getEvent"),
+    ("GET", "/v1/events/{event_id}/deliveries", "listEventDeliveries"),
+    ("POST", "/v1/events/{event_id}/redeliver", "redeliverEvent"),
+    ("GET", "/v1/review-queue", "listReviewQueue"),
+    ("POST", "/v1/customers/{external_id}/credits/debit", "debitCredits"),
+    ("POST", "/v1/customers/{external_id}/credits/adjustments", "adjustCredits"),
+    ("POST", "/v1/gateways/{gateway}/validate", "validateGateway"),
+    ("GET", "/v1/api_keys", "listApiKeys"),
+    ("POST", "/v1/api_keys", "createApiKey"),
+    ("POST", "/v1/api_keys/{key_id}/revoke", "revokeApiKey"),
+    ("POST", "/v1/api_keys/{key_id}/rotate", "rotateApiKey"),
 }
 
 
@@ -102,17 +69,85 @@ def test_every_resource_module_serves_under_v1() -> None:
         assert resource.router.routes, f"{resource.__name__} serves nothing"
 
 
-def test_every_operation_documents_its_problem_answers(sqlite_url: str) -> None:
+def _spec(sqlite_url: str) -> dict[str, Any]:
     th = make_hub(sqlite_url)
     try:
+        return dict(th.app.openapi())
+    finally:
+        th.hub.db.dispose()
+
+
+def _v1_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, op)
+        for path, item in spec["paths"].items()
+        if path.startswith("/v1/")
+        for method, op in item.items()
+    ]
+
+
+def test_every_v1_route_is_typed_for_client_generators(sqlite_url: str) -> None:
+    """The check a new route must pass (docs/api.md, "Adding a route"): an explicit short
+    camelCase operationId, a response model, every error status with the problem schema,
+    bearerAuth, and Idempotency-Key on a POST."""
+    spec = _spec(sqlite_url)
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    seen_ids: set[str] = set()
+    for method, path, op in _v1_operations(spec):
+        where = f"{method.upper()} {path}"
+        op_id = op.get("operationId", "")
+        assert re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)+", op_id), f"{where}: operationId {op_id}"
+        assert op_id not in seen_ids, f"{where}: operationId {op_id} used twice"
+        seen_ids.add(op_id)
+        successes = {s: r for s, r in op["responses"].items() if s.startswith("2")}
+        assert len(successes) == 1, f"{where}: one success status, got {list(successes)}"
+        [(status, success)] = successes.items()
+        if status != "204":
+            schema = success["content"]["application/json"]["schema"]
+            assert schema.get("$ref", "").startswith("#/components/schemas/"), (
+                f"{where}: declare response_model= (a model in api/schemas/)"
+            )
+        # A route on a resource by id answers 404 for an unknown one (a PUT creates it).
+        by_id = "{" in path and method != "put"
+        expected = set(V1_PROBLEMS) | ({404} if by_id else set())
+        for problem_status in sorted(expected):
+            answer = op["responses"].get(str(problem_status))
+            assert answer is not None, f"{where}: {problem_status} is not documented"
+            assert answer["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, (where, problem_status)
+        for error_status, answer in op["responses"].items():
+            if not error_status.startswith("2"):
+                assert list(answer["content"]) == ["application/problem+json"], (where, status)
+        assert op["security"] == [{"bearerAuth": []}], where
+        names = {p["name"] for p in op.get("parameters", [])}
+        assert ("Idempotency-Key" in names) == (method == "post"), where
+    assert "HTTPValidationError" not in json.dumps(spec)
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert {"retry_safe", "errors"} <= set(problem["properties"])
+
+
+def test_the_typed_check_catches_an_untyped_route(sqlite_url: str) -> None:
+    """A route added the old way (no operation_id, no response_model) fails the check."""
+    from fastapi import APIRouter
+
+    th = make_hub(sqlite_url)
+    try:
+        extra = APIRouter(prefix="/v1")
+
+        @extra.get("/untyped/{thing_id}")
+        async def untyped(thing_id: str) -> dict[str, Any]:
+            return {"thing": thing_id}
+
+        th.app.include_router(extra)
+        th.app.openapi_schema = None
         spec = th.app.openapi()
     finally:
         th.hub.db.dispose()
-    for path, item in spec["paths"].items():
-        for method, op in item.items():
-            for status in ("400", "401", "404", "409", "422", "429", "502"):
-                content = op["responses"][status]["content"]
-                assert list(content) == ["application/problem+json"], (method, path, status)
+    op = spec["paths"]["/v1/untyped/{thing_id}"]["get"]
+    assert not re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)+", op["operationId"])
+    assert "404" not in op["responses"]
 
 
 def test_a_405_lists_every_method_of_the_path(sqlite_url: str) -> None:

@@ -3,12 +3,14 @@ pinned, so moving a read between layers cannot change a body unnoticed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from payhub.services.hosted import result_token
+from payhub.services.hosted import hosted_checkout_url, result_token
+from payhub.store import reads
 from tests.support.hub import HubUnderTest, connect_gateway, make_hub
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +33,8 @@ SUMMARY = [
     "paid_at",
     "created_at",
 ]
-DETAIL = [*SUMMARY, "customer", "items", "payments", "timeline"]
+LISTED = [*SUMMARY, "hosted_checkout_url"]
+DETAIL = [*SUMMARY, "customer", "items", "payments", "timeline", "hosted_checkout_url"]
 CUSTOMER = ["id", "external_id", "name", "email", "phone"]
 ITEM = ["sku", "name", "quantity", "unit_price", "credits"]
 PAYMENT = [
@@ -44,6 +47,7 @@ PAYMENT = [
     "received",
     "refunded",
     "gateway_reference",
+    "gateway_txn_id",
     "checkout_url",
     "qr_content",
     "deeplink",
@@ -53,7 +57,8 @@ PAYMENT = [
     "created_at",
     "livemode",
 ]
-TIMELINE = ["at", "kind", "message", "payment_id"]
+TIMELINE = ["at", "kind", "message", "payment_id", "gateway_txn_id"]
+PAGE = ["data", "has_more", "next_cursor"]
 PRODUCT = [
     "id",
     "sku",
@@ -86,24 +91,36 @@ async def client(db_url: str) -> AsyncIterator[tuple[HubUnderTest, httpx.AsyncCl
 
 
 async def test_order_bodies(client: tuple[HubUnderTest, httpx.AsyncClient]) -> None:
-    _, c = client
+    th, c = client
     created = await c.post("/v1/orders", json=ORDER)
     assert created.status_code == 201
     order = created.json()
-    assert list(order) == [*DETAIL, "hosted_checkout_url"]
+    assert list(order) == DETAIL
     assert list(order["customer"]) == CUSTOMER
     assert [list(i) for i in order["items"]] == [ITEM, ITEM]
     assert [list(t) for t in order["timeline"]] == [TIMELINE]
     assert order["amount"] == 22_000 and order["amount_display"] == "22,000 ₫"
 
-    read = (await c.get(f"/v1/orders/{order['id']}")).json()
+    answer = await c.get(f"/v1/orders/{order['id']}")
+    read = answer.json()
     assert list(read) == DETAIL
-    assert read == {k: v for k, v in order.items() if k != "hosted_checkout_url"}
+    assert read == order
+    # The bytes are the read model's, through the response model: nothing dropped, nothing
+    # reordered, nothing re-rendered (timestamps included).
+    view = await reads.order_view(th.hub.db, th.merchant_id, order["id"])
+    assert view is not None
+    expected = {
+        **view.as_dict(),
+        "hosted_checkout_url": hosted_checkout_url(th.hub, view.summary.id),
+    }
+    assert (
+        answer.content == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode()
+    )
 
     page = (await c.get("/v1/orders")).json()
-    assert list(page) == ["data", "has_more", "next_cursor"]
-    assert [list(o) for o in page["data"]] == [SUMMARY]
-    assert page["data"][0] == {k: read[k] for k in SUMMARY}
+    assert list(page) == PAGE
+    assert [list(o) for o in page["data"]] == [LISTED]
+    assert page["data"][0] == {k: read[k] for k in LISTED}
 
     missing = await c.get("/v1/orders/ord_missing")
     assert missing.status_code == 404 and missing.json()["detail"] == "no order ord_missing"
@@ -111,7 +128,7 @@ async def test_order_bodies(client: tuple[HubUnderTest, httpx.AsyncClient]) -> N
     assert bad.status_code == 422 and bad.json()["detail"] == "unknown cursor ord_nope"
 
     cancelled = (await c.post(f"/v1/orders/{order['id']}/cancel")).json()
-    assert list(cancelled) == [*DETAIL, "hosted_checkout_url"]
+    assert list(cancelled) == DETAIL
     assert cancelled["status"] == "cancelled"
 
 
@@ -126,9 +143,16 @@ async def test_payment_and_credit_bodies(client: tuple[HubUnderTest, httpx.Async
     assert detail["status"] == "paid" and [list(p) for p in detail["payments"]] == [PAYMENT]
     payment_id = detail["payments"][0]["id"]
 
-    payment = (await c.get(f"/v1/payments/{payment_id}")).json()
+    answer = await c.get(f"/v1/payments/{payment_id}")
+    payment = answer.json()
     assert list(payment) == PAYMENT
     assert payment == detail["payments"][0]
+    view = await reads.payment_view(th.hub.db, payment_id)
+    assert view is not None
+    assert (
+        answer.content
+        == json.dumps(view.as_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    )
     missing = await c.get("/v1/payments/pay_missing")
     assert missing.status_code == 404 and missing.json()["detail"] == "no payment pay_missing"
 
@@ -174,16 +198,17 @@ async def test_product_and_gateway_bodies(
 ) -> None:
     th, c = client
     products = (await c.get("/v1/products")).json()
-    assert list(products) == ["data"]
-    assert [p["sku"] for p in products["data"]] == ["pack-100", "pack-my", "tshirt"]
+    assert list(products) == PAGE
+    assert sorted(p["sku"] for p in products["data"]) == ["pack-100", "pack-my", "tshirt"]
     assert all(list(p) == PRODUCT for p in products["data"])
-    tshirt = products["data"][2]
+    by_sku = {p["sku"]: p for p in products["data"]}
+    tshirt = by_sku["tshirt"]
     assert (tshirt["stock_available"], tshirt["low_stock"], tshirt["price_display"]) == (
         5,
         False,
         "150,000 ₫",
     )
-    assert products["data"][0]["stock_available"] is None
+    assert by_sku["pack-100"]["stock_available"] is None
     put = (
         await c.put(
             "/v1/products/tshirt",
@@ -192,14 +217,30 @@ async def test_product_and_gateway_bodies(
     ).json()
     assert put == tshirt  # the write answers the same view the listing reads
 
-    assert (await c.get("/v1/gateways")).json() == {"data": []}
+    empty = {"data": [], "has_more": False, "next_cursor": None}
+    assert (await c.get("/v1/gateways")).json() == empty
     connect_gateway(th, "payos", "http://127.0.0.1:1")
     gateways = (await c.get("/v1/gateways", params={"amount": 20_000, "currency": "VND"})).json()
     assert [list(g) for g in gateways["data"]] == [
-        ["gateway", "display_name", "environment", "refunds", "currencies", "validation"]
+        [
+            "gateway",
+            "display_name",
+            "environment",
+            "account_id",
+            "priority",
+            "health",
+            "refunds",
+            "currencies",
+            "validation",
+        ]
+    ]
+    assert list(gateways["data"][0]["health"]) == [
+        "state",
+        "consecutive_failures",
+        "last_failure_at",
     ]
     assert gateways["data"][0]["gateway"] == "payos"
     assert list(gateways["data"][0]["currencies"]["VND"]) == ["min", "max", "min_display"]
     assert list(gateways["data"][0]["validation"]) == ["ok", "code", "checked_at"]
     too_much = {"amount": 10**12, "currency": "VND"}
-    assert (await c.get("/v1/gateways", params=too_much)).json() == {"data": []}
+    assert (await c.get("/v1/gateways", params=too_much)).json() == empty

@@ -113,17 +113,36 @@ def test_order_paid_is_signed_and_retried_with_a_stable_id(env: Env) -> None:
     ids = {h["webhook-id"] for h, _ in env.receiver.received}
     assert len(ids) == 1
     verifier = Webhook(secret)
+    event_id = ids.pop()
     for headers, body in env.receiver.received:
         payload = verifier.verify(body, headers)
-        assert payload["type"] == "order.paid"
-        assert payload["data"]["order_id"] == order["id"]
+        assert list(payload) == ["id", "type", "created", "livemode", "data"]
+        assert (payload["id"], payload["type"], payload["livemode"]) == (
+            event_id,
+            "order.paid",
+            False,
+        )
         assert payload["data"]["credits_granted"] == 100
+        snapshot = payload["data"]["object"]
+        # The order as GET /v1/orders/{id} shows it, as it stood when it was paid.
+        assert snapshot == env.api.get(f"/v1/orders/{order['id']}").json()
+        assert snapshot["status"] == "paid"
+        assert snapshot["customer"]["external_id"] == "alice"
+        assert [i["sku"] for i in snapshot["items"]] == ["pack-100"]
+        [attempt] = snapshot["payments"]
+        assert attempt["gateway"] == "payos" and attempt["gateway_txn_id"]
+        assert snapshot["timeline"][-1]["kind"] == "order.paid"
     with pytest.raises(WebhookVerificationError):
         headers, body = env.receiver.received[-1]
         verifier.verify(body.replace(b"100", b"999"), headers)
-    log = env.api.get(f"/v1/events/{ids.pop()}").json()
-    assert log["deliveries"][0]["state"] == "delivered"
-    assert [a["status"] for a in log["deliveries"][0]["log"]] == ["5xx", "5xx", "2xx"]
+    # One event object: the delivered body is the single read and the list item.
+    read = env.api.get(f"/v1/events/{event_id}")
+    assert read.content == env.receiver.received[-1][1]
+    listed = env.api.get("/v1/events").json()["data"]
+    assert [e for e in listed if e["id"] == event_id] == [read.json()]
+    log = env.api.get(f"/v1/events/{event_id}/deliveries").json()
+    assert log["data"][0]["state"] == "delivered"
+    assert [a["status"] for a in log["data"][0]["log"]] == ["5xx", "5xx", "2xx"]
     assert check_invariants(env.th.hub.db.engine) == {}
 
 

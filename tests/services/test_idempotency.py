@@ -45,10 +45,29 @@ async def test_the_same_request_replays_the_stored_response(env: Env) -> None:
     assert claim(env) == StoredResponse(201, b'{"id":"ord_1"}')  # as often as asked
     row = env.one(IdempotencyKey, key="k-1")
     assert (row["state"], row["response_status"]) == ("done", 201)
-    # A client error is an answer too: it is replayed, not re-run.
+    # A request that ran and was refused by the state of things is an answer too: it is
+    # replayed, headers included, not re-run.
+    conflict = b'{"type":"conflict","retry_safe":false}'
+    problem = (("content-type", "application/problem+json"),)
     assert claim(env, "k-2") is None
-    finish(env.hub, env.merchant_id, "k-2", 422, b'{"type":"invalid-request"}')
-    assert claim(env, "k-2") == StoredResponse(422, b'{"type":"invalid-request"}')
+    finish(env.hub, env.merchant_id, "k-2", 409, conflict, problem)
+    assert claim(env, "k-2") == StoredResponse(409, conflict, problem)
+
+
+async def test_a_request_refused_before_any_effect_releases_its_key(env: Env) -> None:
+    refusals = [
+        (422, b'{"type":"invalid-request"}'),
+        (404, b'{"type":"not-found"}'),
+        (401, b'{"type":"unauthorized"}'),
+        (409, b'{"type":"attempt-in-flight","retry_safe":true}'),
+        (429, b'{"type":"rate-limited","retry_safe":true}'),
+        (503, b'{"type":"store-busy","retry_safe":true}'),
+    ]
+    for status, body in refusals:
+        assert claim(env, "k-r") is None
+        finish(env.hub, env.merchant_id, "k-r", status, body)
+        assert env.count(IdempotencyKey, key="k-r") == 0, status
+    assert claim(env, "k-r") is None  # the fixed request runs under the same key
 
 
 async def test_another_request_under_the_key_is_refused(env: Env) -> None:

@@ -36,8 +36,15 @@ def mug(env: Env, stock: int | None, threshold: int | None = 3) -> None:
 
 
 def low_events(env: Env) -> list[dict[str, object]]:
+    """The events' own facts (`data` without the product snapshot, checked below)."""
     rows = env.rows(OutboxEvent, merchant_id=env.merchant_id, event_type="stock.low")
-    return sorted((r["payload"]["data"] for r in rows), key=lambda d: d["crossing"])
+    facts = [{k: v for k, v in r["payload"]["data"].items() if k != "object"} for r in rows]
+    return sorted(facts, key=lambda d: d["crossing"])
+
+
+def low_snapshots(env: Env) -> list[dict[str, object]]:
+    rows = env.rows(OutboxEvent, merchant_id=env.merchant_id, event_type="stock.low")
+    return [r["payload"]["data"]["object"] for r in rows]
 
 
 def alerts(env: Env) -> list[str]:
@@ -69,6 +76,9 @@ async def test_one_event_and_one_alert_per_crossing_rearmed_by_restocking(env: E
         "low_stock_threshold": 3,
         "crossing": 2,
     }
+    # data.object: the product as GET /v1/products showed it when the stock crossed.
+    snapshots = [(p["sku"], p["stock_available"], p["low_stock"]) for p in low_snapshots(env)]
+    assert snapshots == [("mug", 3, True), ("mug", 3, True)]
     assert len(alerts(env)) == 2
     env.assert_invariants()
 

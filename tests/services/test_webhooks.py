@@ -25,6 +25,7 @@ from payhub.clock import FrozenClock, as_utc
 from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.errors import OutboundRefused
 from payhub.services.checkout import cancel_order
+from payhub.services.hosted import hosted_checkout_url
 from payhub.services.manual import record_manual_payment
 from payhub.services.merchants import create_merchant
 from payhub.services.vault import encrypt_credentials
@@ -35,8 +36,10 @@ from payhub.services.webhooks import (
     create_endpoint,
     deliver_due,
     disable_endpoint,
-    event_log,
+    event_deliveries,
+    events_page,
     fan_out,
+    get_event,
     list_endpoints,
     new_secret,
     redeliver,
@@ -268,9 +271,9 @@ async def test_redelivery_sends_the_same_event_again(
     first, again = receiver.received["hook"]
     assert first[1] == again[1]
     assert first[0]["webhook-id"] == again[0]["webhook-id"] == event["id"]
-    log = event_log(env.hub, env.merchant_id, event["id"])
-    assert [(d["state"], d["attempts"]) for d in log["deliveries"]] == [("delivered", 2)]
-    assert [a["status"] for a in log["deliveries"][0]["log"]] == ["2xx", "2xx"]
+    log = event_deliveries(env.hub, env.merchant_id, event["id"])
+    assert [(d["state"], d["attempts"]) for d in log] == [("delivered", 2)]
+    assert [a["status"] for a in log[0]["log"]] == ["2xx", "2xx"]
     assert env.count(AuditEntry, action="event.redelivered", subject=event["id"]) == 1
 
     other = create_merchant(env.hub, "Other shop", actor="t")
@@ -340,8 +343,8 @@ async def test_the_policy_is_checked_at_registration_and_again_at_every_delivery
     assert await deliver_due(env.hub) == 1
     assert len(receiver.received["hook"]) == 1
     sent = delivery(env, "order.paid")
-    log = event_log(env.hub, env.merchant_id, sent["event_id"])
-    assert [a["status"] for a in log["deliveries"][0]["log"]] == ["refused", "2xx"]
+    log = event_deliveries(env.hub, env.merchant_id, sent["event_id"])
+    assert [a["status"] for a in log[0]["log"]] == ["refused", "2xx"]
 
 
 async def test_one_broken_delivery_never_ends_the_pass(
@@ -382,8 +385,8 @@ async def test_replies_are_capped_and_merchants_see_only_a_status_class(
     assert all(len(a["response_body"]) <= REPLY_BYTES_KEPT for a in attempts)  # characters
     assert attempts[0]["response_body"].startswith("<html>\ufffdinternal detail")
 
-    log = event_log(env.hub, env.merchant_id, sent["event_id"])
-    [shown] = log["deliveries"]
+    log = event_deliveries(env.hub, env.merchant_id, sent["event_id"])
+    [shown] = log
     assert [a["status"] for a in shown["log"]] == ["4xx", "5xx", "2xx"]
     assert all(set(a) == {"at", "status"} for a in shown["log"])
     assert all(a["at"].endswith("+00:00") and "." not in a["at"] for a in shown["log"])
@@ -429,3 +432,34 @@ async def test_after_rotation_the_old_key_can_go_and_deliveries_and_payments_sti
     assert payload["data"]["order_id"] == order_id
     assert delivery(env, "order.paid")["state"] == "delivered"
     env.assert_invariants()
+
+
+async def test_an_event_is_the_snapshot_of_its_moment_and_one_object_everywhere(
+    env: Env, frozen: FrozenClock, receiver: Receiver
+) -> None:
+    endpoint(env, receiver, "snap")
+    order_id = paid_order(env)
+    [created] = env.rows(OutboxEvent, event_type="order.created")
+    [paid] = env.rows(OutboxEvent, event_type="order.paid")
+    then = get_event(env.hub, env.merchant_id, created["id"])
+    now = get_event(env.hub, env.merchant_id, paid["id"])
+    assert list(then) == list(now) == ["id", "type", "created", "livemode", "data"]
+    # Written when the order was created, it still says so after the order is paid.
+    assert then["data"]["object"]["id"] == order_id
+    assert (then["data"]["object"]["status"], then["data"]["object"]["payments"]) == (
+        "awaiting_payment",
+        [],
+    )
+    assert now["data"]["object"]["status"] == "paid"
+    assert now["data"]["object"]["payments"][0]["status"] == "succeeded"
+    assert now["data"]["object"]["timeline"][-1]["kind"] == "order.paid"
+    assert now["data"]["object"]["hosted_checkout_url"] == hosted_checkout_url(env.hub, order_id)
+    listed = events_page(env.hub, env.merchant_id, limit=10)["data"]
+    assert [e for e in listed if e["id"] == paid["id"]] == [now]
+    fan_out(env.hub)
+    await deliver_due(env.hub)
+    bodies = [json.loads(body) for _, body in receiver.received["snap"]]
+    assert sorted(bodies, key=lambda e: e["type"]) == [then, now]
+    other = create_merchant(env.hub, "Other shop", actor="t")
+    with pytest.raises(NotFound):
+        get_event(env.hub, other, paid["id"])

@@ -253,6 +253,7 @@ PAYMENT_JSON = {
     "received": None,
     "refunded": 0,
     "gateway_reference": "123",
+    "gateway_txn_id": None,
     "checkout_url": None,
     "qr_content": None,
     "deeplink": None,
@@ -309,12 +310,14 @@ async def test_order_view_is_the_api_json_of_the_order(shop: Database) -> None:
                 "kind": "order.created",
                 "message": "order created for 20,000 ₫",
                 "payment_id": None,
+                "gateway_txn_id": None,
             },
             {
                 "at": "2026-11-22T08:00:05+00:00",
                 "kind": "payment.pending",
                 "message": "waiting for PayOS",
                 "payment_id": "pay_1",
+                "gateway_txn_id": None,
             },
         ],
     }

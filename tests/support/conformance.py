@@ -815,10 +815,10 @@ def refund(env: Env) -> None:
     assert_problem(env.api.post(refunds, json={"reason": "again"}), 422, "refund-not-allowed")
     r = env.api.post(refunds, json={"amount": 1_000})
     assert_problem(r, 422, "refund-not-allowed")
-    listed = env.api.get(refunds).json()["data"]
+    listed = env.api.get(refunds).json()["data"]  # newest first, like every list
     assert [(x["amount"], x["status"]) for x in listed] == [
-        (part, d.refund_status),
         (rest, d.refund_status),
+        (part, d.refund_status),
     ]
     types = env.outbox()
     assert types.count("refund.succeeded") == (2 if settles else 0)

@@ -1,8 +1,11 @@
 """Merchant API v1, gateways: the merchant's enabled gateways that can take an amount, and
 validating an account's credentials against its gateway.
 
-`required_credentials` and `ready` say whether an account can be used at all (every
-required credential field set); the hosted checkout page and the CLI use them too.
+Each gateway is listed once, for the caller's mode (a test key sees its simulator or
+sandbox account, a live key its production account), with that account's environment,
+priority and health (circuit state). `required_credentials` and `ready` say whether an
+account can be used at all (every required credential field set); the hosted checkout page
+and the CLI use them too.
 `validation_member` is the last validation of an account as the list shows it.
 """
 
@@ -10,12 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
+from payhub.api.pagination import PageDep, page_of
+from payhub.api.schemas import gateways as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry, gateway_names
 from payhub.money import MAX_AMOUNT_MINOR, Money
+from payhub.services import routing
 from payhub.services.credential_check import validate_account
 from payhub.store import reads
 
@@ -44,17 +51,31 @@ def validation_member(account: reads.GatewayAccountView) -> dict[str, Any]:
     }
 
 
-@router.get("/gateways", summary="Gateways enabled for this merchant, filtered by amount")
+@router.get(
+    "/gateways",
+    summary="Gateways enabled for this merchant, filtered by amount",
+    operation_id="listGateways",
+    response_model=schemas.GatewayList,
+)
 async def available_gateways(
     hub: HubDep,
     caller: MerchantDep,
+    page: PageDep,
     amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_MINOR)] = None,
     currency: str | None = None,
 ) -> dict[str, Any]:
     accounts = await reads.gateway_accounts(hub.db, caller.merchant_id, enabled_only=True)
+    health = {
+        h.account_id: h
+        for h in await to_thread.run_sync(routing.gateway_health_view, hub, caller.merchant_id)
+    }
     out = []
-    for account in accounts:
-        if not ready(account):
+    listed: set[str] = set()
+    # Best priority first, as routing ranks one gateway's accounts: the first is the one used.
+    for account in sorted(accounts, key=lambda a: (a.priority, a.id)):
+        if not ready(account) or account.gateway in listed:
+            continue
+        if Environment(account.environment).is_live != caller.livemode:
             continue
         caps = entry(account.gateway).adapter.capabilities
         if currency is not None:
@@ -63,11 +84,20 @@ async def available_gateways(
                 continue
             if amount is not None and not limits.min_minor <= amount <= limits.max_minor:
                 continue
+        listed.add(account.gateway)
+        h = health.get(account.id)
         out.append(
             {
                 "gateway": account.gateway,
                 "display_name": entry(account.gateway).adapter.display_name,
                 "environment": account.environment,
+                "account_id": account.id,
+                "priority": account.priority,
+                "health": {
+                    "state": h.state if h else "closed",
+                    "consecutive_failures": h.consecutive_failures if h else 0,
+                    "last_failure_at": h.health_dict()["last_failure_at"] if h else None,
+                },
                 "refunds": caps.refund,
                 "currencies": {
                     cur: {
@@ -80,7 +110,7 @@ async def available_gateways(
                 "validation": validation_member(account),
             }
         )
-    return {"data": out}
+    return page_of(out, page, lambda g: str(g["gateway"]))
 
 
 @router.post(

@@ -28,6 +28,9 @@ from payhub.services.context import Hub
 log = logging.getLogger(__name__)
 
 _SECRET_MEMBERS = "payhub.secret_response_members"
+# Headers of a response that are not part of the answer to replay (the length is the
+# replay's own; cookies are never stored).
+_NOT_REPLAYED = frozenset({"content-length", "set-cookie", "date", "server"})
 
 
 class SecretMembers:
@@ -98,12 +101,11 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
                 status_for(exc), exc.code, exc.code.replace("-", " ").capitalize(), exc.detail
             )
         if stored is not None:
-            return Response(
-                stored.body,
-                status_code=stored.status,
-                media_type="application/json",
-                headers={"idempotent-replayed": "true"},
-            )
+            replay = Response(stored.body, status_code=stored.status)
+            for name, value in stored.headers:
+                replay.headers.append(name, value)
+            replay.headers["idempotent-replayed"] = "true"
+            return replay
         try:
             response = await call_next(request)
             chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
@@ -116,11 +118,21 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
             raise
         content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
         stored_copy = idempotency.redact_members(content, secret_members_of(request))
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_REPLAYED]
         await to_thread.run_sync(
-            idempotency.finish, self.hub, caller.merchant_id, key, response.status_code, stored_copy
+            lambda: idempotency.finish(
+                self.hub,
+                caller.merchant_id,
+                key,
+                response.status_code,
+                stored_copy,
+                headers,
+            )
         )
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        return Response(content, status_code=response.status_code, headers=headers)
+        answer = Response(content, status_code=response.status_code)
+        for name, value in headers:
+            answer.headers.append(name, value)
+        return answer
 
     async def _release(self, merchant_id: str, key: str) -> None:
         try:

@@ -6,18 +6,36 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from payhub.api.pagination import PageDep
+from payhub.api.schemas import notifications as schemas
+from payhub.api.schemas.common import list_of
 from payhub.api.security import HubDep, MerchantDep
+from payhub.domain.errors import InvalidRequest
 from payhub.store import reads
 
 router = APIRouter()
 
 
-@router.get("/notifications", summary="The e-mail and Telegram delivery log, newest first")
+@router.get(
+    "/notifications",
+    summary="The e-mail and Telegram delivery log, newest first",
+    operation_id="listNotifications",
+    response_model=schemas.NotificationList,
+)
 async def list_notifications(
     hub: HubDep,
     caller: MerchantDep,
+    page: PageDep,
     order_id: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    rows = await reads.notification_log(hub.db, caller.merchant_id, order_id=order_id, limit=limit)
-    return {"data": [row.as_dict() for row in rows]}
+    before: int | None = None
+    if page.starting_after is not None:
+        if not page.starting_after.isdigit():
+            raise InvalidRequest(f"unknown cursor {page.starting_after}")
+        before = int(page.starting_after)
+    rows, has_more = await reads.notification_log(
+        hub.db, caller.merchant_id, order_id=order_id, limit=page.limit, before_id=before
+    )
+    return list_of(
+        [row.as_dict() for row in rows], has_more, str(rows[-1].id) if has_more else None
+    )

@@ -7,9 +7,12 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 
+from payhub.api.pagination import PageDep
+from payhub.api.problems import BY_ID, GATEWAY_CALL, problem_responses
+from payhub.api.schemas import orders as schemas
 from payhub.api.security import Caller, CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.money import MAX_AMOUNT_MINOR, MAX_CREDITS, MAX_QUANTITY
@@ -86,14 +89,43 @@ async def order_or_404(hub: Hub, caller: Caller, order_id: str) -> reads.OrderVi
     return view
 
 
+def order_read(hub: Hub, view: reads.OrderView) -> dict[str, Any]:
+    """Every order read: the order and its hosted checkout link."""
+    return {
+        **view.as_dict(),
+        "hosted_checkout_url": hosted.hosted_checkout_url(hub, view.summary.id),
+    }
+
+
 async def _order_with_checkout_url(hub: Hub, caller: Caller, order_id: str) -> dict[str, Any]:
     """What a write on an order answers: the order, and its hosted checkout link."""
-    view = await order_or_404(hub, caller, order_id)
-    return {**view.as_dict(), "hosted_checkout_url": hosted.hosted_checkout_url(hub, order_id)}
+    return order_read(hub, await order_or_404(hub, caller, order_id))
 
 
-@router.post("/orders", status_code=201, summary="Create an order (reserves tracked stock)")
-async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
+_ORDER_EXAMPLE = {
+    "merchant_reference": "shop-1001",
+    "currency": "VND",
+    "items": [{"sku": "CREDITS-100", "quantity": 1}],
+    "customer": {"external_id": "u42", "email": "an@example.com"},
+    "metadata": {"booking": "B-7"},
+    "return_url": "https://shop.example/done",
+}
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    summary="Create an order (reserves tracked stock)",
+    operation_id="createOrder",
+    response_model=schemas.Order,
+    responses=problem_responses(409),
+)
+async def create_order(
+    body: Annotated[OrderIn, Body(examples=[_ORDER_EXAMPLE])],
+    response: Response,
+    hub: HubDep,
+    caller: MerchantDep,
+) -> dict[str, Any]:
     draft = orders.OrderDraft(
         merchant_reference=body.merchant_reference,
         currency=body.currency,
@@ -109,19 +141,24 @@ async def create_order(body: OrderIn, hub: HubDep, caller: MerchantDep) -> dict[
         livemode=caller.livemode,
     )
     order_id = await to_thread.run_sync(orders.create_order, hub, caller.merchant_id, draft)
+    response.headers["location"] = f"/v1/orders/{order_id}"
     return await _order_with_checkout_url(hub, caller, order_id)
 
 
-@router.get("/orders", summary="List orders, newest first")
+@router.get(
+    "/orders",
+    summary="List orders, newest first",
+    operation_id="listOrders",
+    response_model=schemas.OrderList,
+)
 async def list_orders(
     hub: HubDep,
     caller: MerchantDep,
+    page: PageDep,
     status: str | None = None,
     customer: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    starting_after: str | None = None,
 ) -> dict[str, Any]:
     where = reads.OrderFilter(
         status=status,
@@ -130,22 +167,39 @@ async def list_orders(
         created_before=created_before,
         livemode=caller.livemode,
     )
-    page = await reads.order_page(
-        hub.db, caller.merchant_id, where, limit=limit, starting_after=starting_after
+    found = await reads.order_page(
+        hub.db, caller.merchant_id, where, limit=page.limit, starting_after=page.starting_after
     )
-    if page is None:
-        raise InvalidRequest(f"unknown cursor {starting_after}")
-    return page.as_dict()
+    if found is None:
+        raise InvalidRequest(f"unknown cursor {page.starting_after}")
+    listing = found.as_dict()
+    listing["data"] = [
+        {**row, "hosted_checkout_url": hosted.hosted_checkout_url(hub, row["id"])}
+        for row in listing["data"]
+    ]
+    return listing
 
 
-@router.get("/orders/{order_id}", summary="Read an order with its attempts and timeline")
+@router.get(
+    "/orders/{order_id}",
+    summary="Read an order with its attempts and timeline",
+    operation_id="getOrder",
+    response_model=schemas.Order,
+    responses=problem_responses(*BY_ID),
+)
 async def get_order(order_id: str, hub: HubDep, caller: CallerDep) -> dict[str, Any]:
     view = await order_or_404(hub, caller, order_id)
     require_own_order(caller, view.customer_external_id)
-    return view.as_dict()
+    return order_read(hub, view)
 
 
-@router.post("/orders/{order_id}/cancel", summary="Cancel an unpaid order; releases stock once")
+@router.post(
+    "/orders/{order_id}/cancel",
+    summary="Cancel an unpaid order; releases stock once",
+    operation_id="cancelOrder",
+    response_model=schemas.Order,
+    responses=problem_responses(*BY_ID, 409, *GATEWAY_CALL),
+)
 async def cancel_order(
     order_id: str, request: Request, hub: HubDep, caller: MerchantDep
 ) -> dict[str, Any]:

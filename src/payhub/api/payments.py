@@ -11,7 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from payhub.api.orders import order_or_404
+from payhub.api.problems import BY_ID, GATEWAY_CALL, problem_responses
 from payhub.api.rate_limits import rate_limits_of
+from payhub.api.schemas import orders as schemas
 from payhub.api.security import Caller, CallerDep, HubDep, MerchantDep, require_own_order
 from payhub.domain.errors import NotFound
 from payhub.money import MAX_AMOUNT_MINOR
@@ -35,7 +37,11 @@ async def payment_or_404(hub: Hub, caller: Caller, payment_id: str) -> reads.Pay
 
 
 class PaymentIn(BaseModel):
-    gateway: str = Field(description="a gateway name, as listed by GET /v1/gateways")
+    gateway: str = Field(
+        default="auto",
+        description='a gateway name, as listed by GET /v1/gateways, or "auto" (the default): '
+        "the merchant's routing picks it and falls back when a create fails with nothing made",
+    )
     options: dict[str, str] = Field(default_factory=dict)
     # The customer's context, passed on to the gateways that take it (docs/api.md).
     customer_ip: str | None = Field(
@@ -65,7 +71,13 @@ class ManualPaymentIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-@router.post("/orders/{order_id}/payments", summary="Start (or return the live) payment attempt")
+@router.post(
+    "/orders/{order_id}/payments",
+    summary="Start (or return the live) payment attempt",
+    operation_id="startPayment",
+    response_model=schemas.StartedPayment,
+    responses=problem_responses(*BY_ID, 409, *GATEWAY_CALL),
+)
 async def start_payment(
     order_id: str, body: PaymentIn, request: Request, hub: HubDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -86,13 +98,19 @@ async def start_payment(
     )
     payment = await reads.payment_view(hub.db, started.payment_id)
     assert payment is not None
-    return {**payment.as_dict(), "reused": started.reused}
+    answer: dict[str, Any] = {**payment.as_dict(), "reused": started.reused}
+    if started.routing is not None:
+        answer["routing"] = started.routing.as_dict()
+    return answer
 
 
 @router.post(
     "/orders/{order_id}/manual-payments",
     status_code=201,
     summary="Record a payment taken outside the gateways (bank transfer, cash); audited",
+    operation_id="recordManualPayment",
+    response_model=schemas.Payment,
+    responses=problem_responses(*BY_ID, 409),
 )
 async def record_manual_payment(
     order_id: str, body: ManualPaymentIn, request: Request, hub: HubDep, caller: MerchantDep
@@ -112,7 +130,13 @@ async def record_manual_payment(
     )
 
 
-@router.get("/payments/{payment_id}", summary="Read an attempt; refresh=true asks the gateway")
+@router.get(
+    "/payments/{payment_id}",
+    summary="Read an attempt; refresh=true asks the gateway",
+    operation_id="getPayment",
+    response_model=schemas.Payment,
+    responses=problem_responses(*BY_ID, *GATEWAY_CALL),
+)
 async def get_payment(
     payment_id: str, hub: HubDep, caller: MerchantDep, refresh: bool = False
 ) -> dict[str, Any]:

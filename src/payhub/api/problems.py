@@ -36,6 +36,7 @@ from payhub.errors import (
     InvalidSignature,
     MalformedNotification,
     ModeMismatch,
+    NoGatewayAvailable,
     NotFound,
     NotSupported,
     OutboundRefused,
@@ -61,6 +62,7 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
         OutboundRefused: 422,
         GatewayNotAvailable: 422,
         ModeMismatch: 422,
+        NoGatewayAvailable: 503,
         RefundNotAllowed: 422,
         Unauthorized: 401,
         Forbidden: 403,
@@ -84,38 +86,45 @@ STATUS: Final[Mapping[type, int]] = MappingProxyType(
 )
 
 
-# The problem document as the OpenAPI schema shows it; codes add members (`errors`,
-# `refundable`, `gateway_code`...).
-PROBLEM_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "retry_safe": {"type": "boolean"},
-    },
-    "additionalProperties": True,
-}
+PROBLEM_REF: Final = "#/components/schemas/Problem"  # api.schemas.common.Problem
+
+_DESCRIPTIONS: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        400: "The body is not JSON, or a callback is malformed",
+        401: "No or invalid credentials",
+        403: "The credentials may not do this (a customer token on another's order)",
+        404: "No such resource for this merchant",
+        409: "The request conflicts with the resource's state (retry_safe says if a retry may "
+        "succeed)",
+        413: "The body is too large",
+        422: "The request is invalid (`errors` lists each refused member) or the rules refuse it",
+        429: "Rate limited: retry after `Retry-After` seconds",
+        502: "The gateway refused or failed",
+        503: "The gateway or payhub's store is busy; retry_safe says if a retry may succeed",
+        504: "The gateway's answer was lost: the outcome is unknown until payhub queries it",
+    }
+)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries saying these statuses answer with a problem document."""
     return {
         status: {
-            "description": f"Problem ({status})",
-            "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+            "description": _DESCRIPTIONS.get(status, f"Problem ({status})"),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
         }
         for status in statuses
     }
 
 
 # What any /v1 operation may answer besides its success: a body that is not JSON (400),
-# refused credentials (401, 403), an unknown id (404), a state conflict (409), a body too
-# large (413), input refused (422), too many requests (429), a gateway failure (502, 503,
-# 504).
-V1_PROBLEMS: Final = (400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504)
+# refused credentials (401, 403), a body too large (413), input refused (422), too many
+# requests (429), the store busy (503). Routes add their own (404, 409, 502, 504, ...).
+V1_PROBLEMS: Final = (400, 401, 403, 413, 422, 429, 503)
+# A route on one resource by id.
+BY_ID: Final = (404,)
+# A route that calls a gateway.
+GATEWAY_CALL: Final = (502, 504)
 
 
 _METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -186,6 +195,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
         return rate_limited(exc)
+
+    @app.exception_handler(NoGatewayAvailable)
+    async def _no_gateway(_: Request, exc: NoGatewayAvailable) -> JSONResponse:
+        response = problem(
+            status_for(exc),
+            exc.code,
+            "No gateway available",
+            exc.detail,
+            retry_safe=exc.retry_safe,
+            retry_after=exc.retry_after,
+            **exc.extra,
+        )
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:

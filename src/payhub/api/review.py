@@ -9,7 +9,10 @@ from anyio import to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from payhub.api.pagination import PageDep, page_of
 from payhub.api.payments import payment_or_404
+from payhub.api.problems import BY_ID, problem_responses
+from payhub.api.schemas import orders as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.services import review
 
@@ -20,17 +23,26 @@ class AcceptIn(BaseModel):
     note: str = Field(min_length=1, max_length=500, description="why the money is accepted")
 
 
-@router.get("/review-queue", summary="Payments in review (money moved, nothing settled)")
-async def review_queue(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
-    data = await to_thread.run_sync(
+@router.get(
+    "/review-queue",
+    summary="Payments in review (money moved, nothing settled), newest first",
+    operation_id="listReviewQueue",
+    response_model=schemas.PaymentList,
+)
+async def review_queue(hub: HubDep, caller: MerchantDep, page: PageDep) -> dict[str, Any]:
+    rows = await to_thread.run_sync(
         lambda: review.list_review_queue(hub, caller.merchant_id, livemode=caller.livemode)
     )
-    return {"data": data}
+    newest_first = sorted(rows, key=lambda p: (p["created_at"], p["id"]), reverse=True)
+    return page_of(newest_first, page, lambda p: str(p["id"]))
 
 
 @router.post(
     "/payments/{payment_id}/accept",
     summary="Accept a payment in review: the order becomes paid (credits once); audited",
+    operation_id="acceptPayment",
+    response_model=schemas.Payment,
+    responses=problem_responses(*BY_ID, 409),
 )
 async def accept_payment(
     payment_id: str, body: AcceptIn, hub: HubDep, caller: MerchantDep

@@ -10,6 +10,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from payhub.api.idempotency import SecretMembers
+from payhub.api.pagination import PageDep, page_of
+from payhub.api.problems import BY_ID, problem_responses
+from payhub.api.schemas import webhooks as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.services import webhooks
 
@@ -33,6 +36,9 @@ class WebhookEndpointIn(BaseModel):
         "holds it."
     ),
     dependencies=[Depends(SecretMembers("secret"))],
+    operation_id="createWebhookEndpoint",
+    response_model=schemas.CreatedWebhookEndpoint,
+    response_model_exclude_none=False,
 )
 async def create_webhook_endpoint(
     body: WebhookEndpointIn, hub: HubDep, caller: MerchantDep
@@ -44,12 +50,25 @@ async def create_webhook_endpoint(
     )
 
 
-@router.get("/webhook-endpoints", summary="List endpoints (secrets are never shown again)")
-async def list_webhook_endpoints(hub: HubDep, caller: MerchantDep) -> dict[str, Any]:
-    return {"data": await to_thread.run_sync(webhooks.list_endpoints, hub, caller.merchant_id)}
+@router.get(
+    "/webhook-endpoints",
+    summary="List endpoints, newest first (secrets are never shown again)",
+    operation_id="listWebhookEndpoints",
+    response_model=schemas.WebhookEndpointList,
+)
+async def list_webhook_endpoints(hub: HubDep, caller: MerchantDep, page: PageDep) -> dict[str, Any]:
+    rows = await to_thread.run_sync(webhooks.list_endpoints, hub, caller.merchant_id)
+    return page_of(rows[::-1], page, lambda e: str(e["id"]))
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204)
+@router.delete(
+    "/webhook-endpoints/{endpoint_id}",
+    status_code=204,
+    summary="Disable an endpoint",
+    operation_id="deleteWebhookEndpoint",
+    response_model=None,
+    responses=problem_responses(*BY_ID),
+)
 async def disable_webhook_endpoint(endpoint_id: str, hub: HubDep, caller: MerchantDep) -> None:
     await to_thread.run_sync(
         lambda: webhooks.disable_endpoint(hub, caller.merchant_id, endpoint_id, actor=caller.actor)

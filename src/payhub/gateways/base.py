@@ -415,6 +415,17 @@ class Gateway(Protocol):
         ...
 
 
+@runtime_checkable
+class RecoversCheckout(Protocol):
+    """An adapter that can find, by a server-side query, the link a create call whose answer
+    was lost may have made (`payhub.services.routing` asks before it falls back)."""
+
+    async def recover_checkout(self, ref: PaymentRef) -> Checkout | None:
+        """The link the gateway holds under `ref.reference`; None when the gateway's answer
+        proves it holds none; raises `GatewayError` (or `NotSupported`) when it cannot tell."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayEntry:
     """What a gateway package exports as `ENTRY` for the registry."""
@@ -454,6 +465,7 @@ __all__ = [
     "Notification",
     "Payer",
     "PaymentRef",
+    "RecoversCheckout",
     "RefundRef",
     "RefundRequest",
     "RefundResult",

@@ -13,7 +13,7 @@ from payhub.secret import Secret
 from payhub.services.context import Hub
 from payhub.services.modes import ensure_mode_allows
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
-from payhub.store import accounts
+from payhub.store import accounts, gateway_health
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit
 from payhub.store.models import GatewayAccount
@@ -30,7 +30,7 @@ def configure_account(
     base_url: str | None = None,
     settings: Mapping[str, str] | None = None,
     enabled: bool = True,
-    priority: int = 100,
+    priority: int | None = None,
     actor: str,
     source_ip: str | None = None,
 ) -> str:
@@ -38,6 +38,8 @@ def configure_account(
 
     Credentials given here replace the stored ones field by field (write-only: nothing ever
     reads them back out). The audit row lists which fields were set, never their values.
+    `priority` (lower is tried first by routing) is 100 for a new account and left as it
+    is when None.
     """
     if gateway not in gateway_names():
         raise InvalidRequest(f"unknown gateway {gateway!r}; known: {', '.join(gateway_names())}")
@@ -62,7 +64,7 @@ def configure_account(
                 environment=environment.value,
                 base_url=base_url or adapter_cls.default_base_urls.get(environment, ""),
                 enabled=enabled,
-                priority=priority,
+                priority=100 if priority is None else priority,
                 credential_fields_set={},
                 settings=dict(settings or {}),
                 created_at=now,
@@ -81,13 +83,15 @@ def configure_account(
             if settings:
                 row.settings = {**row.settings, **settings}
             row.enabled = enabled
-            row.priority = priority
+            if priority is not None:
+                row.priority = priority
             row.updated_at = now
         merged.update({k: v for k, v in credentials.items() if v != ""})
         row.credentials_ciphertext, row.credentials_key_id = encrypt_credentials(
             key, row.id, merged
         )
         row.credential_fields_set = {name: True for name in sorted(merged)}
+        gateway_health.ensure_health(tx, row.id, merchant_id, now)
         add_audit(
             tx,
             merchant_id=merchant_id,

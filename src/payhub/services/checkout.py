@@ -7,12 +7,14 @@ lost answer leaves an `unknown` attempt that a query can resolve, never a paymen
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from anyio import to_thread
 
 from payhub.clock import as_utc
+from payhub.domain import routing as rules
 from payhub.domain.errors import (
     AttemptInFlight,
     Conflict,
@@ -32,11 +34,13 @@ from payhub.domain.lifecycle import (
     next_payment_status,
 )
 from payhub.errors import GatewayCallFailed as GatewayCallFailed
+from payhub.errors import ModeMismatch, NoGatewayAvailable
 from payhub.gateways.base import (
     Checkout,
     CheckoutRequest,
     Gateway,
     GatewayError,
+    GatewayRejected,
     GatewayStatus,
     GatewayUnavailable,
     InvalidPaymentRequest,
@@ -44,14 +48,14 @@ from payhub.gateways.base import (
     NotSupported,
     Payer,
     PaymentRef,
+    RecoversCheckout,
     StatusReport,
 )
 from payhub.gateways.registry import entry, gateway_names
 from payhub.money import Money
-from payhub.services import hosted
+from payhub.services import hosted, routing
 from payhub.services.accounts import (
     build_adapter,
-    enabled_account,
     load_account,
     remember_account_settings,
 )
@@ -68,10 +72,27 @@ from payhub.store.tx import Reader, retry_write_conflicts
 log = logging.getLogger(__name__)
 
 
+AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingReport:
+    """Which gateway a payment went to, which were tried first (and why they were left),
+    and which accounts routing skipped."""
+
+    gateway: str
+    tried: tuple[dict[str, str | None], ...]
+    skipped: tuple[dict[str, str], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"gateway": self.gateway, "tried": list(self.tried), "skipped": list(self.skipped)}
+
+
 @dataclass(frozen=True, slots=True)
 class StartedPayment:
     payment_id: str
     reused: bool
+    routing: RoutingReport | None = None
 
 
 def callback_url(hub: Hub, gateway: str, account_id: str) -> str:
@@ -85,11 +106,17 @@ def return_url(hub: Hub, gateway: str, payment_id: str) -> str:
     return f"{hub.settings.public_url.rstrip('/')}/return/{gateway}/{payment_id}/{token}"
 
 
+def _skipped_dicts(skipped: Sequence[rules.Skipped]) -> tuple[dict[str, str], ...]:
+    return tuple(
+        {"gateway": s.gateway, "environment": s.environment, "reason": s.reason} for s in skipped
+    )
+
+
 async def start_payment(
     hub: Hub,
     merchant_id: str,
     order_id: str,
-    gateway: str,
+    gateway: str | None = AUTO,
     *,
     client_ip: str = "127.0.0.1",
     locale: str | None = None,
@@ -97,46 +124,258 @@ async def start_payment(
     options: dict[str, str] | None = None,
     actor: str = "api",
 ) -> StartedPayment:
-    """Create (or return the live) attempt for `order_id` on `gateway`.
+    """Create (or return the live) attempt for `order_id` on `gateway`, or, for `"auto"`
+    (or None), on the first routing candidate that creates a link.
+
+    Auto falls back to the next candidate only when the failed create is known to have
+    created nothing (`payhub.domain.routing.classify_create_failure`); when that is not
+    known, the attempt's reference is queried: a link found there is the answer, "nothing
+    there" lets routing go on, and an answer that cannot tell stops with the retry-later
+    problem (never a second link that could reach the same customer).
 
     `client_ip`, `locale` and `user_agent` are the customer's (the hosted checkout passes
     the browser's); `locale` defaults to the order's, then Vietnamese. Adapters send them
     where their gateway has a field for them."""
+    auto = gateway is None or gateway == AUTO
+    plan = await to_thread.run_sync(_plan, hub, merchant_id, order_id, None if auto else gateway)
+    if isinstance(plan, StartedPayment):
+        return plan
+    candidates, skipped = list(plan[0]), list(plan[1])
+    tried: list[dict[str, str | None]] = []
+    for candidate in candidates:
+        if candidate.probe and not await to_thread.run_sync(
+            routing.claim_probe, hub, candidate.account_id
+        ):
+            skipped.append(
+                rules.Skipped(
+                    candidate.account_id,
+                    candidate.gateway,
+                    candidate.environment,
+                    rules.CIRCUIT_OPEN,
+                )
+            )
+            continue
+        outcome = await _try_candidate(
+            hub,
+            merchant_id,
+            order_id,
+            candidate,
+            auto,
+            client_ip,
+            locale,
+            user_agent,
+            options or {},
+            actor,
+        )
+        if isinstance(outcome, tuple):
+            started, how = outcome
+            if started.reused:
+                return started
+            tried.append(
+                {
+                    "gateway": candidate.gateway,
+                    "account_id": candidate.account_id,
+                    "outcome": how,
+                    "reason": None,
+                }
+            )
+            return replace(
+                started,
+                routing=RoutingReport(candidate.gateway, tuple(tried), _skipped_dicts(skipped)),
+            )
+        tried.append(
+            {
+                "gateway": candidate.gateway,
+                "account_id": candidate.account_id,
+                "outcome": "failed",
+                "reason": outcome,
+            }
+        )
+    retry_after = await to_thread.run_sync(_retry_after, hub, skipped)
+    report = {"tried": tried, "skipped": list(_skipped_dicts(skipped))}
+    what = "no gateway account" if auto else f"no {gateway} account"
+    raise NoGatewayAvailable(
+        f"{what} can take this payment now: "
+        + ("every candidate failed without creating a link" if tried else "none is available")
+        + f"; retry after {retry_after} s",
+        retry_after=retry_after,
+        routing=report,
+    )
+
+
+def _retry_after(hub: Hub, skipped: Sequence[rules.Skipped]) -> int:
+    with hub.db.session() as session:
+        return routing.retry_after_seconds(hub, session, skipped)
+
+
+async def _try_candidate(
+    hub: Hub,
+    merchant_id: str,
+    order_id: str,
+    candidate: rules.Candidate,
+    auto: bool,
+    client_ip: str,
+    locale: str | None,
+    user_agent: str | None,
+    options: dict[str, str],
+    actor: str,
+) -> tuple[StartedPayment, str] | str:
+    """One create call on `candidate`: the started payment and how (`created`, or
+    `recovered`: the link a lost create made, found by a query), or (auto only) the reason
+    to go on to the next candidate. Raises when routing must stop."""
+    gateway = candidate.gateway
     prepared = await to_thread.run_sync(
-        _prepare_attempt, hub, merchant_id, order_id, gateway, actor
+        _prepare_attempt, hub, merchant_id, order_id, gateway, actor, candidate.account_id
     )
     if isinstance(prepared, StartedPayment):
-        return prepared
+        return prepared, "reused"
     request, account_id, payment_id = prepared
     adapter = await to_thread.run_sync(_adapter_for_account, hub, account_id)
     try:
         checkout = await adapter.create_checkout(
-            _with_options(request, client_ip, locale, user_agent, options or {})
+            _with_options(request, client_ip, locale, user_agent, options)
         )
-    except GatewayUnavailable as exc:
-        event = (
-            PaymentEvent.GATEWAY_ANSWER_LOST
-            if exc.outcome_unknown
-            else PaymentEvent.GATEWAY_REJECTED
-        )
-        await to_thread.run_sync(_record_create_failure, hub, payment_id, event, exc)
-        raise GatewayCallFailed.from_gateway(
-            f"{gateway} did not answer: {exc.message}", exc
-        ) from None
-    except InvalidPaymentRequest as exc:
-        await to_thread.run_sync(
-            _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_REJECTED, exc
-        )
-        raise InvalidRequest(f"{gateway}: {exc.message}") from None
     except GatewayError as exc:
+        verdict = rules.classify_create_failure(exc)
+        if verdict is rules.CreateFailure.NOTHING_CREATED:
+            await to_thread.run_sync(
+                _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_REJECTED, exc
+            )
+            if auto:
+                return exc.gateway_code or exc.code
+            if isinstance(exc, InvalidPaymentRequest):
+                raise InvalidRequest(f"{gateway}: {exc.message}") from None
+            raise GatewayCallFailed.from_gateway(
+                f"{gateway} refused the payment: {exc.message}", exc
+            ) from None
         await to_thread.run_sync(
-            _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_REJECTED, exc
+            _record_create_failure, hub, payment_id, PaymentEvent.GATEWAY_ANSWER_LOST, exc
         )
-        raise GatewayCallFailed.from_gateway(
-            f"{gateway} refused the payment: {exc.message}", exc
-        ) from None
-    await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, checkout)
-    return StartedPayment(payment_id=payment_id, reused=False)
+        lost = GatewayCallFailed.from_gateway(f"{gateway} did not answer: {exc.message}", exc)
+        if not auto or not isinstance(adapter, RecoversCheckout):
+            raise lost from None
+        found = await _recover(hub, adapter, payment_id)
+        if found is None:
+            raise lost from None
+        if isinstance(found, Checkout):
+            await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, found, False)
+            return StartedPayment(payment_id=payment_id, reused=False), "recovered"
+        return found  # proven: nothing was created
+    await to_thread.run_sync(_record_checkout, hub, payment_id, account_id, checkout, True)
+    return StartedPayment(payment_id=payment_id, reused=False), "created"
+
+
+async def _recover(hub: Hub, adapter: RecoversCheckout, payment_id: str) -> Checkout | str | None:
+    """After a create whose answer was lost: the link the gateway holds (use it), a reason
+    string when the gateway proves it holds none (the attempt is failed, routing may go
+    on), or None when its answer cannot tell (stop)."""
+    with hub.db.session() as session:
+        payment = attempts.find_attempt(session, payment_id)
+        assert payment is not None
+        ref = payment_ref(payment)
+    try:
+        found = await adapter.recover_checkout(ref)
+    except GatewayError as exc:
+        log.info("recovery query of %s failed: %s", payment_id, type(exc).__name__)
+        return None
+    if found is not None:
+        return found
+    proof = GatewayRejected(
+        "the gateway's query shows the lost create made nothing", gateway_code="not_created"
+    )
+    await to_thread.run_sync(
+        _record_create_failure, hub, payment_id, PaymentEvent.REPORTED_FAILED, proof, False
+    )
+    return "not_created"
+
+
+def _plan(
+    hub: Hub, merchant_id: str, order_id: str, gateway: str | None
+) -> StartedPayment | tuple[tuple[rules.Candidate, ...], tuple[rules.Skipped, ...]]:
+    """Routing's candidates for the order (only `gateway`'s when one is named), or the live
+    attempt to hand back."""
+    now = hub.clock.now()
+    with hub.db.session() as session:
+        details = get_order(session, merchant_id, order_id)
+        _check_payable(details, order_id, now)
+        route = routing.plan_route(
+            hub,
+            session,
+            merchant_id,
+            currency=details.currency,
+            amount_minor=details.total_minor,
+            livemode=details.livemode,
+        )
+        candidates = route.candidates
+        if gateway is not None:
+            candidates = tuple(c for c in candidates if c.gateway == gateway)
+            if not candidates:
+                _refuse_named(gateway, route, details.livemode, details)
+        for c in candidates:
+            live = attempts.newest_pending_attempt(session, order_id, c.gateway)
+            if live is not None and (live.expires_at is None or as_utc(live.expires_at) > now):
+                return StartedPayment(payment_id=live.id, reused=True)
+        return candidates, route.skipped
+
+
+def routed_gateways(hub: Hub, order_id: str) -> list[str]:
+    """The gateways routing would try for the order, best first (the hosted checkout's
+    choices, its first one the default); empty for an unknown order."""
+    with hub.db.session() as session:
+        order = orders.find_order(session, order_id)
+        if order is None:
+            return []
+        route = routing.plan_route(
+            hub,
+            session,
+            order.merchant_id,
+            currency=order.currency,
+            amount_minor=order.total_minor,
+            livemode=order.livemode,
+        )
+        return [c.gateway for c in route.candidates]
+
+
+def _check_payable(details: Order, order_id: str, now: datetime) -> None:
+    status = OrderStatus(details.status)
+    if status in ORDER_IS_PAID:
+        raise OrderAlreadyPaid(f"order {order_id} is already paid")
+    if status not in ORDER_HOLDS_STOCK:
+        raise OrderNotPayable(f"order {order_id} is {status.value}")
+    if as_utc(details.expires_at) <= now:
+        raise OrderNotPayable(f"order {order_id} has expired")
+
+
+def _refuse_named(gateway: str, route: rules.Route, livemode: bool, order: Order) -> None:
+    """Why the named gateway cannot take the order, as the problem the caller gets."""
+    reasons = [s.reason for s in route.skipped if s.gateway == gateway]
+    usable = [r for r in reasons if r not in (rules.DISABLED, rules.MODE)]
+    if not usable and rules.MODE in reasons:
+        if livemode:
+            why = "a live order (sk_live_ key) pays only through production accounts"
+        else:
+            why = (
+                "a test order (sk_test_ key) pays only through simulator or sandbox accounts; "
+                "for production use an sk_live_ key"
+            )
+        raise ModeMismatch(f"{gateway} has no account in this order's mode: {why}")
+    if not usable:
+        raise GatewayNotAvailable(f"{gateway} is not enabled for this merchant")
+    reason = usable[0]
+    if reason == rules.NOT_READY:
+        raise GatewayNotAvailable(f"{gateway} is enabled but its credentials are incomplete")
+    if reason == rules.CURRENCY:
+        raise GatewayNotAvailable(f"{gateway} does not take {order.currency}")
+    if reason == rules.AMOUNT_LIMITS:
+        limits = entry(gateway).adapter.capabilities.limits_for(order.currency)
+        assert limits is not None
+        amount = Money(order.total_minor, order.currency)
+        raise GatewayNotAvailable(
+            f"{gateway} takes {Money(limits.min_minor, order.currency).display()} to "
+            f"{Money(limits.max_minor, order.currency).display()}; "
+            f"this order is {amount.display()}"
+        )
+    # circuit_open: left to the caller's loop, which answers no-gateway-available
 
 
 def _with_options(
@@ -157,20 +396,18 @@ def _with_options(
 
 @retry_write_conflicts
 def _prepare_attempt(
-    hub: Hub, merchant_id: str, order_id: str, gateway: str, actor: str
+    hub: Hub, merchant_id: str, order_id: str, gateway: str, actor: str, account_id: str
 ) -> StartedPayment | tuple[CheckoutRequest, str, str]:
     now = hub.clock.now()
     with hub.db.write() as tx:
         details = get_order(tx, merchant_id, order_id)
         order = attempts.lock_order(tx, order_id)
-        status = OrderStatus(order.status)
-        if status in ORDER_IS_PAID:
-            raise OrderAlreadyPaid(f"order {order_id} is already paid")
-        if status not in ORDER_HOLDS_STOCK:
-            raise OrderNotPayable(f"order {order_id} is {status.value}")
-        if as_utc(details.expires_at) <= now:
-            raise OrderNotPayable(f"order {order_id} has expired")
-        account = enabled_account(tx, merchant_id, gateway, livemode=bool(details.livemode))
+        _check_payable(details, order_id, now)
+        account = load_account(tx, account_id, gateway)
+        if not account.enabled:
+            raise GatewayNotAvailable(f"{gateway} is not enabled for this merchant")
+        # Routing chose this account for the order's mode; checked again where the attempt
+        # is written, so no path can pay a test order through a production account.
         ensure_mode_allows(bool(details.livemode), account.environment)
         adapter = build_adapter(hub, account)
         limits = adapter.capabilities.limits_for(order.currency)
@@ -258,9 +495,15 @@ def _payer(reader: Reader, order: Order) -> Payer:
 
 
 @retry_write_conflicts
-def _record_checkout(hub: Hub, payment_id: str, account_id: str, checkout: Checkout) -> None:
+def _record_checkout(
+    hub: Hub, payment_id: str, account_id: str, checkout: Checkout, healthy: bool = True
+) -> None:
+    """The gateway's link becomes the attempt's checkout; `healthy`: the create call itself
+    answered (a link recovered after a lost answer was a failed call)."""
     now = hub.clock.now()
     with hub.db.write() as tx:
+        if healthy:
+            routing.record_create_success(tx, hub, load_account(tx, account_id), now)
         payment = attempts.lock_attempt(tx, payment_id)
         assert payment is not None
         after = next_payment_status(PaymentStatus(payment.status), PaymentEvent.GATEWAY_ACCEPTED)
@@ -283,12 +526,17 @@ def _record_checkout(hub: Hub, payment_id: str, account_id: str, checkout: Check
 
 @retry_write_conflicts
 def _record_create_failure(
-    hub: Hub, payment_id: str, event: PaymentEvent, exc: GatewayError
+    hub: Hub, payment_id: str, event: PaymentEvent, exc: GatewayError, counts: bool = True
 ) -> None:
+    """The create call failed (`counts`: against the account's health, once per call)."""
     now = hub.clock.now()
     with hub.db.write() as tx:
         payment = attempts.lock_attempt(tx, payment_id)
         assert payment is not None
+        if counts and payment.gateway_account_id is not None:
+            routing.record_create_failure(
+                tx, hub, load_account(tx, payment.gateway_account_id), exc, now
+            )
         after = next_payment_status(PaymentStatus(payment.status), event)
         if after is not None:
             payment.status = after.value

@@ -1,7 +1,15 @@
 """Idempotency-Key for merchant POSTs (IETF httpapi draft semantics).
 
-Same key + same request → the stored response is replayed. Same key + different request →
-422. Same key while the first request is still running → 409. Keys are kept 24 hours.
+Same key + same request → the stored response is replayed: status, body and the response's
+own headers (its content type, problem+json for an error; Location). Same key + different
+request → 422. Same key while the first request is still running → 409. Keys are kept 24
+hours.
+
+Only a response to a request that ran is kept. One refused before it took effect is not (as
+Stripe does): invalid (400, 413, 422: validation, an unknown SKU, a rule), unauthorised or
+forbidden (401, 403), not found (404), or a problem that says `retry_safe: true` (a 409 "in
+flight", a 429); the key is released, so the client may fix the request and send it again
+under the same key. A 5xx releases it too (nothing is known to have happened).
 
 A stored response never holds a secret: a route names its secret response members (e.g. a
 webhook endpoint's `secret`), and the copy written to the database has each of them replaced
@@ -39,10 +47,28 @@ class IdempotencyKeyReused(InvalidRequest):
     code = "idempotency-key-reused"
 
 
+# Statuses of requests refused before any effect: never kept (see the module docstring).
+NOT_KEPT = frozenset({400, 401, 403, 404, 413, 422})
+
+
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     status: int
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def is_kept(status: int, body: bytes) -> bool:
+    """Whether a response to a request under an Idempotency-Key is stored for replays."""
+    if status >= 500 or status in NOT_KEPT:
+        return False
+    if status >= 400:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return True
+        return not (isinstance(document, dict) and document.get("retry_safe") is True)
+    return True
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -83,7 +109,8 @@ def begin(
                 raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
             if row.state != "done" or row.response_status is None:
                 raise IdempotencyInFlight("a request with this Idempotency-Key is still in flight")
-            return StoredResponse(row.response_status, row.response_body or b"")
+            headers = tuple((str(n), str(v)) for n, v in row.response_headers or ())
+            return StoredResponse(row.response_status, row.response_body or b"", headers)
     except ConstraintViolation:
         raise IdempotencyInFlight(
             "a request with this Idempotency-Key is still in flight"
@@ -91,18 +118,27 @@ def begin(
 
 
 @retry_write_conflicts
-def finish(hub: Hub, merchant_id: str, key: str, status: int, body: bytes) -> None:
-    """Store the response; a server error releases the key so the client may retry."""
+def finish(
+    hub: Hub,
+    merchant_id: str,
+    key: str,
+    status: int,
+    body: bytes,
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Store the response, or release the key when it is not kept (`is_kept`: a server
+    error, a request refused before any effect) so the client may send it again."""
     with hub.db.write() as tx:
         row = idempotency_keys.key_to_change(tx, merchant_id, key)
         if row is None:
             return
-        if status >= 500:
+        if not is_kept(status, body):
             idempotency_keys.drop_key(tx, row)
             return
         row.state = "done"
         row.response_status = status
         row.response_body = body
+        row.response_headers = [[name, value] for name, value in headers]
 
 
 def redact_members(body: bytes, members: Iterable[str]) -> bytes:

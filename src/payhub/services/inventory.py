@@ -105,6 +105,7 @@ def note_low_stock(tx: Tx, merchant_id: str, product_id: str, now: datetime) -> 
         event_key=f"stock.low:{product_id}:{crossing}",
         payload=payload,
         now=now,
+        subject=("product", product_id),
     )
     enqueue_event(
         tx,

@@ -26,7 +26,8 @@ Which notifications an event makes:
                       again while the order takes payments); the `payment_failed` alert
     refund.succeeded  refund_issued to the customer
     operator.alert    an alert of `data.kind` (payment_review, stock_low, endpoint_failing,
-                      endpoint_disabled, gateway_error, reconciled_without_notification, ...)
+                      endpoint_disabled, gateway_error, gateway.unhealthy, gateway.recovered,
+                      reconciled_without_notification, ...)
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ ALERT_KINDS = (
     "endpoint_failing",
     "endpoint_disabled",
     "gateway_error",
+    "gateway.unhealthy",
+    "gateway.recovered",
     "reconciled_without_notification",
 )
 CHANNELS = ("email", "telegram")
@@ -354,6 +357,14 @@ def _alert_text(kind: str, data: Mapping[str, Any], locale: str) -> tuple[str, l
         headline = f"Webhook endpoint disabled: {data.get('url', data.get('endpoint_id', '?'))}"
     elif kind == "gateway_error":
         headline = f"Gateway error from {data.get('gateway', '?')}"
+    elif kind == "gateway.unhealthy":
+        headline = (
+            f"Gateway unhealthy: {data.get('gateway', '?')} ({data.get('environment', '?')}) "
+            f"failed {data.get('consecutive_failures', '?')} create calls in a row; "
+            f"payments are routed around it"
+        )
+    elif kind == "gateway.recovered":
+        headline = f"Gateway recovered: {data.get('gateway', '?')} ({data.get('environment', '?')})"
     elif kind == "reconciled_without_notification":
         headline = (
             f"Payment for order {ref} settled by reconciliation: "

@@ -164,6 +164,7 @@ def create_order(hub: Hub, merchant_id: str, draft: OrderDraft) -> str:
                 event_key=f"order.created:{order_id}",
                 payload={"order_id": order_id, "merchant_reference": draft.merchant_reference},
                 now=now,
+                subject=("order", order_id),
             )
     except ConstraintViolation:
         raise Conflict(
@@ -254,4 +255,5 @@ def cancel_order_locally(
         event_key=f"{kind}:{order.id}",
         payload={"order_id": order.id, "merchant_reference": order.merchant_reference},
         now=now,
+        subject=("order", order.id),
     )

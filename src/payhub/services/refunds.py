@@ -35,7 +35,7 @@ from payhub.services.checkout import gateway_throttled, payment_ref
 from payhub.services.context import Hub
 from payhub.services.reconcile import next_check_delay
 from payhub.services.settlement import transition_order
-from payhub.store import attempts, refunds
+from payhub.store import attempts, reads, refunds
 from payhub.store.ids import new_id
 from payhub.store.journal import add_audit, add_timeline, enqueue_event
 from payhub.store.models import Refund
@@ -49,19 +49,8 @@ class RefundsNotSupported(RefundNotAllowed):
 
 
 def refund_view(r: Refund) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "payment_id": r.payment_id,
-        "order_id": r.order_id,
-        "amount": r.amount_minor,
-        "currency": r.currency,
-        "status": r.status,
-        "manual": r.manual,
-        "reason": r.reason,
-        "gateway_code": r.gateway_code,
-        "message": r.message,
-        "created_at": as_utc(r.created_at).isoformat(),
-    }
+    """The refund as the API shows it (the read model's shape)."""
+    return reads.RefundView.of(r).as_dict()
 
 
 @retry_write_conflicts
@@ -304,6 +293,7 @@ def _record_answer(
             event_key=f"refund.succeeded:{refund.id}",
             payload=refund_view(refund),
             now=now,
+            subject=("refund", refund.id),
         )
     elif status == "failed":
         enqueue_event(
@@ -313,6 +303,7 @@ def _record_answer(
             event_key=f"refund.failed:{refund.id}",
             payload=refund_view(refund),
             now=now,
+            subject=("refund", refund.id),
         )
     add_timeline(
         tx,

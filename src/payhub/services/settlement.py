@@ -265,6 +265,7 @@ def settle_order_paid(
             "credits_granted": credits,
         },
         now=now,
+        subject=("order", order.id),
     )
 
 
@@ -290,6 +291,7 @@ def _send_to_review(
         event_key=f"payment.review:{payment.id}",
         payload=payload,
         now=now,
+        subject=("payment", payment.id),
     )
     enqueue_event(
         tx,
@@ -318,6 +320,7 @@ def _after_attempt_failed(
             "code": payment.failure_code,
         },
         now=now,
+        subject=("payment", payment.id),
     )
     if other_live:
         return
@@ -336,4 +339,5 @@ def _after_attempt_failed(
                 "reason": "payment_failed",
             },
             now=now,
+            subject=("order", order.id),
         )

@@ -33,6 +33,7 @@ from payhub.domain.errors import InvalidRequest, NotFound
 from payhub.errors import OutboundRefused
 from payhub.outbound import OutboundClient, OutboundPolicy, check_url_blocking
 from payhub.services.context import Hub
+from payhub.services.hosted import hosted_checkout_url
 from payhub.services.vault import decrypt_credentials, encrypt_credentials
 from payhub.store import outbox
 from payhub.store.encrypted import WEBHOOK_SECRET
@@ -340,9 +341,7 @@ def claim_deliveries(
             secrets_by_endpoint[c.endpoint_id] = _endpoint_secret(
                 hub, c.endpoint_id, c.secret_ciphertext, c.secret_key_id
             )
-        body = json.dumps(
-            {"id": c.event_id, **c.payload}, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        body = event_body(hub, c.event_id, c.payload)
         jobs.append(
             OutboundDelivery(
                 c.delivery_id,
@@ -613,16 +612,58 @@ def redeliver(hub: Hub, merchant_id: str, event_id: str, *, actor: str) -> int:
         return count
 
 
-def event_log(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
+def event_document(hub: Hub, event_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The one event object: the delivered body, a `/v1/events` item and `/v1/events/{id}`.
+
+    `data.object` is the snapshot taken when the event was written (store.snapshots); an
+    order's `hosted_checkout_url` is added here, as on every order read (it is derived from
+    the order id, so it is the same whenever it is rendered). Events written before
+    snapshots existed have `data.object: null`."""
+    data = dict(payload.get("data") or {})
+    snapshot = data.pop("object", None)
+    if payload.get("object_type") == "order" and isinstance(snapshot, dict):
+        snapshot = {**snapshot, "hosted_checkout_url": hosted_checkout_url(hub, snapshot["id"])}
+    return {
+        "id": event_id,
+        "type": payload.get("type"),
+        "created": payload.get("timestamp"),
+        "livemode": bool(payload.get("livemode", False)),
+        "data": {"object": snapshot, **data},
+    }
+
+
+def event_body(hub: Hub, event_id: str, payload: dict[str, Any]) -> bytes:
+    """The bytes POSTed to endpoints (and signed): the event object as compact JSON."""
+    return json.dumps(
+        event_document(hub, event_id, payload), separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def get_event(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
+    with hub.db.session() as session:
+        event = outbox.find_event(session, event_id)
+        if (
+            event is None
+            or event.merchant_id != merchant_id
+            or event.event_type.startswith("operator.")
+        ):
+            raise NotFound(f"no event {event_id}")
+        return event_document(hub, event.id, event.payload)
+
+
+def event_deliveries(hub: Hub, merchant_id: str, event_id: str) -> list[dict[str, Any]]:
+    """An event's deliveries (one per endpoint), oldest first, each with its attempt log."""
     with hub.db.session() as session:
         event = outbox.find_event(session, event_id)
         if event is None or event.merchant_id != merchant_id:
             raise NotFound(f"no event {event_id}")
         out = []
-        for d in outbox.deliveries_of(session, event_id):
+        for d in sorted(outbox.deliveries_of(session, event_id), key=lambda d: d.id):
             attempts = outbox.attempts_of_delivery(session, d.id)
             out.append(
                 {
+                    "id": str(d.id),
+                    "event_id": event_id,
                     "endpoint_id": d.endpoint_id,
                     "state": d.state,
                     "attempts": d.attempts,
@@ -638,23 +679,20 @@ def event_log(hub: Hub, merchant_id: str, event_id: str) -> dict[str, Any]:
                     ],
                 }
             )
-        return {
-            "id": event.id,
-            "type": event.event_type,
-            "payload": event.payload,
-            "deliveries": out,
-        }
+        return out
 
 
-def list_events(hub: Hub, merchant_id: str, limit: int = 50) -> list[dict[str, Any]]:
+def events_page(
+    hub: Hub, merchant_id: str, *, limit: int = 50, starting_after: str | None = None
+) -> dict[str, Any]:
+    """A page of the merchant's events, newest first: `data`, `has_more`, `next_cursor`."""
     with hub.db.session() as session:
-        rows = outbox.recent_events(session, merchant_id, limit)
-        return [
-            {
-                "id": e.id,
-                "type": e.event_type,
-                "created_at": as_utc(e.created_at).isoformat(),
-                "data": e.payload.get("data"),
-            }
-            for e in rows
-        ]
+        page = outbox.events_page(session, merchant_id, limit, starting_after)
+        if page is None:
+            raise InvalidRequest(f"unknown cursor {starting_after}")
+        rows, has_more = page
+        return {
+            "data": [event_document(hub, e.id, e.payload) for e in rows],
+            "has_more": has_more,
+            "next_cursor": rows[-1].id if has_more and rows else None,
+        }

@@ -18,6 +18,7 @@ from payhub.store.tx import Reader, Tx, session_of
 
 __all__ = [
     "account_for",
+    "accounts_of",
     "accounts_of_gateway",
     "enabled_accounts",
     "find_account",
@@ -71,6 +72,17 @@ def accounts_of_gateway(reader: Reader, merchant_id: str, gateway: str) -> list[
             select(GatewayAccount)
             .where(GatewayAccount.merchant_id == merchant_id, GatewayAccount.gateway == gateway)
             .order_by(GatewayAccount.enabled.desc(), GatewayAccount.priority, GatewayAccount.id)
+        )
+    )
+
+
+def accounts_of(reader: Reader, merchant_id: str) -> list[GatewayAccount]:
+    """Every account of the merchant, enabled or not, best priority first."""
+    return list(
+        session_of(reader).scalars(
+            select(GatewayAccount)
+            .where(GatewayAccount.merchant_id == merchant_id)
+            .order_by(GatewayAccount.priority, GatewayAccount.id)
         )
     )
 

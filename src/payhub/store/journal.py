@@ -16,7 +16,8 @@ from sqlalchemy import insert
 from payhub.store.direct import DirectStatement
 from payhub.store.ids import new_id
 from payhub.store.models import AuditEntry, OutboxEvent, TimelineEntry
-from payhub.store.staging import stage_write
+from payhub.store.snapshots import Subject, snapshot_completion
+from payhub.store.staging import stage_late_write, stage_write
 from payhub.store.tables import table_of
 from payhub.store.tx import Tx
 
@@ -91,23 +92,28 @@ def enqueue_event(
     event_key: str,
     payload: dict[str, Any],
     now: datetime,
+    subject: Subject | None = None,
 ) -> str:
     """Stage an outbox event; returns its id. `event_key` is unique per merchant, so a
-    once-only event (e.g. `order.paid:<order>`) can never be enqueued twice."""
+    once-only event (e.g. `order.paid:<order>`) can never be enqueued twice.
+
+    A merchant event names its `subject` (`("order", order_id)`, …): its `data.object` is
+    then the snapshot of that object just before the commit (store.snapshots); `payload`
+    holds this event's own facts beside it (e.g. `credits_granted`)."""
     event_id = new_id("evt")
-    stage_write(
-        tx._session,
-        _INSERT_OUTBOX,
-        dict(
-            id=event_id,
-            merchant_id=merchant_id,
-            event_type=event_type,
-            event_key=event_key,
-            payload={"type": event_type, "timestamp": now.isoformat(), "data": payload},
-            state="pending",
-            attempts=0,
-            next_attempt_at=now + timedelta(seconds=0),
-            created_at=now,
-        ),
+    row = dict(
+        id=event_id,
+        merchant_id=merchant_id,
+        event_type=event_type,
+        event_key=event_key,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": payload},
+        state="pending",
+        attempts=0,
+        next_attempt_at=now + timedelta(seconds=0),
+        created_at=now,
     )
+    if subject is None:
+        stage_write(tx._session, _INSERT_OUTBOX, row)
+    else:
+        stage_late_write(tx._session, _INSERT_OUTBOX, row, snapshot_completion(subject))
     return event_id

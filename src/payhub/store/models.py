@@ -119,6 +119,37 @@ class GatewayAccount(Base):
     __table_args__ = (UniqueConstraint("merchant_id", "gateway", "environment"),)
 
 
+class GatewayHealth(Base):
+    """One gateway account's recent create calls and its circuit (closed, open, half_open).
+
+    A circuit opens after `PAYHUB_CIRCUIT_FAILURE_THRESHOLD` consecutive create failures;
+    after the cool-down one probe is let through (claimed by a conditional UPDATE)."""
+
+    __tablename__ = "gateway_health"
+    account_id: Mapped[str] = mapped_column(ForeignKey("gateway_accounts.id"), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), default="closed")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None]
+    last_timeout_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    opened_at: Mapped[datetime | None]
+    probe_started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class MerchantRouting(Base):
+    """A merchant's routing choices: its default gateway and per-currency gateway orders
+    (`{"VND": ["payos", "vnpay"]}`); without a row, account priorities alone decide."""
+
+    __tablename__ = "merchant_routing"
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    default_gateway: Mapped[str | None] = mapped_column(String(32))
+    currency_priorities: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
 class Customer(Base):
     __tablename__ = "customers"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -431,6 +462,8 @@ class IdempotencyKey(Base):
     state: Mapped[str] = mapped_column(String(16))  # in_flight | done
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The response's own headers (content-type, location, ...) as [name, value] pairs.
+    response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("merchant_id", "key"),)

@@ -38,11 +38,11 @@ __all__ = [
     "endpoint_to_change",
     "endpoints_of",
     "event_key_exists",
+    "events_page",
     "events_to_fan_out",
     "find_event",
     "make_deliveries_due",
     "prune_finished_attempts",
-    "recent_events",
     "record_delivery_attempt",
     "release_deliveries",
     "settle_delivery",
@@ -159,19 +159,35 @@ def attempts_of_delivery(reader: Reader, delivery_id: int) -> list[DeliveryAttem
     )
 
 
-def recent_events(reader: Reader, merchant_id: str, limit: int) -> list[OutboxEvent]:
-    """The merchant's newest events, without the operator's own."""
-    return list(
-        session_of(reader).scalars(
-            select(OutboxEvent)
-            .where(
-                OutboxEvent.merchant_id == merchant_id,
-                ~OutboxEvent.event_type.startswith("operator."),
-            )
-            .order_by(OutboxEvent.created_at.desc())
-            .limit(limit)
+def events_page(
+    reader: Reader, merchant_id: str, limit: int, starting_after: str | None = None
+) -> tuple[list[OutboxEvent], bool] | None:
+    """A page of the merchant's events, newest first (created, then id, descending), without
+    the operator's own, and whether more follow; `None` when `starting_after` is not one of
+    the merchant's events."""
+    session = session_of(reader)
+    query = select(OutboxEvent).where(
+        OutboxEvent.merchant_id == merchant_id,
+        ~OutboxEvent.event_type.startswith("operator."),
+    )
+    if starting_after is not None:
+        anchor = session.get(OutboxEvent, starting_after)
+        if (
+            anchor is None
+            or anchor.merchant_id != merchant_id
+            or anchor.event_type.startswith("operator.")
+        ):
+            return None
+        query = query.where(
+            (OutboxEvent.created_at < anchor.created_at)
+            | ((OutboxEvent.created_at == anchor.created_at) & (OutboxEvent.id < anchor.id))
+        )
+    rows = list(
+        session.scalars(
+            query.order_by(OutboxEvent.created_at.desc(), OutboxEvent.id.desc()).limit(limit + 1)
         )
     )
+    return rows[:limit], len(rows) > limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,18 @@ rows: store.guard refuses such reads when it is on (as in the tests).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from payhub.store.direct import DirectStatement
 from payhub.store.guard import STAGED_KEY as _KEY
+
+_LATE_KEY = "payhub.late_staged_writes"
+
+# Completes a late-staged row from what the transaction wrote (e.g. an event's snapshot).
+Completion = Callable[[Session, Mapping[str, Any]], Mapping[str, Any]]
 
 
 def stage_write(session: Session, statement: DirectStatement, values: Mapping[str, Any]) -> None:
@@ -35,12 +40,34 @@ def stage_write(session: Session, statement: DirectStatement, values: Mapping[st
     staged.setdefault(statement, []).append(values)
 
 
+def stage_late_write(
+    session: Session, statement: DirectStatement, values: Mapping[str, Any], complete: Completion
+) -> None:
+    """Like `stage_write`, but the row is completed by `complete(session, values)` after
+    every other staged write is made, just before the commit: an outbox event's snapshot
+    of its object then sees the whole transaction (the timeline entries included)."""
+    late: list[tuple[DirectStatement, Mapping[str, Any], Completion]] | None = session.info.get(
+        _LATE_KEY
+    )
+    if late is None:
+        late = session.info[_LATE_KEY] = []
+    late.append((statement, values, complete))
+
+
 def write_staged(session: Session) -> None:
     """Flush the ORM's pending changes (staged rows may refer to them), then make the
-    staged writes, each statement's in the order they were staged."""
+    staged writes, each statement's in the order they were staged, then the late ones."""
     staged: dict[DirectStatement, list[Mapping[str, Any]]] | None = session.info.pop(_KEY, None)
+    late: list[tuple[DirectStatement, Mapping[str, Any], Completion]] | None = session.info.pop(
+        _LATE_KEY, None
+    )
     session.flush()
-    if not staged:
+    for statement, rows in (staged or {}).items():
+        statement.run_many(session, rows)
+    if not late:
         return
-    for statement, rows in staged.items():
+    completed: dict[DirectStatement, list[Mapping[str, Any]]] = {}
+    for statement, values, complete in late:
+        completed.setdefault(statement, []).append(complete(session, values))
+    for statement, rows in completed.items():
         statement.run_many(session, rows)

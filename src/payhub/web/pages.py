@@ -27,13 +27,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from payhub.api.gateways import ready
 from payhub.api.rate_limits import rate_limits_of
 from payhub.api.security import HubDep
 from payhub.domain.errors import DomainError, InvalidRequest
 from payhub.domain.lifecycle import ORDER_HOLDS_STOCK, ORDER_IS_PAID, OrderStatus
-from payhub.errors import GatewayCallFailed
-from payhub.gateways.base import Environment
+from payhub.errors import GatewayCallFailed, NoGatewayAvailable
 from payhub.gateways.registry import entry
 from payhub.money import Money
 from payhub.services import checkout, hosted, orders
@@ -69,23 +67,11 @@ class GatewayChoice:
     display: str
 
 
-def checkout_gateways(page: reads.HostedCheckout) -> list[GatewayChoice]:
-    """The gateways this order may be paid through, in the order to offer them: enabled,
-    fully configured, in the order's mode (test orders: simulator and sandbox accounts; live
-    orders: production only), taking the order's currency and amount. The one place the
-    checkout's list is made (services.routing's candidate order can replace it)."""
-    order = page.order
-    modes = Environment.for_mode(order.livemode)
-    out = []
-    for account in page.accounts:
-        if not ready(account) or account.environment not in modes:
-            continue
-        adapter = entry(account.gateway).adapter
-        limits = adapter.capabilities.limits_for(order.currency)
-        if limits is None or not limits.min_minor <= order.amount <= limits.max_minor:
-            continue
-        out.append(GatewayChoice(name=account.gateway, display=adapter.display_name))
-    return out
+def checkout_gateways(names: list[str]) -> list[GatewayChoice]:
+    """The gateways routing would try for the order, in its order (the first is the
+    default choice): `services.checkout.routed_gateways` gives the names (enabled, ready,
+    in the order's mode, taking its currency and amount, circuit not open)."""
+    return [GatewayChoice(name=n, display=entry(n).adapter.display_name) for n in names]
 
 
 def _display_name(gateway: str) -> str:
@@ -195,6 +181,7 @@ async def hosted_checkout(
     if page is None:
         return _plain(request, "unknown_order", 404)
     order = page.order
+    names = await to_thread.run_sync(checkout.routed_gateways, hub, order_id)
     t = Translator(_locale(request, page.locale, page.merchant))
     left = order.expires_at - hub.clock.now()
     context = {
@@ -215,7 +202,7 @@ async def hosted_checkout(
         "minutes_left": t.minutes_left(left),
         "gateways": [
             {"name": g.name, "display": g.display, "line": gateway_line_of(t, g.name)}
-            for g in checkout_gateways(page)
+            for g in checkout_gateways(names)
         ],
         "token": token,
     }
@@ -250,8 +237,8 @@ async def hosted_checkout_start(
             user_agent=_user_agent(request),
             actor="hosted-checkout",
         )
-    except (DomainError, GatewayCallFailed) as exc:
-        message = exc.detail if isinstance(exc, DomainError) else exc.message
+    except (DomainError, GatewayCallFailed, NoGatewayAvailable) as exc:
+        message = exc.message if isinstance(exc, GatewayCallFailed) else exc.detail
         t = Translator(
             locale or choose_locale(None, None, None, request.headers.get("accept-language"))
         )

@@ -431,6 +431,15 @@ class MomoGateway:
 
     # ------------------------------------------------------------------ query
 
+    async def recover_checkout(self, ref: PaymentRef) -> Checkout | None:
+        """After a create whose answer was lost: MoMo's "no such order" (42) proves nothing
+        was made. An order MoMo does hold cannot be handed back (its query does not echo the
+        payUrl), so that answer cannot be used: NotSupported."""
+        report = await self.query(ref)
+        if report.gateway_code == str(wire.NOT_FOUND):
+            return None
+        raise NotSupported("MoMo's query does not give back an existing order's payUrl")
+
     async def query(self, ref: PaymentRef) -> StatusReport:
         order_id = ref.gateway_data.get("orderId") or ref.reference
         partner = self._partner_code()

@@ -61,6 +61,13 @@ class MomoControl(simkit.SandboxControl[MomoSandbox]):
 
     records = "orders"
     not_found = "unknown orderId"
+    create_paths = ("/v2/gateway/api/create",)
+
+    def refused_create(self) -> Response:
+        # resultCode 98: "QR Code generation failed, please try again later" (nothing made).
+        return JSONResponse(
+            {"resultCode": 98, "message": "QR Code tạo không thành công. Vui lòng thử lại sau."}
+        )
 
     def find(self, key: str) -> Order | None:
         return self.sandbox.order_by_id(key)

@@ -314,6 +314,42 @@ class PayOSGateway:
         data = self._signed_data(envelope, effectful=False)
         return self._status_report(ref, data, effectful=False)
 
+    async def recover_checkout(self, ref: PaymentRef) -> Checkout | None:
+        """After a create whose answer was lost: get the link by its orderCode. PayOS's
+        "no such link" proves the create made nothing; a live link is returned with its
+        hosted page (`/web/{paymentLinkId}`, which PayOS's get does not echo)."""
+        try:
+            envelope = await self._call(
+                "GET", f"/v2/payment-requests/{self._link_id(ref)}", None, effectful=False
+            )
+        except GatewayRejected as exc:
+            if exc.gateway_code == wire.NOT_FOUND_CODE:
+                return None
+            raise
+        data = self._signed_data(envelope, effectful=False)
+        report = self._status_report(ref, data, effectful=False)
+        link_id = data.get("id")
+        if report.status is not GatewayStatus.PENDING or not isinstance(link_id, str):
+            raise GatewayRejected(
+                f"PayOS holds the link as {report.gateway_code}", gateway_code=report.gateway_code
+            )
+        origin = (
+            wire.CHECKOUT_ORIGIN
+            if self._config.environment is Environment.PRODUCTION
+            else self._base_url
+        )
+        expired_at = data.get("expiredAt")
+        return Checkout(
+            reference=ref.reference,
+            checkout_url=f"{origin}/web/{link_id}",
+            expires_at=(
+                datetime.fromtimestamp(expired_at, UTC)
+                if isinstance(expired_at, int) and not isinstance(expired_at, bool)
+                else None
+            ),
+            gateway_data={"paymentLinkId": link_id, "orderCode": ref.reference},
+        )
+
     async def cancel(self, ref: PaymentRef) -> None:
         envelope = await self._call(
             "POST",

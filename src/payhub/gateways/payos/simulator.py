@@ -59,6 +59,11 @@ class PayOSControl(simkit.SandboxControl[PayOSSimulator]):
 
     records = "links"
     not_found = "no such link"
+    create_paths = ("/v2/payment-requests",)
+
+    def refused_create(self) -> Response:
+        # PayOS refuses with HTTP 200 and its own code (20: invalid input).
+        return _json(error(CODE_INVALID_INPUT, "Thông tin truyền lên không đúng."))
 
     def find(self, key: str) -> Link | None:
         return self.sandbox.find(key)

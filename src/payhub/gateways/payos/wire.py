@@ -26,6 +26,11 @@ DESCRIPTION_LIMIT: Final = 25
 WEBHOOK_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 _WEBHOOK_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 SUCCESS_CODE: Final = "00"
+# The code of "no such payment link" (a get of an orderCode PayOS never saw). [unconfirmed]:
+# PayOS does not document its number; the sandbox answers this one.
+NOT_FOUND_CODE: Final = "101"
+# Where PayOS's hosted page of a link lives in production; a sandbox serves it at its origin.
+CHECKOUT_ORIGIN: Final = "https://pay.payos.vn"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Payment link `status` -> payhub status. Anything not listed stays PENDING.

@@ -6,7 +6,7 @@ Tests and the demo drive a sandbox without a browser through these routes:
 |---|---|
 | `POST /__sim/pay/{key}` | drive an outcome for one payment (`{"outcome": ..., ...}`) |
 | `GET /__sim/{records}/{key}` | show one payment as the sandbox holds it |
-| `POST /__sim/faults` | queue `{"fault": name, "count": n}` for the next notification(s) |
+| `POST /__sim/faults` | queue `{"fault": name, "count": n}` for the next notice(s) or create(s) |
 | `GET /__sim/faults` | the queued faults |
 | `GET /__sim/deliveries` | the delivery log |
 | `POST /__sim/flush` | wait until every scheduled delivery has finished |
@@ -16,12 +16,20 @@ A gateway's sandbox supplies only what differs, by subclassing `SandboxControl`:
 outcome is driven (`drive`), how one payment is found and shown (`find`, `describe`, under
 `records`), the faults it knows beyond the shared `Fault`s (`extra_faults`), and its own
 control routes (`routes`).
+Create faults are the same for every sandbox (`CREATE_FAULTS`): the next create call(s) on
+one of the sandbox's `create_paths` answer HTTP 500 without creating anything
+(`create_500`), answer the gateway's documented refusal (`create_refused`, from
+`refused_create`), or create the payment and then stall `{"stall": s}` seconds (default
+5) before answering (`create_timeout`: the hub's read timeout fires while the link exists).
+A refused connection needs no fault: point the account at a closed port.
+
 The answer shapes have defaults; a sandbox whose existing clients read another shape
 overrides the `*_answer` method, so no client sees a change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import json
@@ -33,12 +41,16 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payhub.gateways.simkit.notifier import Fault, Notifier
 from payhub.gateways.simkit.pages import SandboxPageHeaders
 
 JsonBody = dict[str, Any]
 Handler = Callable[[Request, JsonBody], Any]  # returns a JSON-able answer, maybe awaitable
+
+
+CREATE_FAULTS = ("create_500", "create_refused", "create_timeout")
 
 
 class ControlError(Exception):
@@ -115,10 +127,20 @@ class SandboxControl(Generic[S]):
     not_found = "no such payment"  # the 404 when `find` finds nothing
     # How long `POST /__sim/flush` waits by default (the body may say `{"timeout": s}`).
     flush_timeout: float = 10.0
+    # The paths of the gateway's create call(s), which the create faults apply to.
+    create_paths: tuple[str, ...] = ()
 
     def __init__(self, sandbox: S) -> None:
         self.sandbox = sandbox
         self.notifier = sandbox.notifier
+        self.create_faults: list[tuple[str, float]] = []  # (fault, stall seconds), in order
+
+    def refused_create(self) -> Response:
+        """The gateway's documented answer refusing a create call (nothing created)."""
+        return JSONResponse({"error": "refused"}, status_code=400)
+
+    def take_create_fault(self) -> tuple[str, float] | None:
+        return self.create_faults.pop(0) if self.create_faults else None
 
     # -- what every sandbox supplies ------------------------------------------------------
 
@@ -160,6 +182,14 @@ class SandboxControl(Generic[S]):
     def faults_answer(self) -> Any:
         return {"pending": self.notifier.pending_faults()}
 
+    def faults_with_create(self) -> Any:
+        """`faults_answer()`, plus `create_faults` while any is queued (so the answer every
+        existing client reads is unchanged)."""
+        answer = self.faults_answer()
+        if self.create_faults and isinstance(answer, dict):
+            return {**answer, "create_faults": [name for name, _ in self.create_faults]}
+        return answer
+
     def deliveries_answer(self) -> Any:
         return {"deliveries": self.delivery_log()}
 
@@ -178,13 +208,20 @@ class SandboxControl(Generic[S]):
         name = str(body.get("fault", ""))
         count = whole_number(body, "count", 1)
         extra = self.extra_faults()
+        if name in CREATE_FAULTS and name not in extra:
+            try:
+                stall = float(body.get("stall", 5.0))
+            except (TypeError, ValueError):
+                raise ControlError(400, "stall must be a number of seconds") from None
+            self.create_faults.extend([(name, stall)] * count)
+            return self.faults_with_create()
         if name in extra:
             extra[name](count)
         else:
             try:
                 fault = Fault(name)
             except ValueError:
-                known = [f.value for f in Fault] + list(extra)
+                known = [f.value for f in Fault] + list(extra) + list(CREATE_FAULTS)
                 raise ControlError(400, f"unknown fault {name!r}", known=known) from None
             self.notifier.inject(fault, count)
         return self.faults_answer()
@@ -198,6 +235,7 @@ class SandboxControl(Generic[S]):
         return self.flush_answer()
 
     def do_reset(self) -> Any:
+        self.create_faults.clear()
         self.reset()
         return self.reset_answer()
 
@@ -206,7 +244,7 @@ def control_routes(control: SandboxControl[Any]) -> list[Route]:
     """Every `/__sim/` route of one sandbox: the shared ones, then the sandbox's own."""
 
     def faults(request: Request, body: JsonBody) -> Any:
-        return control.faults_answer() if request.method == "GET" else control.inject(body)
+        return control.faults_with_create() if request.method == "GET" else control.inject(body)
 
     routes = [
         control_route(
@@ -228,6 +266,40 @@ def control_routes(control: SandboxControl[Any]) -> list[Route]:
     return routes + control.routes()
 
 
+class CreateFaults:
+    """ASGI middleware playing the queued create faults on the sandbox's create paths."""
+
+    def __init__(self, app: ASGIApp, control: SandboxControl[Any]) -> None:
+        self.app = app
+        self.control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in self.control.create_paths:
+            await self.app(scope, receive, send)
+            return
+        fault = self.control.take_create_fault()
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        name, stall = fault
+        if name == "create_500":
+            response: Response = JSONResponse({"error": "internal error"}, status_code=500)
+            await response(scope, receive, send)
+        elif name == "create_refused":
+            await self.control.refused_create()(scope, receive, send)
+        else:  # create_timeout: create, then answer too late
+            held: list[Message] = []
+
+            async def hold(message: Message) -> None:
+                held.append(message)
+
+            await self.app(scope, receive, hold)
+            await asyncio.sleep(stall)
+            with contextlib.suppress(Exception):
+                for message in held:
+                    await send(message)
+
+
 def sandbox_app(
     routes: Sequence[BaseRoute],
     control: SandboxControl[Any],
@@ -247,5 +319,5 @@ def sandbox_app(
     return Starlette(
         routes=[*control_routes(control), *routes],
         lifespan=lifespan,
-        middleware=[Middleware(SandboxPageHeaders)],
+        middleware=[Middleware(SandboxPageHeaders), Middleware(CreateFaults, control=control)],
     )

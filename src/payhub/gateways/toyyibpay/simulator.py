@@ -68,6 +68,10 @@ class ToyyibPayControl(simkit.SandboxControl[ToyyibPaySandbox]):
 
     records = "bills"
     not_found = "no such bill"
+    create_paths = (f"{wire.API_PREFIX}createBill",)
+
+    def refused_create(self) -> StarletteResponse:
+        return _error("Bill creation is not available at the moment")
 
     def find(self, key: str) -> Bill | None:
         return self.sandbox.bills.get(key)

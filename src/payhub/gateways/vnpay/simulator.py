@@ -53,6 +53,11 @@ class VnpayControl(simkit.SandboxControl[VnpaySandbox]):
 
     not_found = "no such vnp_TxnRef"
     flush_timeout = 30.0
+    # VNPay's create is the browser's GET of the signed payment URL.
+    create_paths = (wire.PAY_PATH,)
+
+    def refused_create(self) -> Response:
+        return RedirectResponse(f"{wire.ERROR_PATH}?code=99", status_code=302)
 
     def find(self, key: str) -> Transaction | None:
         return self.sandbox.find_open(key)

@@ -8,7 +8,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     orders            order_view, order_page, payment_view
     api_keys          api_keys (prefix, mode, role, last use; never the key)
     catalog           products, product
-    credits           credit_ledger, customer_balance, entry_view (a written entry)
+    credits           credit_ledger, credit_entries_page, customer_balance, entry_view
     gateway_accounts  gateway_accounts
     merchants         merchant_profile (name and checkout branding)
     console           merchant_choices (the console's merchant switcher)
@@ -17,6 +17,7 @@ thread, once (`running.run_read`), so callers never hold a session or an ORM obj
     checkout          hosted_checkout, order_merchant, payment_progress (customer pages)
     attempts          stale_attempts (the worker's reconciliation)
     notifications     notification_log (the e-mail/Telegram delivery log)
+    refunds           RefundView (the shape of a refund; services.refunds reads them)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from payhub.store.reads.console import MerchantChoice, merchant_choices
 from payhub.store.reads.credits import (
     CreditEntryView,
     CreditLedger,
+    credit_entries_page,
     credit_ledger,
     customer_balance,
     entry_view,
@@ -59,6 +61,7 @@ from payhub.store.reads.orders import (
     order_view,
     payment_view,
 )
+from payhub.store.reads.refunds import RefundView
 
 __all__ = [
     "ApiKeyView",
@@ -78,9 +81,11 @@ __all__ = [
     "PaymentProgress",
     "PaymentView",
     "ProductView",
+    "RefundView",
     "TimelineEntryView",
     "ValidationView",
     "api_keys",
+    "credit_entries_page",
     "credit_ledger",
     "customer_balance",
     "entry_view",

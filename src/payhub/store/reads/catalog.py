@@ -75,9 +75,13 @@ class ProductView:
 
 
 def _products(
-    session: Session, merchant_id: str, order_by: Literal["sku", "price"]
+    session: Session, merchant_id: str, order_by: Literal["sku", "price", "created"]
 ) -> list[ProductView]:
-    ordering = (Product.sku,) if order_by == "sku" else (Product.currency, Product.price_minor)
+    ordering: tuple[Any, ...] = (Product.sku,)
+    if order_by == "price":
+        ordering = (Product.currency, Product.price_minor)
+    elif order_by == "created":
+        ordering = (Product.created_at.desc(), Product.id.desc())
     rows = session.scalars(
         select(Product)
         .where(Product.merchant_id == merchant_id, Product.active.is_(True))
@@ -87,9 +91,9 @@ def _products(
 
 
 async def products(
-    db: Database, merchant_id: str, *, order_by: Literal["sku", "price"] = "sku"
+    db: Database, merchant_id: str, *, order_by: Literal["sku", "price", "created"] = "sku"
 ) -> list[ProductView]:
-    """The merchant's active products, by SKU or by (currency, price)."""
+    """The merchant's active products, by SKU, by (currency, price) or newest first."""
     return await run_read(db, _products, merchant_id, order_by)
 
 

@@ -109,6 +109,32 @@ def _credit_ledger(session: Session, merchant_id: str, external_id: str) -> Cred
     )
 
 
+def _credit_entries_page(
+    session: Session, merchant_id: str, external_id: str, limit: int, before_id: int | None
+) -> tuple[list[tuple[int, CreditEntryView]], bool] | None:
+    customer_id = _customer_id(session, merchant_id, external_id)
+    if customer_id is None:
+        return None
+    query = (
+        select(CreditEntry)
+        .join(CreditAccount, CreditAccount.id == CreditEntry.account_id)
+        .where(CreditAccount.merchant_id == merchant_id, CreditAccount.customer_id == customer_id)
+    )
+    if before_id is not None:
+        query = query.where(CreditEntry.id < before_id)
+    rows = list(session.scalars(query.order_by(CreditEntry.id.desc()).limit(limit + 1)))
+    page = [(e.id, entry_view(e)) for e in rows[:limit]]
+    return page, len(rows) > limit
+
+
+async def credit_entries_page(
+    db: Database, merchant_id: str, external_id: str, *, limit: int, before_id: int | None
+) -> tuple[list[tuple[int, CreditEntryView]], bool] | None:
+    """A page of the customer's ledger entries, newest first (ids grow with time), each with
+    its id (the cursor), and whether more follow; `None` for an unknown customer."""
+    return await run_read(db, _credit_entries_page, merchant_id, external_id, limit, before_id)
+
+
 async def credit_ledger(db: Database, merchant_id: str, external_id: str) -> CreditLedger | None:
     """The customer's credit ledger; `None` if the merchant has no such customer."""
     return await run_read(db, _credit_ledger, merchant_id, external_id)

@@ -88,17 +88,25 @@ class NotificationView:
 
 
 def _notification_log(
-    session: Session, merchant_id: str, order_id: str | None, limit: int
-) -> list[NotificationView]:
+    session: Session, merchant_id: str, order_id: str | None, limit: int, before_id: int | None
+) -> tuple[list[NotificationView], bool]:
     query = select(Notification).where(Notification.merchant_id == merchant_id)
     if order_id is not None:
         query = query.where(Notification.order_id == order_id)
-    rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit))
-    return [NotificationView.of(n) for n in rows]
+    if before_id is not None:
+        query = query.where(Notification.id < before_id)
+    rows = list(session.scalars(query.order_by(Notification.id.desc()).limit(limit + 1)))
+    return [NotificationView.of(n) for n in rows[:limit]], len(rows) > limit
 
 
 async def notification_log(
-    db: Database, merchant_id: str, *, order_id: str | None = None, limit: int = 50
-) -> list[NotificationView]:
-    """The merchant's notifications, newest first (those of one order, if given)."""
-    return await run_read(db, _notification_log, merchant_id, order_id, limit)
+    db: Database,
+    merchant_id: str,
+    *,
+    order_id: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> tuple[list[NotificationView], bool]:
+    """A page of the merchant's notifications, newest first (ids grow with time; those of
+    one order, if given; those before `before_id`, if given), and whether more follow."""
+    return await run_read(db, _notification_log, merchant_id, order_id, limit, before_id)

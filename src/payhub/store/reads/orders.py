@@ -39,6 +39,7 @@ class PaymentView:
     received: int | None
     refunded: int
     gateway_reference: str
+    gateway_txn_id: str | None
     checkout_url: str | None
     qr_content: str | None
     deeplink: str | None
@@ -61,6 +62,7 @@ class PaymentView:
             received=p.received_minor,
             refunded=p.refunded_minor,
             gateway_reference=p.gateway_reference,
+            gateway_txn_id=p.gateway_txn_id,
             checkout_url=p.checkout_url,
             qr_content=p.qr_content,
             deeplink=p.deeplink,
@@ -82,6 +84,7 @@ class PaymentView:
             "received": self.received,
             "refunded": self.refunded,
             "gateway_reference": self.gateway_reference,
+            "gateway_txn_id": self.gateway_txn_id,
             "checkout_url": self.checkout_url,
             "qr_content": self.qr_content,
             "deeplink": self.deeplink,
@@ -208,6 +211,7 @@ class TimelineEntryView:
     kind: str
     message: str
     payment_id: str | None
+    gateway_txn_id: str | None  # the gateway's transaction id of that payment, once known
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +219,7 @@ class TimelineEntryView:
             "kind": self.kind,
             "message": self.message,
             "payment_id": self.payment_id,
+            "gateway_txn_id": self.gateway_txn_id,
         }
 
 
@@ -264,7 +269,8 @@ def _merchant_order(session: Session, merchant_id: str, order_id: str) -> Order 
     return order if order is not None and order.merchant_id == merchant_id else None
 
 
-def _order_view(session: Session, merchant_id: str, order_id: str) -> OrderView | None:
+def order_view_in(session: Session, merchant_id: str, order_id: str) -> OrderView | None:
+    """`order_view` on an open session (the event snapshots take it inside the write)."""
     order = _merchant_order(session, merchant_id, order_id)
     if order is None:
         return None
@@ -276,6 +282,7 @@ def _order_view(session: Session, merchant_id: str, order_id: str) -> OrderView 
         select(TimelineEntry).where(TimelineEntry.order_id == order.id).order_by(TimelineEntry.id)
     ).all()
     customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    txn_ids = {p.id: p.gateway_txn_id for p in payments}
     return OrderView(
         summary=OrderSummary.of(order),
         customer=None
@@ -300,7 +307,11 @@ def _order_view(session: Session, merchant_id: str, order_id: str) -> OrderView 
         payments=tuple(PaymentView.of(p, livemode=bool(order.livemode)) for p in payments),
         timeline=tuple(
             TimelineEntryView(
-                at=as_utc(t.created_at), kind=t.kind, message=t.message, payment_id=t.payment_id
+                at=as_utc(t.created_at),
+                kind=t.kind,
+                message=t.message,
+                payment_id=t.payment_id,
+                gateway_txn_id=txn_ids.get(t.payment_id) if t.payment_id else None,
             )
             for t in timeline
         ),
@@ -309,7 +320,7 @@ def _order_view(session: Session, merchant_id: str, order_id: str) -> OrderView 
 
 async def order_view(db: Database, merchant_id: str, order_id: str) -> OrderView | None:
     """The merchant's order with everything the API shows; `None` if it has no such order."""
-    return await run_read(db, _order_view, merchant_id, order_id)
+    return await run_read(db, order_view_in, merchant_id, order_id)
 
 
 @dataclass(frozen=True, slots=True)

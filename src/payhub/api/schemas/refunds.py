@@ -1,0 +1,27 @@
+"""Refunds of a payment attempt (store.reads.refunds)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from payhub.api.schemas.common import Cursor, Resource, Timestamp
+
+
+class Refund(Resource):
+    id: str
+    payment_id: str
+    order_id: str
+    amount: int = Field(description="minor units")
+    currency: str
+    status: str = Field(description="pending, succeeded or failed")
+    manual: bool
+    reason: str
+    gateway_code: str | None
+    message: str | None
+    created_at: Timestamp
+
+
+class RefundList(Resource):
+    data: list[Refund]
+    has_more: bool
+    next_cursor: Cursor
