@@ -107,6 +107,8 @@ def _post_cases(ids: dict[str, str]) -> list[tuple[str, dict[str, object], str]]
         ),
         (f"/console/gateways/{ids['account']}/enabled", {"enabled": "false"}, "gateway_manage"),
         ("/console/gateways/ga_none/validate", {}, "gateway_manage"),
+        (f"/console/gateways/{ids['account']}/priority", {"priority": "7"}, "gateway_manage"),
+        (f"/console/gateways/{ids['account']}/switch", {}, "gateway_manage"),
         (
             "/console/developers/endpoints",
             {"url": "http://127.0.0.1:9/other"},
@@ -183,6 +185,7 @@ async def test_buttons_are_left_out_for_roles_that_may_not_use_them(
     assert 'action="/console/gateways/credentials"' not in pages["/console/gateways"]
     assert "/enabled" not in pages["/console/gateways"]
     assert "/validate" not in pages["/console/gateways"]
+    assert "/priority" not in pages["/console/gateways"]
     assert 'action="/console/developers/endpoints"' not in pages["/console/developers"]
     assert "/rotate" not in pages["/console/developers"]
     assert 'action="/console/developers/keys"' not in pages["/console/developers"]
@@ -717,3 +720,49 @@ async def test_a_product_is_added_with_its_price_in_major_units(console: Console
     assert rows["mug"].stock_available == 4 and rows["mug"].track_stock
     page = (await console.client.get("/console/products")).text
     assert 'class="low-stock" data-sku="mug"' in page and "RM\xa010.50" in page
+
+
+async def test_priority_switch_and_health(console: ConsoleClient) -> None:
+    ids = _seed(console)
+    production = configure_account(
+        console.th.hub,
+        merchant_id=console.th.merchant_id,
+        gateway="payos",
+        environment=Environment.PRODUCTION,
+        credentials=_payos_credentials("live-checksum-9"),
+        enabled=False,
+        actor="test",
+    )
+    await _as(console, "owner")
+    page = (await console.client.get("/console/gateways")).text
+    assert f"/console/gateways/{production}/switch" in page  # the disabled one of the pair
+    assert f"/console/gateways/{ids['account']}/switch" not in page
+    assert ">closed<" in page  # health: no failure seen
+    token = csrf_of(page)
+    r = await console.client.post(
+        f"/console/gateways/{production}/switch", data={"csrf_token": token}
+    )
+    assert r.status_code == 303
+    r = await console.client.post(
+        f"/console/gateways/{production}/priority", data={"csrf_token": token, "priority": "3"}
+    )
+    assert r.status_code == 303
+    page = (await console.client.get("/console/gateways")).text
+    assert "Priority saved." in page
+    with console.th.hub.db.session() as s:
+        from payhub.store.models import GatewayAccount
+
+        rows = {a.id: a for a in s.scalars(select(GatewayAccount))}
+        actions = [a.action for a in s.scalars(select(AuditEntry)) if a.actor.startswith("cons")]
+    assert rows[production].enabled and not rows[ids["account"]].enabled
+    assert rows[production].priority == 3
+    assert "gateway_account.switch" in actions and "gateway_account.priority" in actions
+    assert f"/console/gateways/{ids['account']}/switch" in page  # now the sandbox is off
+    for path, form in (
+        (f"/console/gateways/{production}/priority", {"priority": "-1"}),
+        (f"/console/gateways/{production}/priority", {"priority": "high"}),
+        ("/console/gateways/ga_nope/priority", {"priority": "1"}),
+        ("/console/gateways/ga_nope/switch", {}),
+    ):
+        r = await console.client.post(path, data={**form, "csrf_token": token})
+        assert 400 <= r.status_code < 500, (path, form, r.status_code)

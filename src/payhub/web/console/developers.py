@@ -204,11 +204,17 @@ async def events_page(console: ConsoleDep, type: str = "", cursor: str | None = 
 
 @router.get("/developers/events/{event_id}")
 async def event_detail(console: ConsoleDep, event_id: str) -> Response:
-    log = await to_thread.run_sync(
-        lambda: webhooks.event_log(console.hub, console.merchant_id, event_id)
+    """The event object as endpoints receive it, and its deliveries with their attempts."""
+    event = await to_thread.run_sync(
+        lambda: webhooks.get_event(console.hub, console.merchant_id, event_id)
+    )
+    deliveries = await to_thread.run_sync(
+        lambda: webhooks.event_deliveries(console.hub, console.merchant_id, event_id)
     )
     urls = {e.id: e.url for e in await endpoints(console.hub.db, console.merchant_id)}
-    return console.render("developers/event.html", title="Event", event=log, urls=urls)
+    return console.render(
+        "developers/event.html", title="Event", event=event, deliveries=deliveries, urls=urls
+    )
 
 
 @router.post("/developers/events/{event_id}/redeliver")

@@ -21,6 +21,7 @@ from payhub.gateways.base import Environment
 from payhub.gateways.registry import entry, gateway_names
 from payhub.services.accounts import configure_account
 from payhub.services.credential_check import validate_account
+from payhub.services.routing import gateway_health_view, set_priority, switch_environment
 from payhub.store import reads
 from payhub.web.console.auth import ConsoleDep, allowed
 from payhub.web.console.i18n import translator
@@ -67,12 +68,21 @@ def _gateway_facts(name: str) -> dict[str, Any]:
 async def gateways_page(console: ConsoleDep) -> Response:
     accounts = await reads.gateway_accounts(console.hub.db, console.merchant_id)
     facts = {name: _gateway_facts(name) for name in gateway_names()}
+    health = {
+        h.account_id: h
+        for h in await to_thread.run_sync(
+            lambda: gateway_health_view(console.hub, console.merchant_id)
+        )
+    }
+    pairs = {(a.gateway, a.environment) for a in accounts}
     return console.render(
         "gateways/index.html",
         title="Gateways",
         accounts=accounts,
         facts=facts,
         environments=_environments(console),
+        health=health,
+        pairs=pairs,
     )
 
 
@@ -161,6 +171,52 @@ async def validate_now(
     text = verdict.get(result.verdict, _("The gateway could not tell whether they are valid."))
     kind = {"valid": "ok", "invalid": "bad"}.get(result.verdict, "warn")
     return console.redirect("/gateways", flash=f"{account.gateway}: {text}", kind=kind)
+
+
+@router.post("/gateways/{account_id}/priority")
+async def change_priority(
+    console: Annotated[Console, allowed(Action.GATEWAY_MANAGE)],
+    account_id: str,
+    priority: Annotated[int, Form(ge=0, le=1_000_000)],
+) -> Response:
+    """Lower is tried first (`services.routing.set_priority`)."""
+    account = await _account(console, account_id)
+    await to_thread.run_sync(
+        lambda: set_priority(
+            console.hub,
+            console.merchant_id,
+            account.gateway,
+            Environment(account.environment),
+            priority,
+            actor=console.actor,
+            source_ip=console.client_ip,
+        )
+    )
+    _ = translator(console.locale)
+    return console.redirect("/gateways", flash=_("Priority saved."))
+
+
+@router.post("/gateways/{account_id}/switch")
+async def switch(
+    console: Annotated[Console, allowed(Action.GATEWAY_MANAGE)], account_id: str
+) -> Response:
+    """Enable this sandbox or production account and disable the gateway's account in the
+    other one, in one audited transaction (`services.routing.switch_environment`)."""
+    account = await _account(console, account_id)
+    await to_thread.run_sync(
+        lambda: switch_environment(
+            console.hub,
+            console.merchant_id,
+            account.gateway,
+            _environment(account.environment),
+            actor=console.actor,
+            source_ip=console.client_ip,
+        )
+    )
+    _ = translator(console.locale)
+    return console.redirect(
+        "/gateways", flash=f"{account.gateway}: " + _("switched to") + f" {_(account.environment)}"
+    )
 
 
 @router.post("/gateways/{account_id}/enabled")
