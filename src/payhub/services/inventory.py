@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from payhub.store import stock
-from payhub.store.journal import enqueue_event
-from payhub.store.tx import Tx
+from payhub.domain.errors import InvalidRequest, NotFound
+from payhub.services.context import Hub
+from payhub.store import catalog, stock
+from payhub.store.journal import add_audit, enqueue_event
+from payhub.store.tx import Tx, retry_write_conflicts
 
 RESERVE = "reserve"
 RELEASE = "release"
@@ -122,3 +124,44 @@ def quantities_by_product(items: Iterable[ItemQuantity]) -> dict[str, int]:
         if item.product_id is not None:
             totals[item.product_id] += item.quantity
     return dict(totals)
+
+
+MAX_RESTOCK = 1_000_000_000
+MAX_REASON = 500
+
+
+@retry_write_conflicts
+def restock(
+    hub: Hub, merchant_id: str, sku: str, quantity: int, *, reason: str, actor: str
+) -> dict[str, Any]:
+    """Add `quantity` units to a tracked product's stock (goods received, a count
+    corrected upwards), with the operator's reason in the audit. One relative UPDATE, so a
+    reservation made meanwhile is not overwritten; a restock above the low-stock threshold
+    arms its alert again."""
+    reason = reason.strip()
+    if not 0 < quantity <= MAX_RESTOCK:
+        raise InvalidRequest(f"quantity must be between 1 and {MAX_RESTOCK}")
+    if not 0 < len(reason) <= MAX_REASON:
+        raise InvalidRequest(f"a reason is required (at most {MAX_REASON} characters)")
+    now = hub.clock.now()
+    with hub.db.write() as tx:
+        row = catalog.product_to_change(tx, merchant_id, sku)
+        if row is None:
+            raise NotFound(f"no product {sku}")
+        if not row.track_stock:
+            raise InvalidRequest(f"the stock of {sku} is not tracked")
+        before = row.stock_available
+        stock.put_back(tx, row.id, quantity)
+        note_low_stock(tx, merchant_id, row.id, now)
+        after = stock.low_stock_facts(tx, row.id)[2]
+        add_audit(
+            tx,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="product.restocked",
+            subject=row.id,
+            before={"stock_available": before},
+            after={"stock_available": after, "quantity": quantity, "reason": reason},
+            now=now,
+        )
+    return {"sku": sku, "stock_available": after}

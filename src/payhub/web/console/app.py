@@ -19,7 +19,18 @@ from payhub.api.rate_limits import RateLimits
 from payhub.domain.errors import DomainError
 from payhub.errors import HubError
 from payhub.services.context import Hub
-from payhub.web.console import auth, dashboard, orders, review
+from payhub.web.console import (
+    audit,
+    auth,
+    catalog,
+    customers,
+    dashboard,
+    developers,
+    gateways,
+    orders,
+    review,
+    settings,
+)
 from payhub.web.console.auth import (
     ActionForbidden,
     CsrfRefused,
@@ -34,6 +45,7 @@ CSRF_REFUSED = (
     "The form has expired or did not come from this console. Reload the page and try again."
 )
 ROUTERS = (auth.router, dashboard.router, orders.router, review.router)
+ROUTERS += tuple(m.router for m in (gateways, developers, catalog, customers, audit, settings))
 
 
 def _error_page(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from payhub.web.console.i18n_pages import PAGES_VI
+
 VI: Final[dict[str, str]] = {
     # layout and navigation
     "Operator console": "Bảng điều khiển",
@@ -241,6 +243,8 @@ VI: Final[dict[str, str]] = {
     # merchant switch
     "Now working on": "Đang làm việc với",
 }
+
+VI.update({k: v for k, v in PAGES_VI.items() if k not in VI})  # the pages' own strings
 
 Translate = Callable[[str], str]
 
