@@ -154,8 +154,8 @@ class CheckoutRequest:
     cancel_url: str
     expires_at: datetime  # aware UTC
     now: datetime  # aware UTC, from the injected clock
-    # The customer's context, for the gateways that take it (VNPay's vnp_IpAddr and
-    # vnp_Locale, MoMo's lang): the browser's address, its language (vi | en | ms) and its
+    # The customer's context, for the gateways that take it (each gateway's docs page says
+    # which field carries what): the browser's address, its language (vi | en | ms) and its
     # User-Agent. The API validated them; each adapter maps them to its own vocabulary.
     client_ip: str = "127.0.0.1"
     locale: str = "vi"
@@ -361,6 +361,19 @@ class SandboxProfile:
     notify_url_option: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckoutCopy:
+    """What the hosted checkout says about a gateway, in the customer's language.
+
+    `line` is the short text under its button, per locale (vi, en, ms). With
+    `qr_for_own_app`, the QR the gateway gives is scanned in the gateway's own app, to pay
+    from another device: on a phone the deeplink is the way, so the page shows the QR on
+    desktops only (when there is a deeplink). Otherwise any banking app reads it."""
+
+    line: Mapping[str, str]
+    qr_for_own_app: bool = False
+
+
 # --------------------------------------------------------------------------- the protocol
 
 
@@ -370,6 +383,7 @@ class Gateway(Protocol):
 
     name: ClassVar[str]
     display_name: ClassVar[str]
+    checkout_copy: ClassVar[CheckoutCopy]
     capabilities: ClassVar[Capabilities]
     credential_fields: ClassVar[tuple[CredentialField, ...]]
     default_base_urls: ClassVar[Mapping[Environment, str]]

@@ -141,7 +141,7 @@ class GatewayHealth(Base):
 
 class MerchantRouting(Base):
     """A merchant's routing choices: its default gateway and per-currency gateway orders
-    (`{"VND": ["payos", "vnpay"]}`); without a row, account priorities alone decide."""
+    (`{"VND": ["<gateway>", "<gateway>"]}`); without a row, account priorities alone decide."""
 
     __tablename__ = "merchant_routing"
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)

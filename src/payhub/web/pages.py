@@ -281,6 +281,7 @@ async def pay_step(
         return RedirectResponse(result, status_code=303)
     t = Translator(_locale(request, progress.order_locale, progress.merchant))
     display = _display_name(payment.gateway)
+    copy = entry(payment.gateway).adapter.checkout_copy
     qr = None
     if payment.qr_content:
         qr = qr_svg(payment.qr_content, title=t("qr_label", gateway=display))
@@ -290,9 +291,8 @@ async def pay_step(
         "gateway": payment.gateway,
         "display": display,
         "qr": qr,
-        # MoMo's QR is for paying from another device: on a phone its deeplink is the way.
-        "qr_desktop_only": payment.gateway == "momo" and bool(payment.deeplink),
-        "scan_hint": t("scan_qr_momo") if payment.gateway == "momo" else t("scan_qr"),
+        "qr_desktop_only": copy.qr_for_own_app and bool(payment.deeplink),
+        "scan_hint": t("scan_qr_app", gateway=display) if copy.qr_for_own_app else t("scan_qr"),
         "deeplink": payment.deeplink,
         "checkout_url": payment.checkout_url,
         "result_url": result,

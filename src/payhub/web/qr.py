@@ -1,5 +1,5 @@
-"""QR codes the hub draws itself: segno renders the gateway's QR content (PayOS's VietQR
-string, MoMo's `qrCodeUrl`) as an inline SVG, so the page loads no image from anywhere."""
+"""QR codes the hub draws itself: segno renders the gateway's QR content (a VietQR transfer
+string, a wallet's QR URL) as an inline SVG, so the page loads no image from anywhere."""
 
 from __future__ import annotations
 

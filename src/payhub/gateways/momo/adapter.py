@@ -23,6 +23,7 @@ from payhub.gateways.base import (
     ApplyOutcome,
     Capabilities,
     Checkout,
+    CheckoutCopy,
     CheckoutRequest,
     CredentialCheck,
     CredentialField,
@@ -66,6 +67,10 @@ class MomoGateway:
 
     name: ClassVar[str] = "momo"
     display_name: ClassVar[str] = "MoMo"
+    checkout_copy: ClassVar[CheckoutCopy] = CheckoutCopy(
+        line={"vi": "Ví điện tử MoMo", "en": "MoMo wallet", "ms": "Dompet MoMo"},
+        qr_for_own_app=True,
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         currencies={"VND": AmountLimits(1_000, 50_000_000)},
         refund=True,

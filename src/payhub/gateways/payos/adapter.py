@@ -25,6 +25,7 @@ from payhub.gateways.base import (
     ApplyOutcome,
     Capabilities,
     Checkout,
+    CheckoutCopy,
     CheckoutRequest,
     CredentialCheck,
     CredentialField,
@@ -86,6 +87,13 @@ class PayOSGateway:
 
     name: ClassVar[str] = "payos"
     display_name: ClassVar[str] = "PayOS"
+    checkout_copy: ClassVar[CheckoutCopy] = CheckoutCopy(
+        line={
+            "vi": "Chuyển khoản ngân hàng qua VietQR",
+            "en": "Bank transfer via VietQR",
+            "ms": "Pindahan bank melalui VietQR",
+        },
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         currencies={"VND": AmountLimits(min_minor=1_000, max_minor=10_000_000_000)},
         refund=False,

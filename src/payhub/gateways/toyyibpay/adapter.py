@@ -26,6 +26,7 @@ from payhub.gateways.base import (
     ApplyOutcome,
     Capabilities,
     Checkout,
+    CheckoutCopy,
     CheckoutRequest,
     CredentialCheck,
     CredentialField,
@@ -82,6 +83,13 @@ class ToyyibPayGateway:
 
     name: ClassVar[str] = "toyyibpay"
     display_name: ClassVar[str] = "ToyyibPay"
+    checkout_copy: ClassVar[CheckoutCopy] = CheckoutCopy(
+        line={
+            "vi": "Ngân hàng trực tuyến FPX hoặc thẻ",
+            "en": "FPX online banking or card",
+            "ms": "Perbankan dalam talian FPX atau kad",
+        },
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         # RM 1.00 to RM 30,000.00: the FPX B2C range; amounts in sen.
         currencies={"MYR": AmountLimits(min_minor=100, max_minor=3_000_000)},

@@ -23,6 +23,7 @@ from payhub.gateways.base import (
     ApplyOutcome,
     Capabilities,
     Checkout,
+    CheckoutCopy,
     CheckoutRequest,
     CredentialCheck,
     CredentialField,
@@ -84,6 +85,13 @@ class VnpayGateway:
 
     name: ClassVar[str] = "vnpay"
     display_name: ClassVar[str] = "VNPay"
+    checkout_copy: ClassVar[CheckoutCopy] = CheckoutCopy(
+        line={
+            "vi": "Thẻ ATM, ứng dụng ngân hàng hoặc VNPay-QR",
+            "en": "ATM card, banking app or VNPay-QR",
+            "ms": "Kad ATM, aplikasi bank atau VNPay-QR",
+        },
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         currencies={"VND": AmountLimits(min_minor=5_000, max_minor=999_999_999)},
         refund=True,
