@@ -100,6 +100,7 @@ def test_write_only_accounts_and_no_secret_anywhere(
         "gateway_account.credentials": 1,
         "webhook_endpoint.secret": 0,
         "notification_settings.secrets": 0,
+        "customer_token_issuer.secret": 0,
     }
     th.hub.previous_keys = []
     th.hub.forget_adapters()

@@ -410,11 +410,13 @@ async def test_after_rotation_the_old_key_can_go_and_deliveries_and_payments_sti
         "gateway_account.credentials": accounts,
         "webhook_endpoint.secret": 1,
         "notification_settings.secrets": 0,
+        "customer_token_issuer.secret": 0,
     }
     assert rotate_keys(env.hub, actor="test") == {
         "gateway_account.credentials": 0,
         "webhook_endpoint.secret": 0,
         "notification_settings.secrets": 0,
+        "customer_token_issuer.secret": 0,
     }
     env.hub.previous_keys = []  # the old key is dropped from the keyring
     env.hub.forget_adapters()
