@@ -147,9 +147,13 @@ def test_the_python_quickstart_verifies_a_real_delivery_and_refuses_a_tampered_o
         assert by_type["order.paid"]["data"]["order_id"] == order_id
         assert by_type["credits.debited"]["data"]["amount"] == -40
         assert by_type["credits.debited"]["data"]["balance_after"] == 60
-        for headers, _ in captured:
-            event = env.api.get(f"/v1/events/{headers['webhook-id']}").json()
-            assert [d["state"] for d in event["deliveries"]] == ["delivered"]
+        for headers, delivered in captured:
+            # The delivered body is the event object `GET /v1/events/{id}` answers; its
+            # deliveries are a list of their own.
+            event_id = headers["webhook-id"]
+            assert env.api.get(f"/v1/events/{event_id}").json() == json.loads(delivered)
+            deliveries = env.api.get(f"/v1/events/{event_id}/deliveries").json()
+            assert [d["state"] for d in deliveries["data"]] == ["delivered"]
 
         [(headers, body)] = [c for c in captured if b'"order.paid"' in c[1]]
         verify = quickstart["verify_payhub_event"]

@@ -11,6 +11,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from payhub.api.idempotency import SecretMembers
+from payhub.api.problems import BY_ID, problem_responses
+from payhub.api.schemas import api_keys as schemas
+from payhub.api.schemas.common import list_of
 from payhub.api.security import HubDep, OwnerDep
 from payhub.services import api_keys
 from payhub.store import reads
@@ -37,7 +40,15 @@ class RotateIn(BaseModel):
     "/api_keys",
     status_code=201,
     summary="Issue an API key (shown once in `key`)",
+    description=(
+        "The key is in this response only. An Idempotency-Key replay answers the same 201 "
+        "with `key: null` and `key_redacted: true`: the stored response never holds it."
+    ),
     dependencies=[Depends(SecretMembers("key"))],
+    operation_id="createApiKey",
+    response_model=schemas.IssuedApiKey,
+    # `key_redacted` is only in a replay.
+    response_model_exclude_unset=True,
 )
 async def create_api_key(body: ApiKeyIn, hub: HubDep, caller: OwnerDep) -> dict[str, Any]:
     issued = await to_thread.run_sync(
@@ -53,13 +64,25 @@ async def create_api_key(body: ApiKeyIn, hub: HubDep, caller: OwnerDep) -> dict[
     return issued.as_dict()
 
 
-@router.get("/api_keys", summary="List the merchant's API keys (prefixes, never keys)")
+@router.get(
+    "/api_keys",
+    summary="List the merchant's API keys, oldest first (prefixes, never keys)",
+    operation_id="listApiKeys",
+    response_model=schemas.ApiKeyList,
+)
 async def list_api_keys(hub: HubDep, caller: OwnerDep) -> dict[str, Any]:
     keys = await reads.api_keys(hub.db, caller.merchant_id)
-    return {"data": [k.as_dict() for k in keys]}
+    # A merchant has a handful of keys: one page, always complete.
+    return list_of([k.as_dict() for k in keys], False, None)
 
 
-@router.post("/api_keys/{key_id}/revoke", summary="Revoke a key: the next request with it is 401")
+@router.post(
+    "/api_keys/{key_id}/revoke",
+    summary="Revoke a key: the next request with it is 401",
+    operation_id="revokeApiKey",
+    response_model=schemas.ApiKey,
+    responses=problem_responses(*BY_ID),
+)
 async def revoke_api_key(key_id: str, hub: HubDep, caller: OwnerDep) -> dict[str, Any]:
     view = await to_thread.run_sync(
         lambda: api_keys.revoke_api_key(hub, caller.merchant_id, key_id, actor=caller.actor)
@@ -70,7 +93,15 @@ async def revoke_api_key(key_id: str, hub: HubDep, caller: OwnerDep) -> dict[str
 @router.post(
     "/api_keys/{key_id}/rotate",
     summary="Issue a replacement; the old key works for the overlap, then 401",
+    description=(
+        "The new key is in this response only (an Idempotency-Key replay has `key: null`, "
+        "`key_redacted: true`). A revoked, expired or already rotated key is 409."
+    ),
     dependencies=[Depends(SecretMembers("key"))],
+    operation_id="rotateApiKey",
+    response_model=schemas.RotatedApiKey,
+    response_model_exclude_unset=True,
+    responses=problem_responses(*BY_ID, 409),
 )
 async def rotate_api_key(
     key_id: str, body: RotateIn, hub: HubDep, caller: OwnerDep

@@ -60,7 +60,15 @@ class AdjustmentIn(BaseModel):
     "/customers/{external_id}/credits/debit",
     status_code=201,
     summary="Spend a customer's credits (once per reference; never below zero)",
-    responses={200: {"description": "A repeat of a debit's reference: the first debit"}},
+    description=(
+        "A repeat of a debit's `reference` with the same amount answers the first debit "
+        "again, with status 200 instead of 201, and charges nothing; with another amount "
+        "it is 409 `reference-reused`. A balance short of the amount is 409 "
+        "`insufficient-credits` (with `balance` and `requested`)."
+    ),
+    operation_id="debitCredits",
+    response_model=schemas.CreditMovement,
+    responses=problem_responses(*BY_ID, 409),
 )
 async def debit_credits(
     external_id: str,
@@ -92,6 +100,10 @@ async def debit_credits(
     "/customers/{external_id}/credits/adjustments",
     status_code=201,
     summary="Correct a customer's credit balance, with a reason (never below zero)",
+    description="A correction taking the balance below zero is 409 `insufficient-credits`.",
+    operation_id="adjustCredits",
+    response_model=schemas.CreditMovement,
+    responses=problem_responses(*BY_ID, 409),
 )
 async def adjust_credits(
     external_id: str,
@@ -136,5 +148,5 @@ async def list_credit_entries(
     if found is None:
         raise NotFound(f"no customer {external_id}")
     rows, has_more = found
-    data = [{"id": str(entry_id), **entry.as_dict()} for entry_id, entry in rows]
-    return list_of(data, has_more, data[-1]["id"] if has_more else None)
+    data = [entry.as_dict() for _, entry in rows]
+    return list_of(data, has_more, str(data[-1]["id"]) if has_more else None)

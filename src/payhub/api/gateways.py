@@ -17,6 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
 from payhub.api.pagination import PageDep, page_of
+from payhub.api.problems import BY_ID, problem_responses
 from payhub.api.schemas import gateways as schemas
 from payhub.api.security import HubDep, MerchantDep
 from payhub.gateways.base import Environment
@@ -116,6 +117,9 @@ async def available_gateways(
 @router.post(
     "/gateways/{gateway}/validate",
     summary="Check this merchant's account for a gateway against the gateway itself",
+    operation_id="validateGateway",
+    response_model=schemas.GatewayValidation,
+    responses=problem_responses(*BY_ID),
 )
 async def validate_gateway(
     gateway: str,

@@ -76,6 +76,8 @@ class ManualPaymentIn(BaseModel):
     summary="Start (or return the live) payment attempt",
     operation_id="startPayment",
     response_model=schemas.StartedPayment,
+    # `routing` is in the body only when routing chose the account.
+    response_model_exclude_unset=True,
     responses=problem_responses(*BY_ID, 409, *GATEWAY_CALL),
 )
 async def start_payment(

@@ -56,7 +56,10 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="validation-error: each refused member"
     )
-    retry_after: int | None = Field(default=None, description="rate-limited: seconds to wait")
+    retry_after: int | None = Field(
+        default=None,
+        description="rate-limited, no-gateway-available: seconds to wait (also Retry-After)",
+    )
     gateway_code: str | None = Field(
         default=None, description="gateway-call-failed: the gateway's own code"
     )
@@ -67,6 +70,23 @@ class Problem(BaseModel):
         default=None, description="refund-not-allowed: minor units still refundable"
     )
     rule: str | None = Field(default=None, description="outbound-refused: the rule that refused")
+    balance: int | None = Field(
+        default=None, description="insufficient-credits: the customer's balance now"
+    )
+    requested: int | None = Field(
+        default=None, description="insufficient-credits: the credits asked for"
+    )
+    reference: str | None = Field(
+        default=None, description="reference-reused: the debit reference sent"
+    )
+    amount: int | None = Field(
+        default=None, description="reference-reused: the credits of the debit it names"
+    )
+    routing: dict[str, Any] | None = Field(
+        default=None,
+        description="no-gateway-available: the candidates tried (`tried`) and the accounts "
+        "skipped (`skipped`), as on a started payment",
+    )
 
 
 def list_of(items: list[Any], has_more: bool, next_cursor: str | None) -> dict[str, Any]:

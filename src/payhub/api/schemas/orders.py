@@ -28,6 +28,7 @@ _PAYMENT_EXAMPLE: dict[str, JsonValue] = {
     "failure_code": None,
     "expires_at": "2026-12-01T18:15:00+00:00",
     "created_at": "2026-12-01T18:00:00+00:00",
+    "livemode": False,
 }
 
 
@@ -59,12 +60,45 @@ class Payment(Resource):
     failure_code: str | None
     expires_at: Timestamp | None
     created_at: Timestamp
+    livemode: bool = Field(description="its order's mode (the creating key's)")
+
+
+class RoutingAttempt(Resource):
+    """A routing candidate that was tried."""
+
+    gateway: str
+    account_id: str
+    outcome: str = Field(description="created, reused or failed")
+    reason: str | None = Field(description="why a failed one was left")
+
+
+class RoutingSkip(Resource):
+    """An account routing did not try."""
+
+    gateway: str
+    environment: str
+    reason: str = Field(
+        description="disabled, mode, not_ready, currency, amount_limits, circuit_open or "
+        "duplicate (another account of the gateway ranks first)"
+    )
+
+
+class RoutingReport(Resource):
+    """How `gateway: "auto"` (or a named gateway with several accounts) chose."""
+
+    gateway: str = Field(description="the gateway the payment went to")
+    tried: list[RoutingAttempt] = Field(description="in order; the last one is the one used")
+    skipped: list[RoutingSkip]
 
 
 class StartedPayment(Payment):
-    """The attempt start-payment answers with; `reused` when the live one was returned."""
+    """The attempt start-payment answers with; `reused` when the live one was returned.
+    `routing` is there when routing chose the account (not on a reused attempt)."""
 
     reused: bool
+    routing: RoutingReport | None = Field(
+        default=None, description="only when routing chose the account (absent otherwise)"
+    )
 
 
 class Customer(Resource):

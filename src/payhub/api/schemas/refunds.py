@@ -7,7 +7,9 @@ from pydantic import Field
 from payhub.api.schemas.common import Cursor, Resource, Timestamp
 
 
-class Refund(Resource):
+class RefundSnapshot(Resource):
+    """A refund as an event's `data.object` holds it (no `livemode`: the event has it)."""
+
     id: str
     payment_id: str
     order_id: str
@@ -19,6 +21,12 @@ class Refund(Resource):
     gateway_code: str | None
     message: str | None
     created_at: Timestamp
+
+
+class Refund(RefundSnapshot):
+    """A refund as the refund routes answer it: with its order's mode."""
+
+    livemode: bool
 
 
 class RefundList(Resource):
