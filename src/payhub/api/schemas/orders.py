@@ -9,11 +9,15 @@ from pydantic import ConfigDict, Field
 from pydantic.types import JsonValue
 
 from payhub.api.schemas.common import Cursor, Resource, Timestamp
+from payhub.gateways.registry import gateway_names
+
+# Examples name a gateway the registry knows, never a hard-coded one.
+EXAMPLE_GATEWAY = gateway_names()[0]
 
 _PAYMENT_EXAMPLE: dict[str, JsonValue] = {
     "id": "pay_a1",
     "order_id": "ord_a1",
-    "gateway": "payos",
+    "gateway": EXAMPLE_GATEWAY,
     "status": "succeeded",
     "amount": 40000,
     "currency": "VND",
@@ -21,7 +25,7 @@ _PAYMENT_EXAMPLE: dict[str, JsonValue] = {
     "refunded": 0,
     "gateway_reference": "100001",
     "gateway_txn_id": "FT2633512345",
-    "checkout_url": "https://pay.payos.vn/web/abc",
+    "checkout_url": "https://gateway.example/checkout/abc",
     "qr_content": None,
     "deeplink": None,
     "review_reason": None,
@@ -50,8 +54,8 @@ class Payment(Resource):
     refunded: int
     gateway_reference: str = Field(description="payhub's reference sent to the gateway")
     gateway_txn_id: str | None = Field(
-        description="the gateway's own transaction id (MoMo transId, VNPay TransactionNo, "
-        "PayOS bank reference, ToyyibPay refno), once reported"
+        description="the gateway's own transaction id (its transaction or bank reference "
+        "number; docs/gateways/ names each gateway's field), once reported"
     )
     checkout_url: str | None
     qr_content: str | None
