@@ -213,3 +213,17 @@ async def test_partial_refunds_never_add_up_beyond_the_capture(env: Env) -> None
 
     # Hypothesis drives the examples from a worker thread; each runs in this event loop.
     await to_thread.run_sync(sequences)
+
+
+async def test_a_refund_event_holds_the_refund_as_its_route_answers_it(env: Env) -> None:
+    """One object everywhere: `refund.succeeded`'s `data.object` is the refund with its
+    order's mode, as `GET /v1/payments/{id}/refunds` lists it, and the event says the mode."""
+    from payhub.services.webhooks import get_event
+    from payhub.store.models import OutboxEvent
+
+    _, payment_id = await env.paid_order("momo")
+    back = await refund(env, payment_id, 5_000)
+    [row] = env.rows(OutboxEvent, event_type="refund.succeeded")
+    event = get_event(env.hub, env.merchant_id, row["id"])
+    assert event["livemode"] is False
+    assert event["data"]["object"] == {**back, "livemode": False}

@@ -49,7 +49,9 @@ def object_snapshot(session: Session, merchant_id: str, subject: Subject) -> tup
         refund = session.get(Refund, object_id)
         if refund is None:
             return None, False
-        return RefundView.of(refund).as_dict(), _order_livemode(session, refund.order_id)
+        livemode = _order_livemode(session, refund.order_id)
+        # As the refund routes answer it: with its order's mode (api.refunds adds it too).
+        return {**RefundView.of(refund).as_dict(), "livemode": livemode}, livemode
     product = session.get(Product, object_id)
     return (None, False) if product is None else (ProductView.of(product).as_dict(), False)
 

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 from payhub.api.schemas.common import Cursor, Resource, Timestamp
 from payhub.api.schemas.orders import Order, Payment
 from payhub.api.schemas.products import Product
-from payhub.api.schemas.refunds import RefundSnapshot
+from payhub.api.schemas.refunds import Refund
 
 
 class EventData(Resource):
@@ -19,7 +19,7 @@ class EventData(Resource):
 
     model_config = ConfigDict(extra="allow")
 
-    object: Order | Payment | RefundSnapshot | Product | None
+    object: Order | Payment | Refund | Product | None
 
 
 class Event(Resource):

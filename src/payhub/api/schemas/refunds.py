@@ -7,8 +7,9 @@ from pydantic import Field
 from payhub.api.schemas.common import Cursor, Resource, Timestamp
 
 
-class RefundSnapshot(Resource):
-    """A refund as an event's `data.object` holds it (no `livemode`: the event has it)."""
+class Refund(Resource):
+    """A refund as the refund routes answer it and a `refund.*` event's `data.object`
+    holds it, with its order's mode."""
 
     id: str
     payment_id: str
@@ -21,11 +22,6 @@ class RefundSnapshot(Resource):
     gateway_code: str | None
     message: str | None
     created_at: Timestamp
-
-
-class Refund(RefundSnapshot):
-    """A refund as the refund routes answer it: with its order's mode."""
-
     livemode: bool
 
 
