@@ -23,6 +23,7 @@ OPERATIONS = {
     ("POST", "/v1/payments/{payment_id}/refunds", "createRefund"),
     ("GET", "/v1/payments/{payment_id}/refunds", "listRefunds"),
     ("POST", "/v1/payments/{payment_id}/accept", "acceptPayment"),
+    ("POST", "/v1/payments/{payment_id}/reject", "rejectPayment"),
     ("GET", "/v1/products", "listProducts"),
     ("GET", "/v1/notifications", "listNotifications"),
     ("PUT", "/v1/products/{sku}", "putProduct"),

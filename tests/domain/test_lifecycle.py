@@ -53,7 +53,17 @@ def test_review_is_left_only_by_an_operator(events: list[PaymentEvent]) -> None:
     for event in events:
         after = next_payment_status(PaymentStatus.REVIEW, event)
         if after is not None:
-            assert event == PaymentEvent.OPERATOR_ACCEPTED
+            assert (event, after) in {
+                (PaymentEvent.OPERATOR_ACCEPTED, PaymentStatus.SUCCEEDED),
+                (PaymentEvent.OPERATOR_REJECTED, PaymentStatus.REJECTED),
+            }
+
+
+@given(payment_events)
+def test_a_rejected_payment_never_moves_again(events: list[PaymentEvent]) -> None:
+    # Its money goes back through a refund; no gateway report can make it pay the order.
+    for event in events:
+        assert next_payment_status(PaymentStatus.REJECTED, event) is None
 
 
 def test_money_after_giving_up_goes_to_review_never_success() -> None:

@@ -155,13 +155,11 @@ async def test_a_refund_below_the_gateway_minimum_leaves_nothing_reserved(env: E
     env.assert_invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RefundNotAllowed,
-    reason="refunds._open_refund accepts only succeeded payments, so a double payment in "
-    "review cannot be refunded, although review.accept_review says 'refund this one'",
-)
-async def test_a_double_payment_in_review_can_be_refunded(env: Env) -> None:
+async def test_a_double_payment_in_review_is_rejected_and_refunded_at_the_gateway(
+    env: Env,
+) -> None:
+    from payhub.services.review import reject_review
+
     order_id = env.order()
     first = await env.start(order_id, "payos")
     second = await env.start(order_id, "momo")
@@ -169,8 +167,10 @@ async def test_a_double_payment_in_review_can_be_refunded(env: Env) -> None:
     await env.sim_pay(second.payment_id)
     assert env.payment(second.payment_id)["review_reason"] == "double_payment"
 
-    back = await refund(env, second.payment_id, None)
-    assert back["status"] == "succeeded"
+    with pytest.raises(RefundNotAllowed):  # money in review is rejected, not refunded
+        await refund(env, second.payment_id, None)
+    view = await reject_review(env.hub, env.merchant_id, second.payment_id, actor="op", note="2x")
+    assert (view["status"], view["refunded"]) == ("rejected", 20_000)
     assert await refunded_at_momo(env, second.payment_id) == 20_000
     assert env.order_row(order_id)["status"] == "paid"  # paid by the first attempt
     assert env.count(CreditEntry, order_id=order_id) == 1

@@ -1,5 +1,5 @@
 """Merchant API v1, the review queue: payments where money moved but nothing settled
-(amount mismatch, paid after expiry, a second paid attempt), and accepting one."""
+(amount mismatch, paid after expiry, a second paid attempt), and accepting or rejecting one."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ router = APIRouter()
 
 class AcceptIn(BaseModel):
     note: str = Field(min_length=1, max_length=500, description="why the money is accepted")
+
+
+class RejectIn(BaseModel):
+    note: str = Field(min_length=1, max_length=500, description="why the money goes back")
+    manual: bool = Field(
+        default=False,
+        description="the money was given back outside the gateway (required for a gateway "
+        "without a refund API); recorded, not sent",
+    )
 
 
 @router.get(
@@ -52,4 +61,26 @@ async def accept_payment(
         lambda: review.accept_review(
             hub, caller.merchant_id, payment_id, actor=caller.actor, note=body.note
         )
+    )
+
+
+@router.post(
+    "/payments/{payment_id}/reject",
+    summary="Reject a payment in review: it is refunded and never pays the order; an order "
+    "waiting on it is cancelled (stock released once); audited",
+    operation_id="rejectPayment",
+    response_model=schemas.Payment,
+    responses=problem_responses(*BY_ID, 409, 502, 504),
+)
+async def reject_payment(
+    payment_id: str, body: RejectIn, hub: HubDep, caller: MerchantDep
+) -> dict[str, Any]:
+    await payment_or_404(hub, caller, payment_id)
+    return await review.reject_review(
+        hub,
+        caller.merchant_id,
+        payment_id,
+        actor=caller.actor,
+        note=body.note,
+        manual=body.manual,
     )

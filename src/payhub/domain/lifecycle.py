@@ -22,6 +22,9 @@ class PaymentStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     REVIEW = "review"  # money moved but something is off; an operator decides
+    # An operator rejected the review: this money never pays the order and goes back to
+    # the payer through a refund of what was received (tracked like any refund).
+    REJECTED = "rejected"
 
 
 class PaymentEvent(enum.StrEnum):
@@ -39,6 +42,7 @@ class PaymentEvent(enum.StrEnum):
     NEEDS_REVIEW = "needs_review"
     CANCEL_REQUESTED = "cancel_requested"  # the merchant cancelled the order
     OPERATOR_ACCEPTED = "operator_accepted"  # review resolved: keep the money
+    OPERATOR_REJECTED = "operator_rejected"  # review resolved: give the money back
 
 
 P = PaymentStatus
@@ -66,9 +70,10 @@ PAYMENT_TRANSITIONS: Final[dict[tuple[PaymentStatus, PaymentEvent], PaymentStatu
     **{(s, PE.REPORTED_SUCCEEDED): P.REVIEW for s in (P.CANCELLED, P.EXPIRED)},
     **{(s, PE.NEEDS_REVIEW): P.REVIEW for s in (P.FAILED, P.CANCELLED, P.EXPIRED)},
     (P.REVIEW, PE.OPERATOR_ACCEPTED): P.SUCCEEDED,
+    (P.REVIEW, PE.OPERATOR_REJECTED): P.REJECTED,
 }
 
-PAYMENT_TERMINAL: Final = frozenset({P.SUCCEEDED, P.REVIEW})
+PAYMENT_TERMINAL: Final = frozenset({P.SUCCEEDED, P.REVIEW, P.REJECTED})
 PAYMENT_LIVE: Final = frozenset({P.INITIATED, P.PENDING, P.UNKNOWN, P.AUTHORIZED})
 
 
@@ -98,6 +103,7 @@ class OrderEvent(enum.StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
     FULLY_REFUNDED = "fully_refunded"
     OPERATOR_ACCEPTED = "operator_accepted"
+    REVIEW_REJECTED = "review_rejected"
 
 
 OS = OrderStatus
@@ -120,6 +126,8 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, OrderEvent], OrderStatus]] = {
     (OS.EXPIRED, OE.PAYMENT_NEEDS_REVIEW): OS.REVIEW,
     (OS.REVIEW, OE.OPERATOR_ACCEPTED): OS.PAID,
     (OS.REVIEW, OE.FULLY_REFUNDED): OS.REFUNDED,
+    # The money that put the order in review is rejected (and refunded): the order is closed.
+    (OS.REVIEW, OE.REVIEW_REJECTED): OS.CANCELLED,
     (OS.PAID, OE.PARTIALLY_REFUNDED): OS.PARTIALLY_REFUNDED,
     (OS.PAID, OE.FULLY_REFUNDED): OS.REFUNDED,
     (OS.PARTIALLY_REFUNDED, OE.PARTIALLY_REFUNDED): OS.PARTIALLY_REFUNDED,

@@ -43,6 +43,10 @@ from payhub.store.tx import Tx, retry_write_conflicts
 
 log = logging.getLogger(__name__)
 
+# A succeeded payment refunds against its order; a rejected review's payment refunds the
+# money it brought (it never paid the order).
+REFUNDABLE = frozenset({PaymentStatus.SUCCEEDED.value, PaymentStatus.REJECTED.value})
+
 
 class RefundsNotSupported(RefundNotAllowed):
     code = "refunds-not-supported"
@@ -70,8 +74,11 @@ def _open_refund(
             raise NotFound(f"no payment {payment_id}")
         payment = attempts.find_attempt(tx, payment_id)
         assert payment is not None
-        if payment.status != PaymentStatus.SUCCEEDED.value:
-            raise RefundNotAllowed(f"payment is {payment.status}; only succeeded payments refund")
+        if payment.status not in REFUNDABLE:
+            raise RefundNotAllowed(
+                f"payment is {payment.status}; only succeeded payments (and rejected reviews) "
+                "refund"
+            )
         captured = payment.received_minor or payment.amount_minor
         left = captured - refunds.reserved_amount(tx, payment_id)
         value = left if amount is None else amount
@@ -270,7 +277,21 @@ def _record_answer(
     refund.gateway_refund_id = gateway_refund_id
     refund.message = (message or "")[:500]
     refund.updated_at = now
-    if status == "succeeded":
+    if status == "succeeded" and payment.status == PaymentStatus.REJECTED.value:
+        # Money returned from a rejected review never paid the order: the order's refunded
+        # amount, its status and its credits stay as they are.
+        payment.refunded_minor += refund.amount_minor
+        attempts.save(tx, payment)
+        enqueue_event(
+            tx,
+            merchant_id=refund.merchant_id,
+            event_type="refund.succeeded",
+            event_key=f"refund.succeeded:{refund.id}",
+            payload=refund_view(refund),
+            now=now,
+            subject=("refund", refund.id),
+        )
+    elif status == "succeeded":
         order = attempts.lock_order(tx, refund.order_id)
         payment.refunded_minor += refund.amount_minor
         order.refunded_minor = min(order.total_minor, order.refunded_minor + refund.amount_minor)

@@ -45,8 +45,8 @@ class Payment(Resource):
     order_id: str
     gateway: str = Field(description="gateway name, or `manual`")
     status: str = Field(
-        description="pending, succeeded, failed, cancelled, expired, unknown, review, "
-        "refunded, partially_refunded"
+        description="initiated, pending, unknown, authorized, succeeded, failed, cancelled, "
+        "expired, review, rejected"
     )
     amount: int = Field(description="minor units asked for")
     currency: str
