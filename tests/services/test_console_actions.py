@@ -117,6 +117,40 @@ async def test_accepting_a_review_pays_the_order_and_grants_credits_once(
     env.assert_invariants()
 
 
+async def test_rejecting_a_double_payment_refunds_it_once_and_keeps_the_order_paid(
+    env: Env, clients: dict[str, Operator]
+) -> None:
+    order_id = env.order()
+    first = await env.start(order_id, "payos")
+    second = await env.start(order_id, "momo")
+    await env.sim_pay(first.payment_id)
+    await env.sim_pay(second.payment_id)
+    op = clients["operator"]
+    confirm = await op.client.get(f"/console/review/{second.payment_id}")
+    assert confirm.status_code == 200
+    assert f"/console/payments/{second.payment_id}/reject" in confirm.text
+    assert f"/console/payments/{second.payment_id}/accept" not in confirm.text  # paid twice
+    viewer = await clients["viewer"].post(
+        f"/console/payments/{second.payment_id}/reject", note="no"
+    )
+    assert viewer.status_code == 403
+    r = await op.post(f"/console/payments/{second.payment_id}/reject", note="paid twice")
+    assert r.status_code == 303, r.text
+    assert env.payment(second.payment_id)["status"] == "rejected"
+    [refund] = env.rows(Refund, payment_id=second.payment_id)
+    assert (refund["status"], refund["manual"]) == ("succeeded", False)
+    assert (env.order_row(order_id)["status"], env.order_row(order_id)["refunded_minor"]) == (
+        "paid",
+        0,
+    )
+    assert env.count(CreditEntry, order_id=order_id) == 1
+    assert audit_of(env, "payment.review_rejected")["actor"] == f"console:{op.user_id}"
+    again = await op.post(f"/console/payments/{second.payment_id}/reject", note="twice")
+    assert again.status_code == 409
+    assert env.count(Refund, payment_id=second.payment_id) == 1
+    env.assert_invariants()
+
+
 async def test_a_partial_refund_from_the_order_page(env: Env, clients: dict[str, Operator]) -> None:
     order_id, payment_id = await env.paid_order("momo")
     op = clients["operator"]

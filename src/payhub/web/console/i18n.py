@@ -72,7 +72,6 @@ VI: Final[dict[str, str]] = {
     # orders, order page, review queue, statuses
     "Accept": "Chấp nhận",
     "Accept payment": "Chấp nhận thanh toán",
-    "Accept this payment?": "Chấp nhận khoản thanh toán này?",
     "Accepted: the order is paid.": "Đã chấp nhận: đơn hàng đã được thanh toán.",
     "Action": "Hành động",
     "Amount": "Số tiền",
@@ -106,15 +105,6 @@ VI: Final[dict[str, str]] = {
     "Gateway reference": "Mã tham chiếu cổng",
     "Gateway said": "Cổng báo",
     "Gateway transaction": "Mã giao dịch cổng",
-    (
-        "Give the money back at the gateway's own dashboard. payhub cannot yet "
-        "refund a payment that is in review; the order stays unpaid and no "
-        "credits are granted until someone accepts it."
-    ): (
-        "Hãy hoàn tiền trên trang quản trị của cổng thanh toán. payhub chưa thể "
-        "hoàn một khoản đang chờ xem xét; đơn hàng vẫn chưa thanh toán và không "
-        "cộng tín dụng cho đến khi có người chấp nhận."
-    ),
     "Given up": "Đã bỏ",
     "Health": "Tình trạng",
     "Inbound requests": "Yêu cầu nhận được",
@@ -123,16 +113,37 @@ VI: Final[dict[str, str]] = {
     ),
     "Item": "Mặt hàng",
     "Items": "Mặt hàng",
-    "Money moved but the order did not settle by itself. Accept it and the order becomes paid.": (
+    (
+        "Money moved but the order did not settle by itself. Accept it and the order "
+        "becomes paid; reject it and the money goes back."
+    ): (
         "Tiền đã chuyển nhưng đơn hàng chưa tự hoàn tất. Chấp nhận để đơn hàng "
-        "được tính là đã thanh toán."
+        "được tính là đã thanh toán; từ chối để hoàn tiền cho người trả."
     ),
+    "Accept or reject this payment?": "Chấp nhận hay từ chối khoản thanh toán này?",
+    "Accept or reject": "Chấp nhận hoặc từ chối",
+    "Reject": "Từ chối",
+    "Accepting": "Chấp nhận",
+    "Rejecting": "Từ chối",
+    "Reject payment": "Từ chối khoản thanh toán",
+    "The money received goes back to the payer:": "Số tiền đã nhận được hoàn lại cho người trả:",
+    "refunded through the gateway": "hoàn qua cổng thanh toán",
+    "this gateway cannot refund: give it back at the gateway first, then confirm here": (
+        "cổng này không hoàn tiền được: hãy hoàn trên cổng trước, rồi xác nhận tại đây"
+    ),
+    "This payment never pays the order; no credits are granted.": (
+        "Khoản này không thanh toán cho đơn hàng; không cộng tín dụng."
+    ),
+    "The order is cancelled and its reserved stock released, once.": (
+        "Đơn hàng bị huỷ và hàng giữ chỗ được trả lại kho, một lần."
+    ),
+    "The order stays paid by its other payment.": ("Đơn hàng vẫn được thanh toán bởi khoản kia."),
+    "Rejected: the money goes back to the payer.": "Đã từ chối: tiền được hoàn cho người trả.",
     "No attempt yet.": "Chưa có lượt thanh toán nào.",
     "No gateway account yet.": "Chưa có tài khoản cổng nào.",
     "No order matches.": "Không có đơn hàng phù hợp.",
     "No webhook endpoint receives this event.": "Không có endpoint nào nhận sự kiện này.",
     "None yet.": "Chưa có.",
-    "Not accepting a payment?": "Không chấp nhận khoản thanh toán?",
     "Note": "Ghi chú",
     "Note (why)": "Ghi chú (lý do)",
     "Nothing to review.": "Không có gì cần xem xét.",
@@ -185,7 +196,6 @@ VI: Final[dict[str, str]] = {
     "Unit price": "Đơn giá",
     "Verified facts": "Dữ kiện đã xác minh",
     "Volume per day": "Doanh thu theo ngày",
-    "What this does": "Việc này sẽ làm gì",
     "When": "Lúc",
     "Who": "Ai",
     "Your note and your name are kept in the audit log.": (

@@ -331,6 +331,29 @@ async def accept(
     return console.redirect(target, flash=_("Accepted: the order is paid."))
 
 
+@router.post("/payments/{payment_id}/reject")
+async def reject(
+    payment_id: str,
+    console: Annotated[Console, allowed(Action.REVIEW)],
+    note: Annotated[str, Form(min_length=1, max_length=500)],
+    manual: Annotated[bool, Form()] = False,
+    back: Annotated[str, Form(max_length=20)] = "order",
+) -> Response:
+    payment = await _attempt_of_order(console, payment_id)
+    note = plain_text(note, "the note")
+    await review.reject_review(
+        console.hub,
+        console.merchant_id,
+        payment_id,
+        actor=console.actor,
+        note=note,
+        manual=manual,
+    )
+    _ = translator(console.locale)
+    target = "/review" if back == "review" else f"/orders/{payment.order_id}"
+    return console.redirect(target, flash=_("Rejected: the money goes back to the payer."))
+
+
 @router.post("/orders/{order_id}/manual-payment")
 async def manual_payment(
     order_id: str,
