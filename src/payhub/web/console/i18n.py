@@ -126,6 +126,7 @@ VI: Final[dict[str, str]] = {
     "Accepting": "Chấp nhận",
     "Rejecting": "Từ chối",
     "Reject payment": "Từ chối khoản thanh toán",
+    "Note (why the money goes back)": "Ghi chú (lý do hoàn tiền)",
     "The money received goes back to the payer:": "Số tiền đã nhận được hoàn lại cho người trả:",
     "refunded through the gateway": "hoàn qua cổng thanh toán",
     "this gateway cannot refund: give it back at the gateway first, then confirm here": (
