@@ -9,6 +9,7 @@ released once. A second payment of an order that is already paid can only be rej
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
@@ -29,7 +30,8 @@ from payhub.services.refunds import RefundsNotSupported, create_refund
 from payhub.services.settlement import event_account_key, settle_order_paid, transition_order
 from payhub.store import attempts, events
 from payhub.store.journal import add_audit, add_timeline, enqueue_event
-from payhub.store.tx import retry_write_conflicts
+from payhub.store.rows import AttemptRecord
+from payhub.store.tx import Tx, retry_write_conflicts
 
 
 def list_review_queue(
@@ -58,25 +60,9 @@ def accept_review(
         if after is None:
             raise Conflict(f"payment is {payment.status}; only payments in review can be accepted")
         if payment.review_reason == "double_payment":
-            raise Conflict("the order was already paid by another attempt; refund this one")
+            raise Conflict("the order was already paid by another attempt; reject this one")
         order = attempts.lock_order(tx, payment.order_id)
-        events.record_event(
-            tx,
-            merchant_id=merchant_id,
-            account_key=event_account_key(payment),
-            payment_id=payment.id,
-            dedupe_key=f"operator:accept:{payment.id}",
-            source="operator",
-            gateway_status="succeeded",
-            gateway_code="operator_accepted",
-            amount_minor=payment.received_minor,
-            currency=payment.currency,
-            status_before=payment.status,
-            status_after=after.value,
-            inbound_request_id=None,
-            payload={"actor": actor, "note": note[:500]},
-            now=now,
-        )
+        _record_decision(tx, merchant_id, payment, after, "accept", actor, note, now)
         payment.status = after.value
         payment.updated_at = now
         settle_order_paid(tx, order, payment, now, actor=actor, event=OrderEvent.OPERATOR_ACCEPTED)
@@ -171,23 +157,7 @@ def _reject(hub: Hub, merchant_id: str, payment_id: str, actor: str, note: str) 
         if after is None:
             raise Conflict(f"payment is {payment.status}; only payments in review can be rejected")
         order = attempts.lock_order(tx, payment.order_id)
-        events.record_event(
-            tx,
-            merchant_id=merchant_id,
-            account_key=event_account_key(payment),
-            payment_id=payment.id,
-            dedupe_key=f"operator:reject:{payment.id}",
-            source="operator",
-            gateway_status="rejected",
-            gateway_code="operator_rejected",
-            amount_minor=payment.received_minor,
-            currency=payment.currency,
-            status_before=payment.status,
-            status_after=after.value,
-            inbound_request_id=None,
-            payload={"actor": actor, "note": note[:500]},
-            now=now,
-        )
+        _record_decision(tx, merchant_id, payment, after, "reject", actor, note, now)
         payment.status = after.value
         payment.updated_at = now
         attempts.save(tx, payment)
@@ -232,3 +202,34 @@ def _reject(hub: Hub, merchant_id: str, payment_id: str, actor: str, note: str) 
             after={"status": after.value, "order": order.status, "note": note[:200]},
             now=now,
         )
+
+
+def _record_decision(
+    tx: Tx,
+    merchant_id: str,
+    payment: AttemptRecord,
+    after: PaymentStatus,
+    decision: str,
+    actor: str,
+    note: str,
+    now: datetime,
+) -> None:
+    """The operator's decision on a review (`accept` or `reject`), recorded once as a
+    payment event beside the gateway's facts."""
+    events.record_event(
+        tx,
+        merchant_id=merchant_id,
+        account_key=event_account_key(payment),
+        payment_id=payment.id,
+        dedupe_key=f"operator:{decision}:{payment.id}",
+        source="operator",
+        gateway_status=after.value,
+        gateway_code=f"operator_{decision}ed",
+        amount_minor=payment.received_minor,
+        currency=payment.currency,
+        status_before=payment.status,
+        status_after=after.value,
+        inbound_request_id=None,
+        payload={"actor": actor, "note": note[:500]},
+        now=now,
+    )
