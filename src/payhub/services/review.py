@@ -29,8 +29,8 @@ from payhub.services.orders import get_order, payment_view
 from payhub.services.refunds import RefundsNotSupported, create_refund
 from payhub.services.settlement import event_account_key, settle_order_paid, transition_order
 from payhub.store import attempts, events
+from payhub.store.attempts import AttemptRecord
 from payhub.store.journal import add_audit, add_timeline, enqueue_event
-from payhub.store.rows import AttemptRecord
 from payhub.store.tx import Tx, retry_write_conflicts
 
 
